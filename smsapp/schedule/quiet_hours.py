@@ -1,0 +1,75 @@
+"""Quiet hours: no texts to young people overnight or (optionally) during school hours.
+
+Pure: takes UTC instants, reasons in local wall-clock time via zoneinfo, answers in UTC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+DEFAULT_TIMEZONE = "Europe/London"
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    """Local times when no text may go out. ``start`` after ``end`` means it spans midnight."""
+
+    start: time = time(21, 0)
+    end: time = time(8, 0)
+    enabled: bool = True
+    school_hours: tuple[time, time] | None = None  # quiet on weekdays only, e.g. (09:00, 15:30)
+
+
+def _as_utc(when_utc: datetime) -> datetime:
+    # Naive values are taken as UTC: SQLite hands back naive datetimes for UTC columns.
+    if when_utc.tzinfo is None:
+        return when_utc.replace(tzinfo=UTC)
+    return when_utc.astimezone(UTC)
+
+
+def _quiet_until(local: datetime, policy: QuietHours) -> tuple[date, time] | None:
+    """The local date and wall time a quiet spell containing ``local`` ends, or None if allowed."""
+    now = local.time().replace(tzinfo=None)
+    start, end = policy.start, policy.end
+    if start > end:  # spans midnight
+        if now >= start:
+            return local.date() + timedelta(days=1), end
+        if now < end:
+            return local.date(), end
+    elif start < end and start <= now < end:
+        return local.date(), end
+    if policy.school_hours is not None and local.weekday() < 5:
+        school_start, school_end = policy.school_hours
+        if school_start <= now < school_end:
+            return local.date(), school_end
+    return None
+
+
+def is_quiet(when_utc: datetime, policy: QuietHours, tz: str = DEFAULT_TIMEZONE) -> bool:
+    """True when no text may be sent at ``when_utc`` under ``policy`` in timezone ``tz``."""
+    if not policy.enabled:
+        return False
+    local = _as_utc(when_utc).astimezone(ZoneInfo(tz))
+    return _quiet_until(local, policy) is not None
+
+
+def next_allowed(when_utc: datetime, policy: QuietHours, tz: str = DEFAULT_TIMEZONE) -> datetime:
+    """``when_utc`` if a text may go then, else the first instant (aware UTC) one may."""
+    when = _as_utc(when_utc)
+    if not policy.enabled:
+        return when
+    zone = ZoneInfo(tz)
+    # A quiet spell can end inside another (overnight then school hours when configured that
+    # way), so follow the chain; a handful of steps always suffices for sane policies.
+    for _ in range(8):
+        until = _quiet_until(when.astimezone(zone), policy)
+        if until is None:
+            return when
+        day, wall = until
+        # Combining a wall time with the zone picks that date's offset, so the answer stays at
+        # the same local time across clock changes. A wall time in the spring gap maps to the
+        # instant just after the gap; an ambiguous autumn time maps to its first occurrence.
+        when = datetime.combine(day, wall, tzinfo=zone).astimezone(UTC)
+    raise ValueError(f"quiet hours policy never allows sending: {policy!r}")

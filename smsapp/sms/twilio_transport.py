@@ -1,0 +1,174 @@
+"""Send texts through Twilio's Messages API with the official SDK, mapping failures to SendError.
+
+``base_url`` points the real SDK at a local stand-in of api.twilio.com (TWILIO_API_BASE_URL).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import requests
+from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
+from twilio.rest import Client
+
+TWILIO_API_ORIGIN = "https://api.twilio.com"
+
+OPTED_OUT_CODES = frozenset({21610})  # the recipient texted STOP to this sender
+INVALID_NUMBER_CODES = frozenset({21211, 21612, 21614})  # invalid, unreachable, not a mobile
+RATE_LIMITED_CODES = frozenset({20429})
+FIND_SENT_CLOCK_SLACK = timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    """What Twilio answered for an accepted message."""
+
+    sid: str
+    status: str
+    segments: int | None
+
+
+class SendError(Exception):
+    """A send that Twilio refused or that never reached it."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        http_status: int | None = None,
+        timed_out: bool = False,
+        connection_failed: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.http_status = http_status
+        # Worth trying again later: throttled, Twilio's own fault, or never got an answer.
+        self.retryable = (
+            timed_out
+            or connection_failed
+            or http_status == 429
+            or code in RATE_LIMITED_CODES
+            or (http_status is not None and http_status >= 500)
+        )
+        self.opted_out = code in OPTED_OUT_CODES
+        self.invalid_number = code in INVALID_NUMBER_CODES
+
+    def __repr__(self) -> str:
+        return (
+            f"SendError({self.message!r}, code={self.code}, http_status={self.http_status}, "
+            f"retryable={self.retryable})"
+        )
+
+
+class RebasingHttpClient(TwilioHttpClient):
+    """The SDK's HTTP client, with api.twilio.com swapped for ``base_url`` when one is given."""
+
+    def __init__(self, *, base_url: str | None, timeout: float) -> None:
+        super().__init__(timeout=timeout)
+        self.base_url = base_url.rstrip("/") if base_url else None
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
+        if self.base_url and url.startswith(TWILIO_API_ORIGIN):
+            url = self.base_url + url[len(TWILIO_API_ORIGIN) :]
+        return super().request(method, url, *args, **kwargs)
+
+
+def _num_segments(message: Any) -> int | None:
+    try:
+        return int(message.num_segments)
+    except (TypeError, ValueError):
+        return None
+
+
+def _sent(message: Any) -> SentMessage:
+    status = message.status
+    return SentMessage(
+        sid=message.sid,
+        status=str(getattr(status, "value", status)),
+        segments=_num_segments(message),
+    )
+
+
+class TwilioTransport:
+    """Sends one text at a time from one sender (number or Messaging Service)."""
+
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        *,
+        from_number: str | None = None,
+        messaging_service_sid: str | None = None,
+        base_url: str | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        if not (from_number or messaging_service_sid):
+            raise ValueError("a Twilio sender needs from_number or messaging_service_sid")
+        self.from_number = from_number
+        self.messaging_service_sid = messaging_service_sid
+        self.http_client = RebasingHttpClient(base_url=base_url, timeout=timeout)
+        self.client = Client(account_sid, auth_token, http_client=self.http_client)
+
+    def _call(self, action: str, fn: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(**kwargs)
+        except TwilioRestException as exc:
+            raise SendError(f"{action}: {exc.msg}", code=exc.code, http_status=exc.status) from exc
+        except TwilioServiceException as exc:
+            raise SendError(f"{action}: {exc}", code=exc.code, http_status=exc.status) from exc
+        except requests.Timeout as exc:
+            raise SendError(f"{action}: timed out", timed_out=True) from exc
+        except requests.ConnectionError as exc:
+            raise SendError(f"{action}: cannot reach Twilio", connection_failed=True) from exc
+
+    def send(
+        self,
+        to: str,
+        body: str,
+        *,
+        status_callback: str | None = None,
+        validity_period: int | None = None,
+    ) -> SentMessage:
+        """Hand one text to Twilio; raises SendError when it is not accepted."""
+        kwargs: dict[str, Any] = {"to": to, "body": body}
+        if self.messaging_service_sid:
+            kwargs["messaging_service_sid"] = self.messaging_service_sid
+        else:
+            kwargs["from_"] = self.from_number
+        if status_callback:
+            kwargs["status_callback"] = status_callback
+        if validity_period is not None:
+            kwargs["validity_period"] = validity_period
+        message = self._call("send", self.client.messages.create, **kwargs)
+        return _sent(message)
+
+    def find_sent(self, to: str, body: str, since: datetime) -> SentMessage | None:
+        """A message to ``to`` with exactly ``body`` created since ``since``, if Twilio has one.
+
+        Used before re-sending a message left in ``sending`` by a crashed worker, so a retry
+        does not text the same young person twice.
+        """
+        since_utc = since.astimezone(UTC) if since.tzinfo else since.replace(tzinfo=UTC)
+        # Twilio documents the DateSent filter at day granularity, so ask for the day and
+        # check the time here. Twilio stamps whole seconds and its clock is not ours: allow
+        # a little slack rather than miss the message and text someone twice.
+        earliest = since_utc - FIND_SENT_CLOCK_SLACK
+        kwargs: dict[str, Any] = {
+            "to": to,
+            "date_sent_after": earliest.date().isoformat(),
+            "page_size": 100,
+        }
+        if self.from_number and not self.messaging_service_sid:
+            kwargs["from_"] = self.from_number
+        messages = self._call("find_sent", self.client.messages.list, **kwargs)
+        for message in messages:
+            created = message.date_created
+            if message.body == body and (created is None or created >= earliest):
+                return _sent(message)
+        return None
