@@ -1,0 +1,78 @@
+"""Ballots and their aggregation: identical rankings are counted once so every tally works on
+the (far fewer) distinct rankings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Ballot:
+    """One ranking, best first, cast `count` times."""
+
+    ranking: tuple[str, ...]
+    count: int = 1
+
+
+Profile = dict[tuple[str, ...], int]
+"""Distinct rankings (repeats removed) mapped to how many ballots cast them."""
+
+
+def normalise_ranking(codes: Iterable[str]) -> tuple[str, ...]:
+    """Upper-case the codes and drop any code repeated later in the ballot."""
+    return _drop_repeats(code.strip().upper() for code in codes if code.strip())
+
+
+def _drop_repeats(codes: Iterable[str]) -> tuple[str, ...]:
+    # dict keeps first-seen order, so a later repeat of a code is ignored
+    return tuple(dict.fromkeys(codes))
+
+
+def aggregate(ballots: Iterable[Ballot], options: Sequence[str]) -> Profile:
+    """Count identical rankings, drop repeated codes, and reject codes that are not options."""
+    raw: dict[tuple[str, ...], int] = {}
+    get = raw.get
+    for ballot in ballots:
+        count = ballot.count
+        if count:
+            ranking = ballot.ranking
+            raw[ranking] = get(ranking, 0) + count
+    known = set(options)
+    profile: Profile = {}
+    for ranking, count in raw.items():
+        if count < 0:
+            raise ValueError(f"negative ballot count for ranking {' '.join(ranking)}")
+        clean = ranking if len(set(ranking)) == len(ranking) else _drop_repeats(ranking)
+        unknown = [code for code in clean if code not in known]
+        if unknown:
+            raise ValueError(f"unknown option code(s): {', '.join(sorted(set(unknown)))}")
+        profile[clean] = profile.get(clean, 0) + count
+    return {ranking: count for ranking, count in profile.items() if count}
+
+
+def truncate(profile: Profile, places: int) -> Profile:
+    """Keep only each ranking's first `places` codes (merging rankings that become equal)."""
+    cut: Profile = {}
+    for ranking, count in profile.items():
+        key = ranking[:places]
+        cut[key] = cut.get(key, 0) + count
+    return cut
+
+
+def pairwise(profile: Profile, options: Sequence[str]) -> dict[str, dict[str, int]]:
+    """d[a][b] = ballots ranking a above b; a ranked option beats an unranked one.
+
+    Only ranked-over-ranked pairs are walked per ranking (at most n(n-1)/2 for n places); the
+    ranked-over-unranked part follows from d[a][b] = ballots ranking a - ballots ranking b
+    above a, which keeps long option lists with short ballots fast.
+    """
+    ranked = {code: 0 for code in options}
+    above: dict[str, dict[str, int]] = {a: {b: 0 for b in options} for a in options}
+    for ranking, count in profile.items():
+        for i, a in enumerate(ranking):
+            ranked[a] += count
+            row = above[a]
+            for b in ranking[i + 1 :]:
+                row[b] += count
+    return {a: {b: ranked[a] - above[b][a] for b in options if b != a} for a in options}
