@@ -9,8 +9,8 @@ string is the same in both: the full URL followed by the sorted POST parameters.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
 
 from twilio.request_validator import (
     SIGNATURE_HEADER,
@@ -20,7 +20,15 @@ from twilio.request_validator import (
 )
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
+class HeaderLookup(Protocol):
+    """A dict of headers, or Werkzeug's case-insensitive Headers."""
+
+    def get(self, key: str, /) -> str | None: ...
+
+    def items(self) -> Iterable[tuple[str, str]]: ...
+
+
+def _header(headers: HeaderLookup, name: str) -> str | None:
     # Werkzeug's Headers are case-insensitive already; a plain dict may not be.
     value = headers.get(name)
     if value is None:
@@ -33,7 +41,7 @@ def is_valid_twilio_request(
     auth_token: str,
     url: str,
     params: Mapping[str, Any],
-    headers: Mapping[str, str],
+    headers: HeaderLookup,
     *,
     shared_key_secret: str | None = None,
 ) -> bool:
