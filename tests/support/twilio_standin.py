@@ -143,7 +143,9 @@ class TwilioStandin:
 
     def start(self) -> TwilioStandin:
         server = self._bind()
-        self._thread = threading.Thread(target=server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 
@@ -168,7 +170,7 @@ class TwilioStandin:
         signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
         print(f"twilio stand-in listening on {self.base_url}", flush=True)
         try:
-            server.serve_forever()
+            server.serve_forever(poll_interval=0.05)
         except KeyboardInterrupt:
             pass
         finally:
