@@ -22,14 +22,14 @@ def count_points(
     places = max_ranks if max_ranks is not None else len(options)
     # places beyond K earn nothing and count as unranked for every tie-break, too
     cut = truncate(profile, places)
-    points = dict.fromkeys(options, 0)
-    ranked = dict.fromkeys(options, 0)
     at_place = [dict.fromkeys(options, 0) for _ in range(places)]
     for ranking, count in cut.items():
         for index, code in enumerate(ranking):
-            points[code] += (places - index) * count
-            ranked[code] += count
             at_place[index][code] += count
+    points = {
+        code: sum((places - i) * row[code] for i, row in enumerate(at_place)) for code in options
+    }
+    ranked = {code: sum(row[code] for row in at_place) for code in options}
 
     @cache
     def matrix() -> dict[str, dict[str, int]]:

@@ -24,14 +24,15 @@ def input_sha256(
 ) -> str:
     """SHA-256 of a canonical JSON of everything that decides the result.
 
-    Ballots are aggregated and sorted first, so the order they arrive in never matters.
+    Ballots are aggregated and sorted first, so the order they arrive in never matters. They
+    sort by their codes joined with a unit separator, which sorts as the code tuples would.
     """
     canonical = {
         "method": method,
         "options": sorted(options),
         "max_ranks": max_ranks,
         "seed": seed,
-        "ballots": sorted([list(ranking), count] for ranking, count in profile.items()),
+        "ballots": [[list(r), profile[r]] for r in sorted(profile, key="\x1f".join)],
     }
     text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
