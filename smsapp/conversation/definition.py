@@ -495,12 +495,14 @@ def _question(
     tally_method = _tally(raw.get("tally"), f"{where}.tally", kind, check)
     when = _when(raw.get("when"), f"{where}.when", key, earlier, check)
 
-    if key is None or kind is None or prompt is None:
+    if key is None or kind is None:
         return None
+    # Returned even with problems elsewhere (e.g. no prompt), so later questions' `when` and
+    # duplicate-key checks still see it; the caller raises anyway when any problem was found.
     return Question(
         key=key,
         kind=kind,
-        prompt=prompt,
+        prompt=prompt or "",
         options=options,
         max=most,
         min=least,

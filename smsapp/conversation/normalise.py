@@ -25,7 +25,8 @@ def clean(text: str) -> str:
             continue
         else:
             kept.append(ch)
-    lines = [_SPACES.sub(" ", line).strip() for line in "".join(kept).split("\n")]
+    # A joiner only means something between emoji, so one at an edge is dropped like a space.
+    lines = [_SPACES.sub(" ", line).strip(" \u200d") for line in "".join(kept).split("\n")]
     return "\n".join(line for line in lines if line)
 
 

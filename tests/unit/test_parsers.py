@@ -1,0 +1,166 @@
+"""Answer parsers: the readings, problems and notes a participant sees; command words."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from smsapp.conversation import parsers
+from smsapp.conversation.definition import KINDS, Option, Question
+from smsapp.conversation.keywords import RESERVED, command_word
+from smsapp.conversation.parsers import NOMINATION_LIMIT, Parsed, parse_answer
+
+NAMES = tuple(
+    Option(c, label)
+    for c, label in zip(
+        "ABCD", ["Young Researchers", "Health Voices", "Team Spark", "Youth Voice"], strict=True
+    )
+)
+
+
+def q(kind: str, **extra: object) -> Question:
+    opts = NAMES if kind in ("choice", "multi", "rank", "approve", "points") else ()
+    if kind == "scale":
+        extra.setdefault("max", 5)
+    return Question("q", kind, "?", options=opts, **extra)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("text", ["", "   ", "\x00\x01\x1b", "\u200b\u200d", "\n\t"])
+def test_empty_messages_get_a_friendly_problem(kind: str, text: str) -> None:
+    parsed = parse_answer(q(kind), text)
+    assert not parsed.ok and parsed.problem == "That message looked empty."
+
+
+@pytest.mark.parametrize("kind", [k for k in KINDS if k not in ("text", "yesno")])
+def test_pure_emoji_is_not_an_answer_except_in_free_text(kind: str) -> None:
+    parsed = parse_answer(q(kind), "😂🎉🔥")
+    assert not parsed.ok and parsed.problem
+    assert parse_answer(q("text"), "😂🎉🔥").value == "😂🎉🔥"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_long_garbage_never_raises(kind: str) -> None:
+    parsed = parse_answer(q(kind), "zq#~" * 400)
+    assert parsed.ok in (True, False)
+    assert parsed.ok or parsed.problem
+
+
+def test_choice_reads_back_the_label() -> None:
+    assert parse_answer(q("choice"), "b") == Parsed(True, "B", "Health Voices", None)
+
+
+def test_choice_between_two_close_labels_is_not_guessed() -> None:
+    question = Question(
+        "q", "choice", "?", options=(Option("A", "Team Spark"), Option("B", "Team Spork"))
+    )
+    parsed = parse_answer(question, "team spirk")
+    assert not parsed.ok and parsed.problem == "That could be more than one option."
+
+
+def test_choice_names_the_unknown_code_and_refuses_two_picks() -> None:
+    assert parse_answer(q("choice"), "X").problem == "I didn't recognise X."
+    assert parse_answer(q("choice"), "a or b").problem == "Please pick just one, not A and B."
+
+
+def test_rank_names_every_unknown_code() -> None:
+    parsed = parse_answer(q("rank"), "C X A Q")
+    assert not parsed.ok and parsed.problem == "I didn't recognise X and Q."
+
+
+def test_rank_drops_places_beyond_max_with_a_note() -> None:
+    parsed = parse_answer(q("rank", max=2), "c a b d")
+    assert parsed.ok and parsed.value == ["C", "A"]
+    assert parsed.label == "1 Team Spark, 2 Young Researchers"
+    assert parsed.notes == ("Only your top 2 count, so I dropped B and D.",)
+
+
+def test_rank_ignores_a_repeat() -> None:
+    assert parse_answer(q("rank"), "c a c b").value == ["C", "A", "B"]
+
+
+def test_multi_over_max_says_how_many() -> None:
+    parsed = parse_answer(q("multi", max=2), "a b c")
+    assert not parsed.ok and parsed.problem == "You can pick up to 2, and that was 3."
+
+
+def test_points_over_budget_names_the_budget() -> None:
+    parsed = parse_answer(q("points", budget=6), "A4 B3")
+    assert not parsed.ok and parsed.problem == "That's 7 points, but you have 6 to share."
+    ok = parse_answer(q("points", budget=6), "A4 B2")
+    assert ok.value == {"A": 4, "B": 2} and ok.label == "Young Researchers 4, Health Voices 2"
+
+
+def test_points_need_an_option_for_each_number() -> None:
+    assert parse_answer(q("points"), "A2 3").problem == "I couldn't tell which option 3 was for."
+
+
+def test_scale_end_labels_count_as_answers() -> None:
+    question = q("scale", labels=("not at all", "loads"))
+    assert parse_answer(question, "Loads!").value == 5
+    assert parse_answer(question, "not at all").value == 1
+    assert parse_answer(question, "4/10").problem == "This scale goes from 1 to 5."
+
+
+def test_number_respects_bounds() -> None:
+    question = q("number", min=1, max=10)
+    assert parse_answer(question, "11").problem == "11 is more than 10."
+    assert parse_answer(question, "0").problem == "0 is less than 1."
+    assert parse_answer(question, "ten").value == 10
+
+
+def test_text_is_capped_with_a_note() -> None:
+    parsed = parse_answer(q("text"), "word " * 400)
+    assert parsed.ok and isinstance(parsed.value, str) and len(parsed.value) == 1600
+    assert parsed.notes == ("I kept the first 1,600 characters.",)
+
+
+def test_nomination_length_limit() -> None:
+    assert parse_answer(q("nominate"), "x" * NOMINATION_LIMIT).ok
+    parsed = parse_answer(q("nominate"), "x" * (NOMINATION_LIMIT + 1))
+    assert not parsed.ok and str(NOMINATION_LIMIT) in (parsed.problem or "")
+
+
+def test_a_parser_bug_becomes_a_polite_problem(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(question: Question, text: str) -> Parsed:
+        raise RuntimeError("boom")
+
+    monkeypatch.setitem(parsers._PARSERS, "choice", broken)
+    with caplog.at_level(logging.ERROR):
+        parsed = parse_answer(q("choice"), "b")
+    assert not parsed.ok and parsed.problem == "Sorry, I couldn't read that."
+    assert "parser failed" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("text", "word"),
+    [
+        ("stop", "STOP"),
+        ("stop.", "STOP"),
+        (" Stop!", "STOP"),
+        ("STOPALL", "STOPALL"),
+        ("unsubscribe", "UNSUBSCRIBE"),
+        ("opt-out", "OPTOUT"),
+        ("Start", "START"),
+        ("help?", "HELP"),
+        ("skip", "SKIP"),
+        ("Withdraw.", "WITHDRAW"),
+        ("yes", "YES"),
+        ("please stop texting me", None),
+        ("stop it", None),
+        ("stopp", None),
+        ("B", None),
+        ("", None),
+        ("🛑", None),
+    ],
+)
+def test_command_word_is_the_whole_message_only(text: str, word: str | None) -> None:
+    assert command_word(text) == word
+
+
+def test_every_reserved_word_is_a_command() -> None:
+    for word in RESERVED:
+        assert command_word(f" {word.lower()}! ") == word
