@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 # Emoji modifiers that ride along with a base emoji (skin tones, variation selectors, joiner,
 # keycap): removing them lets "👍🏽" read like "👍".
@@ -16,6 +17,8 @@ def clean(text: str) -> str:
     """Drop control and format characters, normalise to NFC, trim and collapse whitespace."""
     if not isinstance(text, str):
         return ""
+    if text.isascii() and text.isprintable():  # the common case: nothing to drop or normalise
+        return _SPACES.sub(" ", text).strip()
     kept = []
     for ch in unicodedata.normalize("NFC", text):
         cat = unicodedata.category(ch)
@@ -46,6 +49,7 @@ def symbols(text: str) -> str:
     return "".join(ch for ch in _MODIFIERS.sub("", text) if is_symbol(ch))
 
 
+@lru_cache(maxsize=4096)  # option labels are folded again for every reply
 def fold(text: str) -> str:
     """Lower-case, accent-free words separated by single spaces; emoji and punctuation removed.
 
