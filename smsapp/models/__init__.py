@@ -1,0 +1,37 @@
+"""Tables, grouped by concern. Importing this package registers every model on Base."""
+
+from smsapp.models.messages import (
+    InboundMessage,
+    OutboundMessage,
+    OutboundStatus,
+    UnknownSenderReply,
+)
+from smsapp.models.people import (
+    Group,
+    GroupMembership,
+    NumberStatus,
+    Participant,
+    ParticipantStatus,
+)
+from smsapp.models.polls import Answer, Conversation, ConversationStatus, Poll, PollStatus
+from smsapp.models.staff import ROLES, AuditEvent, StaffUser
+
+__all__ = [
+    "ROLES",
+    "Answer",
+    "AuditEvent",
+    "Conversation",
+    "ConversationStatus",
+    "Group",
+    "GroupMembership",
+    "InboundMessage",
+    "NumberStatus",
+    "OutboundMessage",
+    "OutboundStatus",
+    "Participant",
+    "ParticipantStatus",
+    "Poll",
+    "PollStatus",
+    "StaffUser",
+    "UnknownSenderReply",
+]

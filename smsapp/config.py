@@ -1,0 +1,170 @@
+"""Settings read from the environment, with the defaults named in contract.md.
+
+Flat and explicit: one dataclass, small parse helpers, no side effects at import time.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _float(value: str | None, default: float) -> float:
+    if value is None or value.strip() == "":
+        return default
+    return float(value)
+
+
+def _int(value: str | None, default: int) -> int:
+    if value is None or value.strip() == "":
+        return default
+    return int(value)
+
+
+def _instance_secret(instance_path: Path, name: str, make: Any) -> str:
+    """A development-only secret kept in instance/ so it survives restarts."""
+    instance_path.mkdir(parents=True, exist_ok=True)
+    path = instance_path / name
+    if path.exists():
+        return path.read_text().strip()
+    value = make()
+    # Created with owner-only permissions: this file holds a key.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value)
+    return value
+
+
+def new_data_key() -> str:
+    """A fresh 256-bit data key, urlsafe base64, as SMSAPP_DATA_KEY expects."""
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    redis_url: str | None
+    secret_key: str
+    data_key: str
+    old_data_keys: tuple[str, ...] = ()
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_from_number: str | None = None
+    twilio_messaging_service_sid: str | None = None
+    twilio_api_base_url: str | None = None
+    twilio_webhook_shared_key: str | None = None
+    twilio_timeout: float = 10.0
+    public_base_url: str | None = None
+    sms_backend: str = "outbox"
+    timezone: str = "Europe/London"
+    send_rate: float = 10.0
+    max_concurrent_sends: int = 8
+    price_per_segment: float = 0.04
+    currency: str = "GBP"
+    queue_mode: str = "redis"  # "redis" or "embedded"
+    session_minutes: int = 60
+    secure_cookies: bool = False
+    service_name: str = "smsapp"
+    help_text: str = (
+        "This is {service}, texts for your youth group. Reply STOP to stop all texts, "
+        "LEAVE to leave a poll, WITHDRAW to remove your data. Questions? Ask your group leader."
+    )
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def signatures_required(self) -> bool:
+        return bool(self.twilio_auth_token)
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        known = {f.name for f in fields(self)}
+        extra = dict(self.extra)
+        direct = {}
+        for key, value in changes.items():
+            name = key.lower()
+            if name in known:
+                direct[name] = value
+            else:
+                extra[key] = value
+        return replace(self, extra=extra, **direct)
+
+
+def redis_answers(url: str, timeout: float = 0.5) -> bool:
+    """True when a Redis server answers PING at url (used to pick the queue mode)."""
+    import redis
+
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+        return bool(client.ping())
+    except Exception:  # any failure means "not available"; the caller falls back
+        return False
+
+
+def load_settings(instance_path: Path, env: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ if env is None else env)
+    get = env.get
+    database_url = get("DATABASE_URL") or f"sqlite:///{instance_path / 'smsapp.db'}"
+    if database_url.startswith("postgres://"):
+        # Platforms still hand out the old scheme; SQLAlchemy needs the driver named.
+        database_url = "postgresql+psycopg://" + database_url[len("postgres://") :]
+    elif database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgresql://") :]
+
+    queue_mode = (get("SMSAPP_QUEUE") or "").strip().lower()
+    redis_url = get("REDIS_URL") or None
+    if queue_mode not in {"redis", "embedded"}:
+        if redis_url:
+            queue_mode = "redis"
+        elif redis_answers(DEFAULT_REDIS_URL):
+            redis_url, queue_mode = DEFAULT_REDIS_URL, "redis"
+        else:
+            queue_mode = "embedded"
+    elif queue_mode == "redis" and not redis_url:
+        redis_url = DEFAULT_REDIS_URL
+
+    secret_key = get("SECRET_KEY") or _instance_secret(
+        instance_path, "secret_key", lambda: secrets.token_hex(32)
+    )
+    data_key = get("SMSAPP_DATA_KEY") or _instance_secret(instance_path, "data_key", new_data_key)
+    old_keys = tuple(k.strip() for k in (get("SMSAPP_OLD_DATA_KEYS") or "").split(",") if k.strip())
+
+    token = get("TWILIO_AUTH_TOKEN") or None
+    backend = (get("SMS_BACKEND") or ("twilio" if token else "outbox")).strip().lower()
+    if backend not in {"twilio", "outbox"}:
+        raise ValueError(f"SMS_BACKEND must be 'twilio' or 'outbox', not {backend!r}")
+
+    return Settings(
+        database_url=database_url,
+        redis_url=redis_url,
+        secret_key=secret_key,
+        data_key=data_key,
+        old_data_keys=old_keys,
+        twilio_account_sid=get("TWILIO_ACCOUNT_SID") or None,
+        twilio_auth_token=token,
+        twilio_from_number=get("TWILIO_FROM_NUMBER") or None,
+        twilio_messaging_service_sid=get("TWILIO_MESSAGING_SERVICE_SID") or None,
+        twilio_api_base_url=(get("TWILIO_API_BASE_URL") or None),
+        twilio_webhook_shared_key=get("TWILIO_WEBHOOK_SHARED_KEY") or None,
+        twilio_timeout=_float(get("TWILIO_TIMEOUT"), 10.0),
+        public_base_url=(get("PUBLIC_BASE_URL") or "").rstrip("/") or None,
+        sms_backend=backend,
+        timezone=get("SMSAPP_TIMEZONE") or "Europe/London",
+        send_rate=_float(get("SMSAPP_SEND_RATE"), 10.0),
+        max_concurrent_sends=_int(get("SMSAPP_MAX_CONCURRENT_SENDS"), 8),
+        price_per_segment=_float(get("SMSAPP_PRICE_PER_SEGMENT"), 0.04),
+        currency=get("SMSAPP_CURRENCY") or "GBP",
+        queue_mode=queue_mode,
+        session_minutes=_int(get("SMSAPP_SESSION_MINUTES"), 60),
+        secure_cookies=_bool(get("SMSAPP_SECURE_COOKIES"), default=False),
+    )

@@ -1,0 +1,1 @@
+"""Pure privacy core: phone-number normalisation, encryption at rest, keyed look-ups."""

@@ -1,0 +1,58 @@
+"""Delivery status callbacks: move a sent message forward, never back."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from smsapp.db import for_update, utcnow
+from smsapp.models import OutboundMessage, OutboundStatus, Participant
+from smsapp.runtime import Runtime
+from smsapp.services.inbound import opt_out
+
+OPTED_OUT_CODE = 21610
+INVALID_NUMBER_CODES = frozenset({21211, 21614, 21612})
+
+
+def record_status(
+    runtime: Runtime,
+    sid: str,
+    status: str,
+    error_code: int | None,
+    error_message: str | None = None,
+) -> bool:
+    """Apply one callback. Returns False when the SID is not one of ours (nothing changes)."""
+    status = status.strip().lower()
+    if status not in OutboundStatus.RANK:
+        return False
+    with runtime.db.transaction() as session:
+        stmt = for_update(
+            sa.select(OutboundMessage).where(OutboundMessage.twilio_sid == sid), session
+        )
+        message = session.scalar(stmt)
+        if message is None:
+            return False
+        current = OutboundStatus.RANK.get(message.status, 0)
+        if OutboundStatus.RANK[status] > current:
+            message.status = status
+            message.updated_at = utcnow()
+            if error_code:
+                message.error_code = error_code
+                message.error_message = error_message
+        if error_code and message.participant_id is not None:
+            participant = session.get(Participant, message.participant_id)
+            if participant is not None:
+                apply_error_to_participant(session, participant, error_code)
+        return True
+
+
+def apply_error_to_participant(
+    session: sa.orm.Session, participant: Participant, code: int
+) -> None:
+    """Twilio's word on a number outranks ours: an opted-out or invalid number is not texted."""
+    if code == OPTED_OUT_CODE:
+        opt_out(session, participant, reason="Twilio error 21610 (recipient replied STOP)")
+    elif code in INVALID_NUMBER_CODES:
+        from smsapp.models import NumberStatus
+
+        participant.number_status = NumberStatus.INVALID
+        participant.number_error = code

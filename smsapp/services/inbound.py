@@ -1,0 +1,275 @@
+"""Receive one text: store it, route it, and return the replies to send inline as TwiML.
+
+Everything for one text happens in one transaction: the inbound row, the participant's state,
+the answer and the logged replies. A repeated MessageSid finds the stored row and gets the same
+replies back, changing nothing. Two texts from one person are handled one after the other
+(a row lock on the participant on PostgreSQL; SQLite serialises writers).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from smsapp.conversation.keywords import HELP, OPT_IN, OPT_OUT, command_word
+from smsapp.db import utcnow
+from smsapp.models import (
+    ConversationStatus,
+    InboundMessage,
+    OutboundMessage,
+    OutboundStatus,
+    Participant,
+    ParticipantStatus,
+    UnknownSenderReply,
+)
+from smsapp.models.polls import Conversation
+from smsapp.privacy.phones import try_normalise
+from smsapp.runtime import Runtime
+from smsapp.services import audit, routing
+from smsapp.sms.segments import count_segments
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 1600  # Twilio's own cap for one inbound message
+UNKNOWN_REPLY_INTERVAL = timedelta(days=1)
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class InboundText:
+    message_sid: str
+    sender: str
+    body: str
+    to: str | None = None
+
+
+@dataclass
+class Outcome:
+    replies: list[str] = field(default_factory=list)
+    route: str = ""
+    duplicate: bool = False
+    participant_id: int | None = None
+
+
+class BadInbound(ValueError):
+    """A webhook request that is not a usable text (missing fields); nothing is stored."""
+
+
+def clean_body(body: str) -> str:
+    """Drop control characters (PostgreSQL cannot store NUL) and cap at Twilio's length."""
+    body = unicodedata.normalize("NFC", body.replace("\r\n", "\n"))
+    return _CONTROL.sub("", body)[:MAX_BODY]
+
+
+def validate(form: dict[str, str]) -> InboundText:
+    sid = (form.get("MessageSid") or form.get("SmsSid") or "").strip()
+    sender = (form.get("From") or "").strip()
+    missing = [name for name, value in (("MessageSid", sid), ("From", sender)) if not value]
+    if missing:
+        raise BadInbound(f"missing form field(s): {', '.join(missing)}")
+    if len(sid) > 64 or not re.fullmatch(r"[A-Za-z0-9_-]+", sid):
+        raise BadInbound("MessageSid is not a Twilio message id")
+    return InboundText(
+        message_sid=sid,
+        sender=sender[:64],
+        body=clean_body(form.get("Body") or ""),
+        to=(form.get("To") or None),
+    )
+
+
+def log_reply(
+    session: Session,
+    participant: Participant | None,
+    body: str,
+    *,
+    inbound: InboundMessage,
+    kind: str = "reply",
+    conversation_id: int | None = None,
+    poll_id: int | None = None,
+) -> OutboundMessage:
+    """Record a reply that goes back inline in the TwiML response."""
+    now = utcnow()
+    message = OutboundMessage(
+        participant_id=participant.id if participant else None,
+        poll_id=poll_id,
+        conversation_id=conversation_id,
+        in_reply_to_id=inbound.id,
+        kind=kind,
+        body=body,
+        segments=count_segments(body).segments,
+        backend="twiml",
+        status=OutboundStatus.SENT,
+        send_after=now,
+        sent_at=now,
+        attempts=1,
+    )
+    session.add(message)
+    return message
+
+
+def opt_out(session: Session, participant: Participant, *, reason: str) -> None:
+    """STOP, everywhere at once: no queued text goes out and open conversations end."""
+    now = utcnow()
+    if participant.status == ParticipantStatus.ACTIVE:
+        participant.status = ParticipantStatus.OPTED_OUT
+        participant.opted_out_at = now
+    session.execute(
+        sa.update(OutboundMessage)
+        .where(
+            OutboundMessage.participant_id == participant.id,
+            OutboundMessage.status == OutboundStatus.QUEUED,
+        )
+        .values(
+            status=OutboundStatus.CANCELLED, error_message=f"cancelled: {reason}", updated_at=now
+        )
+    )
+    session.execute(
+        sa.update(Conversation)
+        .where(
+            Conversation.participant_id == participant.id,
+            Conversation.status.in_([ConversationStatus.OPEN, ConversationStatus.WAITING]),
+        )
+        .values(status=ConversationStatus.STOPPED, finished_at=now, next_reminder_at=None)
+    )
+    audit.record(
+        session, participant.pseudonym, "participant.opt_out", participant.pseudonym, reason=reason
+    )
+
+
+def _help_text(runtime: Runtime) -> str:
+    return runtime.settings.help_text.format(service=runtime.settings.service_name)
+
+
+def _route(
+    runtime: Runtime, session: Session, inbound: InboundMessage, participant: Participant | None
+) -> tuple[str, list[str]]:
+    word = command_word(inbound.body)
+    if participant is None:
+        if word in OPT_OUT:
+            return "stop-unknown", []
+        return "unknown", _unknown_sender_reply(session, inbound)
+
+    if word in OPT_OUT:
+        opt_out(session, participant, reason=f"texted {word}")
+        return "stop", []  # Twilio sends its own opt-out confirmation; we add nothing
+    if word in OPT_IN:
+        if participant.status == ParticipantStatus.OPTED_OUT:
+            participant.status = ParticipantStatus.ACTIVE
+            participant.opted_out_at = None
+            audit.record(
+                session, participant.pseudonym, "participant.opt_in", participant.pseudonym
+            )
+        return "start", ["You're back! You'll get texts from your group again. Reply STOP to stop."]
+    if word in HELP:
+        return "help", [_help_text(runtime)]
+    if participant.status != ParticipantStatus.ACTIVE:
+        # Opted out: Twilio would refuse a reply anyway (21610); stay silent until START.
+        return "ignored-opted-out", []
+    return routing.route_participant_text(runtime, session, inbound, participant, word)
+
+
+def _unknown_sender_reply(session: Session, inbound: InboundMessage) -> list[str]:
+    if inbound.sender_index is None:
+        return []
+    now = utcnow()
+    row = session.get(UnknownSenderReply, inbound.sender_index)
+    if row is not None and now - row.last_replied_at < UNKNOWN_REPLY_INTERVAL:
+        return []
+    if row is None:
+        try:
+            with session.begin_nested():
+                session.add(
+                    UnknownSenderReply(sender_index=inbound.sender_index, last_replied_at=now)
+                )
+        except IntegrityError:
+            return []  # another text from the same number got the day's reply
+    else:
+        row.last_replied_at = now
+    return [
+        "Hi! This number isn't linked to a group yet. If you think it should be, please ask "
+        "your group leader. Reply STOP to stop texts."
+    ]
+
+
+def receive_text(runtime: Runtime, text: InboundText) -> Outcome:
+    """Store, route and answer one inbound text. Safe to call twice with the same MessageSid."""
+    e164 = try_normalise(text.sender)
+    sender_index = runtime.vault.index(e164) if e164 else None
+    try:
+        with runtime.db.transaction() as session:
+            return _receive(runtime, session, text, e164, sender_index)
+    except IntegrityError:
+        # A concurrent delivery of the same MessageSid committed first: answer as it did.
+        with runtime.db.transaction() as session:
+            stored = _stored(session, text.message_sid)
+            if stored is not None:
+                return Outcome(
+                    list(stored.replies or []), stored.route or "", True, stored.participant_id
+                )
+        raise
+    except Exception as exc:
+        # Never lose a text: keep it, marked with the error, and answer nothing.
+        log.exception("inbound %s failed; storing it unhandled", text.message_sid)
+        with runtime.db.transaction() as session:
+            if _stored(session, text.message_sid) is None:
+                session.add(
+                    InboundMessage(
+                        message_sid=text.message_sid,
+                        sender_index=sender_index,
+                        body=text.body,
+                        route="error",
+                        error=f"{type(exc).__name__}: {exc}"[:2000],
+                    )
+                )
+        return Outcome([], "error")
+
+
+def _stored(session: Session, sid: str) -> InboundMessage | None:
+    return session.scalar(sa.select(InboundMessage).where(InboundMessage.message_sid == sid))
+
+
+def _receive(
+    runtime: Runtime,
+    session: Session,
+    text: InboundText,
+    e164: str | None,
+    sender_index: str | None,
+) -> Outcome:
+    participant = None
+    if sender_index is not None:
+        stmt = sa.select(Participant).where(Participant.phone_index == sender_index)
+        if session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update()  # one text at a time per person
+        participant = session.scalar(stmt)
+    stored = _stored(session, text.message_sid)
+    if stored is not None:
+        return Outcome(list(stored.replies or []), stored.route or "", True, stored.participant_id)
+
+    inbound = InboundMessage(
+        message_sid=text.message_sid,
+        participant_id=participant.id if participant else None,
+        sender_index=sender_index,
+        body=text.body,
+        received_at=utcnow(),
+    )
+    session.add(inbound)
+    session.flush()  # a duplicate MessageSid raises here, before anything else changes
+
+    route, replies = _route(runtime, session, inbound, participant)
+    replies = [r[:MAX_BODY] for r in replies if r]
+    for reply in replies:
+        log_reply(
+            session, participant, reply, inbound=inbound, conversation_id=inbound.conversation_id
+        )
+    inbound.route = route
+    inbound.replies = replies
+    inbound.handled_at = utcnow()
+    return Outcome(replies, route, False, participant.id if participant else None)

@@ -1,0 +1,85 @@
+"""Staff accounts: create, check a log-in, throttle guessing."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from smsapp.db import utcnow
+from smsapp.models import ROLES, StaffUser
+from smsapp.services import audit
+
+LOCK_AFTER = 5  # failed attempts in a row
+LOCK_FOR = timedelta(minutes=15)
+MIN_PASSWORD = 10
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+# Spend the same hashing time for unknown e-mails, so timing does not reveal who has an account.
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+class StaffError(ValueError):
+    pass
+
+
+def create_user(
+    session: Session, email: str, password: str, role: str, actor: str = "system"
+) -> StaffUser:
+    email = email.strip().lower()
+    if not EMAIL_RE.match(email):
+        raise StaffError(f"{email!r} is not an e-mail address")
+    if role not in ROLES:
+        raise StaffError(f"role must be one of {', '.join(ROLES)}")
+    if len(password) < MIN_PASSWORD:
+        raise StaffError(f"the password must be at least {MIN_PASSWORD} characters")
+    if session.scalar(sa.select(StaffUser.id).where(StaffUser.email == email)) is not None:
+        raise StaffError(f"a user {email} already exists")
+    user = StaffUser(email=email, password_hash=generate_password_hash(password), role=role)
+    session.add(user)
+    audit.record(session, actor, "user.create", email, role=role)
+    return user
+
+
+def active_user(session: Session, user_id: int) -> StaffUser | None:
+    user = session.get(StaffUser, user_id)
+    return user if user is not None and user.active else None
+
+
+@dataclass
+class LoginResult:
+    user: StaffUser | None
+    message: str | None = None
+    locked: bool = False
+
+
+def check_login(session: Session, email: str, password: str) -> LoginResult:
+    now = utcnow()
+    user = session.scalar(sa.select(StaffUser).where(StaffUser.email == email.strip().lower()))
+    if user is None or not user.active:
+        check_password_hash(_DUMMY_HASH, password)
+        return LoginResult(None, "That e-mail and password do not match an account.")
+    if user.locked_until is not None and user.locked_until > now:
+        minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
+        return LoginResult(
+            None, f"Too many failed attempts. Try again in {minutes} minutes.", locked=True
+        )
+    if not check_password_hash(user.password_hash, password):
+        user.failed_logins += 1
+        if user.failed_logins >= LOCK_AFTER:
+            user.locked_until = now + LOCK_FOR
+            user.failed_logins = 0
+            audit.record(session, email, "login.locked", email)
+            return LoginResult(
+                None, "Too many failed attempts. Try again in 15 minutes.", locked=True
+            )
+        return LoginResult(None, "That e-mail and password do not match an account.")
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now
+    audit.record(session, user.email, "login", user.email)
+    return LoginResult(user)

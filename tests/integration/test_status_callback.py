@@ -1,0 +1,73 @@
+"""POST /sms/status: forward only, duplicates and disorder harmless, 21610 opts out."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from smsapp.models import OutboundMessage, Participant
+from tests.conftest import ACCOUNT_SID, post_signed
+from tests.support.factories import make_participant
+
+SID = "SM" + "9" * 32
+
+
+def _message(runtime, participant_id: int | None = None) -> int:
+    with runtime.db.transaction() as s:
+        m = OutboundMessage(
+            participant_id=participant_id,
+            kind="invitation",
+            body="Q?",
+            backend="twilio",
+            status="sent",
+            twilio_sid=SID,
+        )
+        s.add(m)
+        s.flush()
+        return m.id
+
+
+def _callback(client, status: str, code: str | None = None, sid: str = SID):
+    params = {"MessageSid": sid, "MessageStatus": status, "AccountSid": ACCOUNT_SID}
+    if code:
+        params["ErrorCode"] = code
+    return post_signed(client, "/sms/status", params)
+
+
+def _status(runtime, mid: int) -> tuple[str, int | None]:
+    with runtime.db.transaction() as s:
+        m = s.get(OutboundMessage, mid)
+        assert m is not None
+        return m.status, m.error_code
+
+
+def test_status_moves_forward_and_never_back(runtime, client) -> None:
+    mid = _message(runtime)
+    assert _callback(client, "delivered").status_code == 200
+    assert _callback(client, "sent").status_code == 200  # late, out of order
+    assert _callback(client, "queued").status_code == 200
+    assert _callback(client, "delivered").status_code == 200  # duplicate
+    assert _status(runtime, mid) == ("delivered", None)
+
+
+def test_undelivered_keeps_its_error_code(runtime, client) -> None:
+    mid = _message(runtime)
+    _callback(client, "undelivered", "30003")
+    assert _status(runtime, mid) == ("undelivered", 30003)
+
+
+def test_error_21610_marks_the_participant_opted_out(runtime, client) -> None:
+    p = make_participant(runtime, "+447911123456")
+    mid = _message(runtime, p.id)
+    _callback(client, "failed", "21610")
+    assert _status(runtime, mid) == ("failed", 21610)
+    with runtime.db.transaction() as s:
+        assert s.get(Participant, p.id).status == "opted-out"  # type: ignore[union-attr]
+
+
+def test_unknown_sid_and_unsigned_callbacks(runtime, client) -> None:
+    assert _callback(client, "delivered", sid="SM" + "0" * 32).status_code == 200
+    unsigned = client.post("/sms/status", data={"MessageSid": SID, "MessageStatus": "delivered"})
+    assert unsigned.status_code == 403
+    assert _callback(client, "").status_code == 400
+    with runtime.db.transaction() as s:
+        assert s.scalar(sa.select(sa.func.count(OutboundMessage.id))) == 0
