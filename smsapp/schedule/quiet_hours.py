@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 DEFAULT_TIMEZONE = "Europe/London"
+MAX_SPELLS = 2 * 8
 
 
 @dataclass(frozen=True)
@@ -62,8 +63,9 @@ def next_allowed(when_utc: datetime, policy: QuietHours, tz: str = DEFAULT_TIMEZ
         return when
     zone = ZoneInfo(tz)
     # A quiet spell can end inside another (overnight then school hours when configured that
-    # way), so follow the chain; a handful of steps always suffices for sane policies.
-    for _ in range(8):
+    # way), so follow the chain. Weekends have no school hours, so within a week there is
+    # always a gap: at most two spells a day for eight days.
+    for _ in range(MAX_SPELLS):
         until = _quiet_until(when.astimezone(zone), policy)
         if until is None:
             return when

@@ -109,6 +109,13 @@ def test_window_ending_in_the_spring_gap_ends_when_the_clocks_jump():
     assert utc(2025, 3, 30, 1, 0) <= result <= utc(2025, 3, 30, 1, 30)
 
 
+def test_weekdays_fully_quiet_wait_for_the_weekend():
+    # Night runs 09:15-09:00 and school 09:00-12:00: no weekday minute is free.
+    policy = QuietHours(start=time(9, 15), end=time(9, 0), school_hours=(time(9), time(12)))
+    monday = utc(2025, 1, 13, 0, 0)
+    assert next_allowed(monday, policy, LONDON) == utc(2025, 1, 18, 9, 0)
+
+
 def test_daytime_window_that_does_not_span_midnight():
     lunch = QuietHours(start=time(12, 0), end=time(13, 0))
     assert next_allowed(utc(2025, 1, 15, 12, 15), lunch, LONDON) == utc(2025, 1, 15, 13, 0)
