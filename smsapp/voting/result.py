@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from functools import cache
 from importlib import metadata
 from typing import Any
 
 from smsapp.voting.ballots import Profile
 
 
+@cache
 def package_version() -> str:
     """The installed smsapp version, so a published result says which code counted it."""
     try:
