@@ -165,10 +165,7 @@ _ALL_WORDS = frozenset({"all", "everything", "every", "each", "all of them", "al
 _NONE_WORDS = frozenset({"none", "nothing", "neither", "none of them", "none of the above"})
 _PART_SPLIT = re.compile(r"[,;/\n>+|&]+")
 _WORD_SPLIT = re.compile(r"\s+(?:and|then|than)\s+", re.IGNORECASE)
-_PLACES = re.compile(r"(\d{1,2})\s*(?:st|nd|rd|th)?\s*[.):=-]?\s*([A-Za-z]{1,3})\b")
-_PLACES_WHOLE = re.compile(
-    r"^(?:[\s,;]*\d{1,2}\s*(?:st|nd|rd|th)?\s*[.):=-]?\s*[A-Za-z]{1,3}\b[\s,;.]*)+$"
-)
+_ORDINALS = frozenset({"ST", "ND", "RD", "TH"})
 _NUMBER = re.compile(r"(?<![\w.])([-−]?\d+(?:\.\d+)?)(?![\w.]*\d)")
 
 
@@ -384,10 +381,10 @@ def _parse_picks(question: Question, text: str) -> Parsed:
 
 
 def _parse_rank(question: Question, text: str) -> Parsed:
-    if _PLACES_WHOLE.match(text) and not any(c.isdigit() for c in "".join(question.codes)):
+    pairs = _place_pairs(question, text)
+    if pairs is not None:
         # "1. C 2. A": the numbers are places, so order by them rather than by position
-        pairs = sorted(((int(n), c.upper()) for n, c in _PLACES.findall(text)), key=lambda p: p[0])
-        codes, unknown = _tokens_to_codes(question, [c for _, c in pairs])
+        codes, unknown = _tokens_to_codes(question, [c for _, c in sorted(pairs)])
         ambiguous = False
     else:
         codes, unknown, ambiguous = _codes_in(question, text)
@@ -405,6 +402,33 @@ def _parse_rank(question: Question, text: str) -> Parsed:
         notes = (f"Only your top {question.places} count, so I dropped {_listing(dropped)}.",)
     label = ", ".join(f"{i} {_label_of(question, c)}" for i, c in enumerate(ranking, 1))
     return Parsed(True, ranking, label, None, notes)
+
+
+def _place_pairs(question: Question, text: str) -> list[tuple[int, str]] | None:
+    """[(1, "C"), (2, "A")] for "1. C 2. A" or "1st C 2nd A"; None for any other shape.
+
+    A plain loop rather than one big regular expression, which backtracks for ages on long
+    runs of spaces. Codes containing digits make place numbers ambiguous, so they opt out.
+    """
+    if any(ch.isdigit() for code in question.codes for ch in code):
+        return None
+    tokens = fold(text).upper().split()
+    tokens = [t for word in tokens for t in re.findall(r"\d+|[A-Z]+", word)]
+    if not tokens or not tokens[0].isdigit():
+        return None
+    pairs: list[tuple[int, str]] = []
+    i = 0
+    while i < len(tokens):
+        if not tokens[i].isdigit() or len(tokens[i]) > 2:
+            return None
+        place, i = int(tokens[i]), i + 1
+        if i < len(tokens) and tokens[i] in _ORDINALS:
+            i += 1
+        if i >= len(tokens) or tokens[i].isdigit() or len(tokens[i]) > 3:
+            return None
+        pairs.append((place, tokens[i]))
+        i += 1
+    return pairs
 
 
 def _parse_points(question: Question, text: str) -> Parsed:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import pytest
 
@@ -164,3 +165,25 @@ def test_command_word_is_the_whole_message_only(text: str, word: str | None) -> 
 def test_every_reserved_word_is_a_command() -> None:
     for word in RESERVED:
         assert command_word(f" {word.lower()}! ") == word
+
+
+PATHOLOGICAL = [
+    "1 a " * 500 + "!",
+    "1" + " " * 1500 + "!",
+    "1st" + " " * 1000 + "-" + " " * 500 + "!",
+    ("1 a" + ",,,") * 300 + "9",
+    "9" * 1999 + "!",
+    "9." * 999 + "x",
+    "Helth Voicez, " * 110,
+    "4 out of " * 200,
+    "A3" * 900,
+]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_pathological_texts_are_read_quickly(kind: str) -> None:
+    # a reply is parsed inside the webhook request, so no text may make a parser crawl
+    began = time.perf_counter()
+    for text in PATHOLOGICAL:
+        parse_answer(q(kind), text)
+    assert time.perf_counter() - began < 1.0
