@@ -2,6 +2,13 @@
 
 Steps take a state and return a new one plus the answers to record and the replies to send; the
 shell stores the state (to_dict) and sends the replies. Nothing here touches a database.
+
+Choices made here: a failed try (including SKIP on a required question) counts towards
+max_attempts, so nobody is stuck on a question they cannot answer. A nominate question collects
+up to `max` entries (default 1), one per text; after each one the reply asks for another or DONE,
+and the whole list is recorded as one answer when it is full or DONE/SKIP arrives. The replies of
+one step are joined into as few texts as fit in 1,600 characters, so they cannot arrive out of
+order.
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from smsapp.conversation.definition import PollDefinition, parse_poll
 from smsapp.conversation.engine import (
@@ -276,3 +278,39 @@ def test_expiry() -> None:
     assert not is_expired(last, last + timedelta(minutes=59), timedelta(hours=1))
     assert is_expired(last, last + timedelta(hours=1), timedelta(hours=1))
     assert is_expired(last.replace(tzinfo=None), last + timedelta(hours=2), timedelta(hours=1))
+
+
+EVERY_KIND = poll(
+    RANK,
+    {**WHY, "when": {"name": ["A"]}},
+    {"key": "colour", "kind": "choice", "prompt": "Colour?", "options": NAMES},
+    {"key": "clubs", "kind": "multi", "prompt": "Clubs?", "options": NAMES, "max": 2},
+    {"key": "fun", "kind": "scale", "prompt": "Fun?", "max": 5},
+    {"key": "again", "kind": "yesno", "prompt": "Again?", "optional": True},
+    {"key": "friends", "kind": "number", "prompt": "Friends?", "max": 50},
+    {"key": "ideas", "kind": "nominate", "prompt": "Ideas?", "max": 2},
+    {"key": "trips", "kind": "approve", "prompt": "Trips?", "options": NAMES},
+    {"key": "spend", "kind": "points", "prompt": "Points", "options": NAMES},
+    intro="Hi {nickname}",
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    texts=st.lists(
+        st.text(max_size=200) | st.sampled_from(["skip", "done", "a", "cab", "4", "yes", "A3"]),
+        max_size=40,
+    )
+)
+def test_any_stream_of_texts_keeps_the_conversation_sound(texts: list[str]) -> None:
+    steps = run(EVERY_KIND, *texts)
+    keys = [a.question_key for s in steps for a in s.answers]
+    assert len(keys) == len(set(keys))  # each question is recorded at most once
+    order = [q.key for q in EVERY_KIND.questions]
+    assert keys == sorted(keys, key=order.index)  # and in the poll's order
+    for s in steps:
+        assert all(0 < len(r) <= 1600 for r in s.replies)
+        json.dumps(s.state.to_dict())
+        json.dumps([a.value for a in s.answers])
+        assert s.finished == (s.state.position == len(EVERY_KIND.questions))
+        assert s.finished or s.replies  # an unfinished step always says something
