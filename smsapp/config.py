@@ -75,6 +75,8 @@ class Settings:
     currency: str = "GBP"
     queue_mode: str = "redis"  # "redis" or "embedded"
     session_minutes: int = 60
+    conversation_timeout_hours: float = 168.0  # a week without a reply ends a conversation
+    max_attempts: int = 3  # failed tries before a question is skipped
     secure_cookies: bool = False
     service_name: str = "smsapp"
     help_text: str = (
@@ -166,5 +168,7 @@ def load_settings(instance_path: Path, env: dict[str, str] | None = None) -> Set
         currency=get("SMSAPP_CURRENCY") or "GBP",
         queue_mode=queue_mode,
         session_minutes=_int(get("SMSAPP_SESSION_MINUTES"), 60),
+        conversation_timeout_hours=_float(get("SMSAPP_CONVERSATION_TIMEOUT_HOURS"), 168.0),
+        max_attempts=_int(get("SMSAPP_MAX_ATTEMPTS"), 3),
         secure_cookies=_bool(get("SMSAPP_SECURE_COOKIES"), default=False),
     )

@@ -331,13 +331,18 @@ def parse_poll(data: Mapping) -> PollDefinition:
         check.add("questions", "list at least one question")
     else:
         seen: dict[str, Question] = {}
+        keys_seen: set[str] = set()  # includes questions too broken to build, e.g. a bad kind
         for index, raw in enumerate(raw_questions):
+            raw_key = raw.get("key") if isinstance(raw, Mapping) else None
+            duplicate = isinstance(raw_key, str) and raw_key in keys_seen
+            if duplicate:
+                check.add(f"questions[{index}].key", f"duplicate key {raw_key!r}")
+            elif isinstance(raw_key, str):
+                keys_seen.add(raw_key)
             question = _question(raw, f"questions[{index}]", check, seen)
             if question is not None:
                 questions.append(question)
-                if question.key in seen:
-                    check.add(f"questions[{index}].key", f"duplicate key {question.key!r}")
-                else:
+                if question.key not in seen and not duplicate:
                     seen[question.key] = question
 
     if check.problems:

@@ -45,6 +45,8 @@ class Participant(Base):
     assent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     assent_method: Mapped[str | None] = mapped_column(sa.String(40))
     opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The admin page's pretend phone: never texted, never in results or exports.
+    simulated: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -32,7 +32,8 @@ from smsapp.models import (
 from smsapp.models.polls import Conversation
 from smsapp.privacy.phones import try_normalise
 from smsapp.runtime import Runtime
-from smsapp.services import audit, routing
+from smsapp.services import audit, conversations
+from smsapp.services.conversations import Turn
 from smsapp.sms.segments import count_segments
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,8 @@ class InboundText:
     sender: str
     body: str
     to: str | None = None
+    # The admin page's pretend phone names its participant directly: it has no number.
+    participant_id: int | None = None
 
 
 @dataclass
@@ -150,16 +153,16 @@ def _help_text(runtime: Runtime) -> str:
 
 def _route(
     runtime: Runtime, session: Session, inbound: InboundMessage, participant: Participant | None
-) -> tuple[str, list[str]]:
+) -> Turn:
     word = command_word(inbound.body)
     if participant is None:
         if word in OPT_OUT:
-            return "stop-unknown", []
-        return "unknown", _unknown_sender_reply(session, inbound)
+            return Turn("stop-unknown")
+        return Turn("unknown", _unknown_sender_reply(session, inbound))
 
     if word in OPT_OUT:
         opt_out(session, participant, reason=f"texted {word}")
-        return "stop", []  # Twilio sends its own opt-out confirmation; we add nothing
+        return Turn("stop")  # Twilio sends its own opt-out confirmation; we add nothing
     if word in OPT_IN:
         if participant.status == ParticipantStatus.OPTED_OUT:
             participant.status = ParticipantStatus.ACTIVE
@@ -167,13 +170,15 @@ def _route(
             audit.record(
                 session, participant.pseudonym, "participant.opt_in", participant.pseudonym
             )
-        return "start", ["You're back! You'll get texts from your group again. Reply STOP to stop."]
+        return Turn(
+            "start", ["You're back! You'll get texts from your group again. Reply STOP to stop."]
+        )
     if word in HELP:
-        return "help", [_help_text(runtime)]
+        return Turn("help", [_help_text(runtime)])
     if participant.status != ParticipantStatus.ACTIVE:
         # Opted out: Twilio would refuse a reply anyway (21610); stay silent until START.
-        return "ignored-opted-out", []
-    return routing.route_participant_text(runtime, session, inbound, participant, word)
+        return Turn("ignored-opted-out")
+    return conversations.handle_text(runtime, session, inbound, participant, word)
 
 
 def _unknown_sender_reply(session: Session, inbound: InboundMessage) -> list[str]:
@@ -244,7 +249,12 @@ def _receive(
     sender_index: str | None,
 ) -> Outcome:
     participant = None
-    if sender_index is not None:
+    if text.participant_id is not None:
+        stmt = sa.select(Participant).where(Participant.id == text.participant_id)
+        if session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update()
+        participant = session.scalar(stmt)
+    elif sender_index is not None:
         stmt = sa.select(Participant).where(Participant.phone_index == sender_index)
         if session.get_bind().dialect.name == "postgresql":
             stmt = stmt.with_for_update()  # one text at a time per person
@@ -263,11 +273,18 @@ def _receive(
     session.add(inbound)
     session.flush()  # a duplicate MessageSid raises here, before anything else changes
 
-    route, replies = _route(runtime, session, inbound, participant)
-    replies = [r[:MAX_BODY] for r in replies if r]
+    turn = _route(runtime, session, inbound, participant)
+    route = turn.route
+    replies = [r[:MAX_BODY] for r in turn.replies if r]
+    inbound.conversation_id = turn.conversation_id
     for reply in replies:
         log_reply(
-            session, participant, reply, inbound=inbound, conversation_id=inbound.conversation_id
+            session,
+            participant,
+            reply,
+            inbound=inbound,
+            conversation_id=turn.conversation_id,
+            poll_id=turn.poll_id,
         )
     inbound.route = route
     inbound.replies = replies

@@ -1,4 +1,4 @@
-"""The `smsapp` command: a Flask CLI group whose commands call the same services as the pages."""
+"""Commands for the schema, staff accounts, groups and participants."""
 
 from __future__ import annotations
 
@@ -6,25 +6,8 @@ import sys
 from pathlib import Path
 
 import click
-from flask import current_app
-from flask.cli import FlaskGroup
 
-from smsapp import create_app
-from smsapp.runtime import Runtime
-
-
-def _runtime() -> Runtime:
-    rt: Runtime = current_app.extensions["smsapp"]
-    return rt
-
-
-def fail(message: str) -> None:
-    raise click.ClickException(message)
-
-
-@click.group(cls=FlaskGroup, create_app=create_app, add_default_commands=True)
-def cli() -> None:
-    """smsapp: SMS surveys and prioritisation votes for young people's groups."""
+from smsapp.cli.base import cli, fail, runtime
 
 
 @cli.group("db")
@@ -38,7 +21,7 @@ def db_upgrade(revision: str) -> None:
     """Create or migrate the database to the latest schema."""
     from smsapp.migrate import upgrade
 
-    upgrade(_runtime().settings.database_url, revision)
+    upgrade(runtime().settings.database_url, revision)
     click.echo("Database is up to date.")
 
 
@@ -63,7 +46,7 @@ def users_create(email: str, role: str) -> None:
     else:
         password = sys.stdin.readline().rstrip("\r\n")
     try:
-        with _runtime().db.transaction() as s:
+        with runtime().db.transaction() as s:
             create_user(s, email, password, role, actor="cli")
     except StaffError as exc:
         fail(str(exc))
@@ -80,7 +63,7 @@ def users_ensure_demo() -> None:
     from smsapp.models import StaffUser
     from smsapp.services.staff import create_user
 
-    with _runtime().db.transaction() as s:
+    with runtime().db.transaction() as s:
         if s.scalar(sa.select(sa.func.count(StaffUser.id))):
             return
         password = secrets.token_urlsafe(12)
@@ -105,7 +88,7 @@ def groups_create(slug: str, name: str) -> None:
     from smsapp.services.participants import GroupError, create_group
 
     try:
-        with _runtime().db.transaction() as s:
+        with runtime().db.transaction() as s:
             create_group(s, slug, name, actor="cli")
     except GroupError as exc:
         fail(str(exc))
@@ -124,7 +107,7 @@ def participants_import(file: Path, group_slug: str) -> None:
     """Import participants from CSV (phone, nickname, age_band, consent, language)."""
     from smsapp.services.participants import ImportFileError, group_by_slug, import_participants
 
-    rt = _runtime()
+    rt = runtime()
     try:
         with rt.db.transaction() as s:
             group = group_by_slug(s, group_slug)
@@ -136,54 +119,3 @@ def participants_import(file: Path, group_slug: str) -> None:
         fail(f"{file.name}: {exc}. Nothing was imported.")
         return
     click.echo(report.summary())
-
-
-@cli.command("worker")
-@click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
-def worker(burst: bool) -> None:
-    """Run an RQ worker for smsapp's queue (needs Redis)."""
-    from rq import Worker
-
-    from smsapp.queue import QUEUE_NAME
-
-    rt = _runtime()
-    redis = rt.redis()
-    if redis is None:
-        fail("no Redis configured (set REDIS_URL); without Redis, jobs run inside the web process")
-        return
-    Worker([QUEUE_NAME], connection=redis).work(burst=burst, with_scheduler=False)
-
-
-@cli.command("clock")
-@click.option("--interval", default=5.0, show_default=True, help="Seconds between ticks.")
-@click.option("--once", is_flag=True, help="One tick, then exit.")
-def clock(interval: float, once: bool) -> None:
-    """Enqueue due work (sends, reminders, deadlines, stuck sends) every few seconds."""
-    from smsapp.services.clock import run_clock
-
-    run_clock(_runtime(), interval=interval, once=once)
-
-
-@cli.command("serve")
-@click.option("--port", default=5000, show_default=True)
-@click.option("--host", default="127.0.0.1", show_default=True)
-def serve(port: int, host: str) -> None:
-    """Run web, worker and clock together for development (what `make run` calls)."""
-    from smsapp.devserver import run_all
-
-    run_all(current_app, host=host, port=port)
-
-
-def _register_optional() -> None:
-    try:
-        from smsapp.cli_tally import tally_command
-    except ImportError:  # pragma: no cover - the voting package is part of the project
-        return
-    cli.add_command(tally_command)
-
-
-_register_optional()
-
-
-def main() -> None:
-    cli(prog_name="smsapp")
