@@ -15,6 +15,7 @@ from smsapp.models.people import (
 )
 from smsapp.models.polls import Answer, Conversation, ConversationStatus, Poll, PollStatus
 from smsapp.models.staff import ROLES, AuditEvent, StaffUser
+from smsapp.models.voting import Nomination, NominationStatus, TallyRun
 
 __all__ = [
     "ROLES",
@@ -25,6 +26,8 @@ __all__ = [
     "Group",
     "GroupMembership",
     "InboundMessage",
+    "Nomination",
+    "NominationStatus",
     "NumberStatus",
     "OutboundMessage",
     "OutboundStatus",
@@ -33,5 +36,6 @@ __all__ = [
     "Poll",
     "PollStatus",
     "StaffUser",
+    "TallyRun",
     "UnknownSenderReply",
 ]
