@@ -25,7 +25,12 @@ class Periodic:
 
 
 # Filled in as the capabilities that own the work exist (sending, reminders, deadlines).
-PERIODIC: list[Periodic] = []
+PERIODIC: list[Periodic] = [
+    Periodic("jobs.sending.send_due", 2.0),  # due texts, including deferred and retried ones
+    Periodic("jobs.sending.reconcile_stuck", 30.0),  # sends a dead worker left half-done
+    Periodic("jobs.reminders.queue_reminders", 15.0),
+    Periodic("jobs.deadlines.run_deadlines", 15.0),  # poll deadlines, idle conversations
+]
 
 
 def tick(runtime: Runtime, now: float, last_run: dict[str, float]) -> list[str]:

@@ -1,0 +1,20 @@
+"""RQ jobs that send queued texts and recover sends left half-done by a crashed worker."""
+
+from __future__ import annotations
+
+from smsapp.runtime import get_runtime
+from smsapp.services import sending
+
+
+def send_due() -> dict[str, int]:
+    """Send due texts for up to a minute, keeping the other send job slots busy meanwhile."""
+    return vars(sending.run_send_job(get_runtime()))
+
+
+def reconcile_stuck() -> dict[str, int]:
+    """Rows left in `sending` by a dead worker: checked at Twilio, then recorded or queued."""
+    runtime = get_runtime()
+    report = sending.reconcile_stuck(runtime)
+    if report.requeued:
+        sending.kick_senders(runtime)
+    return vars(report)

@@ -1,0 +1,256 @@
+"""Close polls (by hand or at their deadline) and expire conversations left idle too long.
+
+Closing ends open and waiting conversations, cancels texts not yet sent, starts each affected
+participant's next waiting poll, and asks for the tally (when the tally job exists).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from smsapp import queue
+from smsapp.conversation import engine
+from smsapp.db import for_update, utcnow
+from smsapp.models import (
+    Conversation,
+    ConversationStatus,
+    OutboundMessage,
+    OutboundStatus,
+    Participant,
+    ParticipantStatus,
+    Poll,
+    PollStatus,
+)
+from smsapp.runtime import Runtime
+from smsapp.services import audit
+from smsapp.services.conversations import Turn, activate_next_waiting, end_conversation
+from smsapp.services.group_policy import group_quiet_hours, send_time
+from smsapp.services.polls import PollError, load_definition
+from smsapp.services.sending import CONVERSATION_BOUND_KINDS, queue_texts
+
+log = logging.getLogger(__name__)
+
+TALLY_JOB = "jobs.tally.tally_poll"
+CLOSED_RECENTLY = timedelta(days=14)
+
+
+@dataclass
+class CloseResult:
+    poll_id: int
+    slug: str
+    ended: int = 0
+    cancelled: int = 0
+    started_next: list[int] = field(default_factory=list)  # conversations begun as a result
+
+
+def queue_started_turn(
+    runtime: Runtime, session: Session, participant: Participant, turn: Turn, now: datetime
+) -> None:
+    """A waiting poll began outside a reply (a job did it): its first texts go out as invitations."""
+    poll = session.get(Poll, turn.poll_id) if turn.poll_id else None
+    conversation = session.get(Conversation, turn.conversation_id) if turn.conversation_id else None
+    if poll is None or conversation is None or not turn.replies:
+        return
+    send_after, deferred = send_time(
+        now, group_quiet_hours(session, poll.group_id), runtime.settings.timezone
+    )
+    queue_texts(
+        session,
+        participant_id=participant.id,
+        poll_id=poll.id,
+        conversation_id=conversation.id,
+        kind="invitation",
+        texts=turn.replies,
+        backend=runtime.settings.sms_backend,
+        send_after=send_after,
+        deferred=deferred,
+        valid_until=poll.closes_at,
+    )
+    reminders = load_definition(poll).reminders
+    conversation.reminders_sent = 0
+    conversation.next_reminder_at = (
+        now + reminders.after if reminders and reminders.max > 0 else None
+    )
+
+
+def _start_next_for(
+    runtime: Runtime, session: Session, participant_ids: list[int], now: datetime
+) -> list[int]:
+    started = []
+    for pid in participant_ids:
+        participant = session.get(Participant, pid)
+        if participant is None or participant.status != ParticipantStatus.ACTIVE:
+            continue
+        turn = activate_next_waiting(runtime, session, participant, now)
+        if turn is not None and turn.conversation_id is not None:
+            queue_started_turn(runtime, session, participant, turn, now)
+            started.append(turn.conversation_id)
+    return started
+
+
+def close_poll(
+    runtime: Runtime,
+    session: Session,
+    poll: Poll,
+    *,
+    actor: str = "system",
+    now: datetime | None = None,
+) -> CloseResult:
+    """Open → closed, in the caller's transaction. Enqueue the tally after the commit."""
+    now = now or utcnow()
+    if poll.status == PollStatus.CLOSED:
+        raise PollError(f"poll {poll.slug!r} is already closed")
+    if poll.status != PollStatus.OPEN:
+        raise PollError(f"poll {poll.slug!r} is a {poll.status}; only an open poll can close")
+    poll.status = PollStatus.CLOSED
+    poll.closed_at = now
+    poll.updated_at = now
+    result = CloseResult(poll.id, poll.slug)
+    running = session.scalars(
+        sa.select(Conversation).where(
+            Conversation.poll_id == poll.id,
+            Conversation.status.in_([ConversationStatus.OPEN, ConversationStatus.WAITING]),
+        )
+    ).all()
+    freed = []
+    for conversation in running:
+        if conversation.status == ConversationStatus.OPEN:
+            freed.append(conversation.participant_id)
+        end_conversation(conversation, ConversationStatus.CLOSED, now)
+    result.ended = len(running)
+    cancelled = session.execute(
+        sa.update(OutboundMessage)
+        .where(
+            OutboundMessage.poll_id == poll.id,
+            OutboundMessage.status == OutboundStatus.QUEUED,
+            OutboundMessage.kind.in_(CONVERSATION_BOUND_KINDS),
+        )
+        .values(status=OutboundStatus.CANCELLED, error_message="cancelled: poll closed")
+        .execution_options(synchronize_session=False)
+    )
+    result.cancelled = int(getattr(cancelled, "rowcount", 0) or 0)
+    session.flush()
+    result.started_next = _start_next_for(runtime, session, freed, now)
+    audit.record(
+        session,
+        actor,
+        "poll.close",
+        poll.slug,
+        ended=result.ended,
+        cancelled=result.cancelled,
+        started_next=len(result.started_next),
+    )
+    return result
+
+
+def tally_available() -> bool:
+    try:
+        return importlib.util.find_spec("jobs.tally") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def enqueue_tally(runtime: Runtime, poll_id: int) -> bool:
+    """Ask for the tally once the poll has closed (only if the votes issue's job exists)."""
+    if not tally_available():
+        log.info("no jobs.tally module: poll %s closed without a tally job", poll_id)
+        return False
+    queue.enqueue(runtime, TALLY_JOB, poll_id, job_id=f"smsapp-tally-{poll_id}")
+    return True
+
+
+def close_by_slug(runtime: Runtime, slug: str, *, actor: str = "system") -> CloseResult:
+    """Close a poll in its own transaction, then enqueue the tally and the sends."""
+    with runtime.db.transaction() as session:
+        poll = session.scalar(for_update(sa.select(Poll).where(Poll.slug == slug), session))
+        if poll is None:
+            raise PollError(f"no poll called {slug!r}")
+        result = close_poll(runtime, session, poll, actor=actor)
+    enqueue_tally(runtime, result.poll_id)
+    return result
+
+
+def close_due_polls(runtime: Runtime, *, now: datetime | None = None) -> list[CloseResult]:
+    """Close every open poll whose deadline has passed (each in its own transaction)."""
+    now = now or utcnow()
+    results = []
+    with runtime.db.transaction() as session:
+        due = list(
+            session.scalars(
+                sa.select(Poll.id).where(
+                    Poll.status == PollStatus.OPEN,
+                    Poll.closes_at.is_not(None),
+                    Poll.closes_at <= now,
+                )
+            )
+        )
+    for poll_id in due:
+        with runtime.db.transaction() as session:
+            poll = session.scalar(for_update(sa.select(Poll).where(Poll.id == poll_id), session))
+            if poll is None or poll.status != PollStatus.OPEN:
+                continue  # someone closed it meanwhile
+            results.append(close_poll(runtime, session, poll, actor="deadline", now=now))
+        enqueue_tally(runtime, poll_id)
+    return results
+
+
+def expire_idle(runtime: Runtime, *, now: datetime | None = None, limit: int = 500) -> int:
+    """End conversations with no reply for the configured timeout; start the next waiting one."""
+    now = now or utcnow()
+    cutoff = now - timedelta(hours=runtime.settings.conversation_timeout_hours)
+    with runtime.db.transaction() as session:
+        stale = session.scalars(
+            sa.select(Conversation)
+            .where(
+                Conversation.status == ConversationStatus.OPEN,
+                Conversation.last_activity_at < cutoff,
+            )
+            .order_by(Conversation.id)
+            .limit(limit)
+        ).all()
+        freed = []
+        for conversation in stale:
+            if engine.is_expired(
+                conversation.last_activity_at,
+                now,
+                timedelta(hours=runtime.settings.conversation_timeout_hours),
+            ):
+                end_conversation(conversation, ConversationStatus.EXPIRED, now)
+                freed.append(conversation.participant_id)
+        session.flush()
+        _start_next_for(runtime, session, freed, now)
+    return len(freed)
+
+
+def closed_poll_reply(
+    session: Session, participant_id: int, *, now: datetime | None = None
+) -> str | None:
+    """For a late text: "this poll has closed" when the participant's latest poll closed recently.
+
+    For the inbound router to call when no conversation is open.
+    """
+    now = now or utcnow()
+    row = session.execute(
+        sa.select(Poll.title, Poll.closed_at)
+        .join(Conversation, Conversation.poll_id == Poll.id)
+        .where(
+            Conversation.participant_id == participant_id,
+            Conversation.status == ConversationStatus.CLOSED,
+            Poll.closed_at.is_not(None),
+            Poll.closed_at >= now - CLOSED_RECENTLY,
+        )
+        .order_by(Poll.closed_at.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    return (
+        f"Thanks for your text! \u201c{row[0]}\u201d has now closed, so we can't take more "
+        "answers. We'll text you when there's something new."
+    )

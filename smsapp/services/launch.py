@@ -1,0 +1,335 @@
+"""Launch a poll: preview who gets it (and who does not, and why), then invite them all at once.
+
+Launch writes every conversation and first text in one transaction with bulk inserts; the send
+jobs do the rest. A poll launches once: its unique (poll, participant) pairs say so too.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from smsapp.conversation import engine
+from smsapp.db import for_update, utcnow
+from smsapp.models import (
+    Conversation,
+    ConversationStatus,
+    GroupMembership,
+    NumberStatus,
+    OutboundMessage,
+    OutboundStatus,
+    Participant,
+    ParticipantStatus,
+    Poll,
+    PollStatus,
+)
+from smsapp.runtime import Runtime
+from smsapp.services import audit
+from smsapp.services.group_policy import group_quiet_hours, send_time
+from smsapp.services.polls import PollError, closes_at, load_definition, open_poll
+from smsapp.services.sending import PART_GAP
+from smsapp.sms.segments import count_segments
+
+# Exclusion reasons, in the order they are checked and shown.
+NO_CONSENT = "no consent"
+OPTED_OUT = "opted out"
+WITHDRAWN = "withdrawn"
+INVALID_NUMBER = "invalid number"
+REASONS = (WITHDRAWN, OPTED_OUT, NO_CONSENT, INVALID_NUMBER)
+
+INSERT_CHUNK = 5_000
+
+
+@dataclass(frozen=True)
+class Member:
+    id: int
+    nickname: str | None
+    status: str
+    consent_at: datetime | None
+    number_status: str
+    has_phone: bool
+
+
+def exclusion_reason(member: Member) -> str | None:
+    """Why this group member is not texted, or None when they are."""
+    if member.status in (ParticipantStatus.WITHDRAWN, ParticipantStatus.ERASED):
+        return WITHDRAWN
+    if member.status == ParticipantStatus.OPTED_OUT:
+        return OPTED_OUT
+    if member.status != ParticipantStatus.ACTIVE:
+        return member.status
+    if member.consent_at is None:
+        return NO_CONSENT
+    if member.number_status != NumberStatus.OK or not member.has_phone:
+        return INVALID_NUMBER
+    return None
+
+
+@dataclass
+class LaunchPlan:
+    """What a launch will do; the preview shows it and launch carries it out."""
+
+    poll_id: int
+    slug: str
+    title: str
+    recipients: list[Member]
+    waiting: set[int]  # recipients busy in another poll: invited when that one ends
+    excluded: Counter[str]
+    texts_by_nickname: dict[str | None, tuple[str, ...]]
+    state: dict[str, Any]
+    finished_at_start: bool
+    send_after: datetime
+    deferred: bool
+    price_per_segment: float
+    currency: str
+    now: datetime
+    closes_at: datetime | None
+    segments: int = 0
+    texts: int = 0
+
+    @property
+    def texted_now(self) -> int:
+        return len(self.recipients) - len(self.waiting)
+
+    @property
+    def estimated_cost(self) -> float:
+        return round(self.segments * self.price_per_segment, 2)
+
+    def summary_lines(self) -> list[str]:
+        lines = [
+            f"Poll {self.slug}: \u201c{self.title}\u201d",
+            f"Recipients: {len(self.recipients)}"
+            + (
+                f" ({len(self.waiting)} are in another poll and get it when that one ends)"
+                if self.waiting
+                else ""
+            ),
+        ]
+        if self.excluded:
+            lines.append("Not texted:")
+            lines += [f"  {reason}: {n}" for reason, n in sorted(self.excluded.items())]
+        else:
+            lines.append("Not texted: nobody")
+        lines.append(
+            f"Texts: {self.texts}, segments: {self.segments}, estimated cost: "
+            f"{self.estimated_cost:.2f} {self.currency}"
+        )
+        if self.deferred:
+            lines.append(
+                f"Quiet hours: texts will go out from {self.send_after:%Y-%m-%d %H:%M} UTC"
+            )
+        else:
+            lines.append("Texts go out now (not in quiet hours)")
+        if self.closes_at is not None:
+            lines.append(f"Closes: {self.closes_at:%Y-%m-%d %H:%M} UTC")
+        return lines
+
+
+def _members(session: Session, group_id: int) -> list[Member]:
+    rows = session.execute(
+        sa.select(
+            Participant.id,
+            Participant.nickname,
+            Participant.status,
+            Participant.consent_at,
+            Participant.number_status,
+            Participant.phone_ciphertext.is_not(None),
+        )
+        .join(GroupMembership, GroupMembership.participant_id == Participant.id)
+        .where(GroupMembership.group_id == group_id, Participant.simulated.is_(False))
+        .order_by(Participant.id)
+    ).all()
+    return [Member(*row) for row in rows]
+
+
+def plan_launch(
+    runtime: Runtime, session: Session, poll: Poll, *, now: datetime | None = None
+) -> LaunchPlan:
+    """Everything the preview shows, computed from the database without changing it."""
+    if poll.status != PollStatus.DRAFT:
+        raise PollError(f"poll {poll.slug!r} is already {poll.status}; it cannot launch again")
+    if poll.group_id is None:
+        raise PollError(f"poll {poll.slug!r} has no group, so there is nobody to invite")
+    now = now or utcnow()
+    defn = load_definition(poll)
+    members = _members(session, poll.group_id)
+    excluded: Counter[str] = Counter()
+    recipients = []
+    for member in members:
+        reason = exclusion_reason(member)
+        if reason is None:
+            recipients.append(member)
+        else:
+            excluded[reason] += 1
+    busy = set(
+        session.scalars(
+            sa.select(Conversation.participant_id).where(
+                Conversation.status == ConversationStatus.OPEN
+            )
+        )
+    )
+    waiting = {m.id for m in recipients if m.id in busy}
+    max_attempts = runtime.settings.max_attempts
+    # The first texts differ only by nickname: compute each distinct one once.
+    texts_by_nickname: dict[str | None, tuple[str, ...]] = {}
+    first = engine.start(defn, nickname=None, max_attempts=max_attempts)
+    segments_of: dict[str, int] = {}
+    segments = texts = 0
+    for member in recipients:
+        if member.nickname not in texts_by_nickname:
+            texts_by_nickname[member.nickname] = engine.start(
+                defn, nickname=member.nickname, max_attempts=max_attempts
+            ).replies
+        if member.id in waiting:
+            continue
+        for body in texts_by_nickname[member.nickname]:
+            if body not in segments_of:
+                segments_of[body] = count_segments(body).segments
+            segments += segments_of[body]
+            texts += 1
+    policy = group_quiet_hours(session, poll.group_id)
+    send_after, deferred = send_time(now, policy, runtime.settings.timezone)
+    return LaunchPlan(
+        poll_id=poll.id,
+        slug=poll.slug,
+        title=poll.title,
+        recipients=recipients,
+        waiting=waiting,
+        excluded=excluded,
+        texts_by_nickname=texts_by_nickname,
+        state=first.state.to_dict(),
+        finished_at_start=first.finished,
+        send_after=send_after,
+        deferred=deferred,
+        price_per_segment=runtime.settings.price_per_segment,
+        currency=runtime.settings.currency,
+        now=now,
+        closes_at=closes_at(defn, now),
+        segments=segments,
+        texts=texts,
+    )
+
+
+def preview_launch(runtime: Runtime, session: Session, slug: str) -> LaunchPlan:
+    from smsapp.services.polls import require_poll
+
+    return plan_launch(runtime, session, require_poll(session, slug))
+
+
+@dataclass
+class LaunchResult:
+    plan: LaunchPlan
+    conversations: int = 0
+    messages: int = 0
+    waiting: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _chunks(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    return [rows[i : i + INSERT_CHUNK] for i in range(0, len(rows), INSERT_CHUNK)]
+
+
+def launch_poll(
+    runtime: Runtime,
+    session: Session,
+    slug: str,
+    *,
+    actor: str = "system",
+    now: datetime | None = None,
+) -> LaunchResult:
+    """Open the poll and queue every invitation, in the caller's transaction.
+
+    Call kick_senders (smsapp.services.sending) after the commit so the jobs start at once;
+    if nobody does, the clock's next tick finds the queued rows anyway.
+    """
+    poll = session.scalar(for_update(sa.select(Poll).where(Poll.slug == slug), session))
+    if poll is None:
+        raise PollError(f"no poll called {slug!r}")
+    plan = plan_launch(runtime, session, poll, now=now)
+    open_poll(session, poll, actor=actor)
+    now = plan.now
+    poll.launched_at = now
+    poll.closes_at = plan.closes_at
+    defn = load_definition(poll)
+    reminders = defn.reminders
+    next_reminder = now + reminders.after if reminders and reminders.max > 0 else None
+    if plan.finished_at_start:
+        next_reminder = None
+    open_status = ConversationStatus.FINISHED if plan.finished_at_start else ConversationStatus.OPEN
+    conversation_rows = [
+        {
+            "poll_id": poll.id,
+            "participant_id": m.id,
+            "status": ConversationStatus.WAITING if m.id in plan.waiting else open_status,
+            "state": {} if m.id in plan.waiting else plan.state,
+            "started_by": "launch",
+            "created_at": now,
+            "invited_at": None if m.id in plan.waiting else now,
+            "last_activity_at": now,
+            "finished_at": now if plan.finished_at_start and m.id not in plan.waiting else None,
+            "reminders_sent": 0,
+            "next_reminder_at": None if m.id in plan.waiting else next_reminder,
+        }
+        for m in plan.recipients
+    ]
+    for chunk in _chunks(conversation_rows):
+        session.execute(sa.insert(Conversation), chunk)
+    ids = dict(
+        session.execute(
+            sa.select(Conversation.participant_id, Conversation.id).where(
+                Conversation.poll_id == poll.id, Conversation.status != ConversationStatus.WAITING
+            )
+        ).all()
+    )
+    segments_of: dict[str, int] = {}
+    message_rows = []
+    backend = runtime.settings.sms_backend
+    for member in plan.recipients:
+        if member.id in plan.waiting:
+            continue
+        for index, body in enumerate(plan.texts_by_nickname[member.nickname]):
+            if body not in segments_of:
+                segments_of[body] = count_segments(body).segments
+            message_rows.append(
+                {
+                    "participant_id": member.id,
+                    "poll_id": poll.id,
+                    "conversation_id": ids[member.id],
+                    "kind": "invitation",
+                    "body": body,
+                    "segments": segments_of[body],
+                    "backend": backend,
+                    "status": OutboundStatus.QUEUED,
+                    "send_after": plan.send_after + PART_GAP * index,
+                    "deferred": plan.deferred,
+                    "valid_until": plan.closes_at,
+                    "attempts": 0,
+                    "created_at": now,
+                    "updated_at": now,
+                    "extra": {},
+                }
+            )
+    for chunk in _chunks(message_rows):
+        session.execute(sa.insert(OutboundMessage), chunk)
+    audit.record(
+        session,
+        actor,
+        "poll.launch",
+        poll.slug,
+        recipients=len(plan.recipients),
+        waiting=len(plan.waiting),
+        excluded=dict(plan.excluded),
+        segments=plan.segments,
+        deferred_until=plan.send_after.isoformat() if plan.deferred else None,
+    )
+    return LaunchResult(
+        plan=plan,
+        conversations=len(conversation_rows),
+        messages=len(message_rows),
+        waiting=len(plan.waiting),
+    )
