@@ -1,0 +1,322 @@
+"""Benchmark: signed inbound texts per second through gunicorn + smsapp on PostgreSQL, and p50/p99
+latency at a fixed rate, against two ceilings served the same way (bench/ceiling_app.py).
+
+Usage: .venv/bin/python bench/inbound.py [--scenario known|unknown|stop-start] [--quick]
+       [--models sync,gthread,gevent] [--concurrency 64] [--rate 500]
+Needs PostgreSQL at 127.0.0.1:5432 (user postgres); creates and drops smsapp_bench_<pid>.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]  # this tree's smsapp, and bench/support
+
+from support.stack import (  # noqa: E402
+    WorkerModel,
+    gunicorn,
+    run_load,
+    server_settings,
+    throwaway_database,
+)
+from twilio.request_validator import RequestValidator  # noqa: E402
+
+AUTH_TOKEN = "bench-auth-token-0123456789abcdef"
+ACCOUNT_SID = "AC" + "0" * 32
+DATA_KEY = "q5GQeJ0Qh0pYlG0mZ9Kx3c8n1p3V8bY3w6k2r7t9u1Y="  # the fixed test key, not a real one
+OUR_NUMBER = "+447700900001"
+PATH = "/sms/inbound"
+MAX_RATE = 8000  # texts/s the pre-signed request pool allows for; far above any measured rate
+
+# The worker models compared; "default" (no --models) is what gunicorn.conf.py would choose.
+MODELS = {
+    "sync": WorkerModel("sync", "sync", workers=5),
+    "gthread": WorkerModel("gthread", "gthread", workers=2, threads=8),
+    "gevent": WorkerModel("gevent", "gevent", workers=2),
+}
+
+
+# --- scenarios: a setup that creates data, and the form of the k-th text ------------------------
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """``setup(runtime, participants)`` creates what the scenario needs and returns a context;
+    ``params(context, k)`` is the Twilio form of the k-th text (MessageSid is added later)."""
+
+    name: str
+    description: str
+    setup: Callable[[Any, int], Any]
+    params: Callable[[Any, int], dict[str, str]]
+
+
+def known_phone(i: int) -> str:
+    return f"+4474001{i:05d}"
+
+
+def unknown_phone(k: int) -> str:
+    return f"+4479{k % 10_000_000:08d}"
+
+
+def create_participants(runtime: Any, count: int) -> list[str]:
+    from smsapp.services.participants import new_participant
+
+    phones = [known_phone(i) for i in range(count)]
+    taken: set[str] = set()
+    with runtime.db.transaction() as session:
+        for i, phone in enumerate(phones):
+            new_participant(session, runtime.vault, phone, nickname=f"Bench{i}", taken=taken)
+    return phones
+
+
+def form(sender: str, body: str) -> dict[str, str]:
+    return {
+        "AccountSid": ACCOUNT_SID,
+        "From": sender,
+        "To": OUR_NUMBER,
+        "Body": body,
+        "NumSegments": "1",
+    }
+
+
+def conversation_setup(runtime: Any, count: int) -> Any:
+    # Hook for the next engineer: create participants, create and launch a poll to them (so each
+    # has an open conversation), and return what params() needs, e.g. the phones and a list of
+    # answers that advance the poll's questions in order.
+    raise NotImplementedError("the conversation scenario needs a launched poll: not written yet")
+
+
+def conversation_params(context: Any, k: int) -> dict[str, str]:
+    raise NotImplementedError
+
+
+SCENARIOS = {
+    s.name: s
+    for s in (
+        Scenario(
+            "known",
+            "a known participant with nothing open (the friendly reply)",
+            create_participants,
+            lambda phones, k: form(phones[k % len(phones)], "hello"),
+        ),
+        Scenario(
+            "unknown",
+            "a number nobody registered (one polite reply a day)",
+            lambda runtime, count: None,
+            lambda _, k: form(unknown_phone(k), "hello"),
+        ),
+        Scenario(
+            "stop-start",
+            "known participants texting STOP, then START",
+            create_participants,
+            lambda phones, k: form(
+                phones[k % len(phones)], "STOP" if (k // len(phones)) % 2 == 0 else "START"
+            ),
+        ),
+        Scenario(
+            "conversation",
+            "every text advances a real conversation (not written yet)",
+            conversation_setup,
+            conversation_params,
+        ),
+    )
+}
+
+
+# --- pre-signed requests ------------------------------------------------------------------------
+
+
+class RequestFactory:
+    """Renders whole HTTP/1.1 requests, each with a fresh MessageSid and its own signature."""
+
+    def __init__(self, scenario: Scenario, context: Any) -> None:
+        self.scenario = scenario
+        self.context = context
+        self.validator = RequestValidator(AUTH_TOKEN)
+        self.sequence = 0  # across runs, so no MessageSid repeats in one database
+        self.text = 0  # the scenario's own count, also across runs
+
+    def batch(self, base_url: str, count: int) -> list[bytes]:
+        host = base_url.split("://", 1)[1]
+        url = base_url + PATH
+        out = []
+        for _ in range(count):
+            self.sequence += 1
+            params = self.scenario.params(self.context, self.text)
+            self.text += 1
+            params["MessageSid"] = f"SM{os.getpid():08x}{self.sequence:024x}"
+            signature = self.validator.compute_signature(url, params)
+            body = urlencode(params).encode()
+            head = (
+                f"POST {PATH} HTTP/1.1\r\nHost: {host}\r\n"
+                "Content-Type: application/x-www-form-urlencoded\r\n"
+                f"Content-Length: {len(body)}\r\nX-Twilio-Signature: {signature}\r\n\r\n"
+            )
+            out.append(head.encode() + body)
+        return out
+
+
+# --- runs ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    app: str
+    model: str
+    mode: str
+    result: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Plan:
+    concurrency: int
+    warmup: float
+    duration: float
+    rate: float
+    latency_duration: float
+
+
+def app_env(database_url: str) -> dict[str, str]:
+    return {
+        "DATABASE_URL": database_url,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "SMSAPP_DATA_KEY": DATA_KEY,
+        "SECRET_KEY": "bench-secret-key",
+        "SMSAPP_QUEUE": "embedded",
+        "SMS_BACKEND": "outbox",  # nothing leaves the machine, whatever happens
+    }
+
+
+APPS = {
+    "smsapp": "wsgi:app",
+    "bare": "ceiling_app:create_app('bare')",
+    "commit": "ceiling_app:create_app('commit')",
+}
+
+
+def measure(
+    app: str,
+    model: WorkerModel,
+    database_url: str,
+    factory: RequestFactory,
+    plan: Plan,
+    *,
+    latency: bool,
+) -> Iterator[Row]:
+    health = "/healthz"
+    with gunicorn(APPS[app], model, app_env(database_url), health_path=health) as server:
+        spec = {"host": "127.0.0.1", "port": server.port, "warmup": plan.warmup}
+        count = math.ceil(MAX_RATE * (plan.warmup + plan.duration))
+        closed = {**spec, "mode": "closed", "concurrency": plan.concurrency}
+        closed["duration"] = plan.duration
+        yield Row(
+            app,
+            model.label,
+            f"max c={plan.concurrency}",
+            run_load(closed, factory.batch(server.url, count)),
+        )
+        if latency:
+            opened = {**spec, "mode": "open", "rate": plan.rate, "duration": plan.latency_duration}
+            count = math.ceil(plan.rate * (plan.warmup + plan.latency_duration)) + 10
+            yield Row(
+                app,
+                model.label,
+                f"{plan.rate:g}/s",
+                run_load(opened, factory.batch(server.url, count)),
+            )
+
+
+def print_rows(scenario: str, rows: list[Row]) -> None:
+    ceilings: dict[tuple[str, str], float] = {}
+    for row in rows:
+        if row.app in {"bare", "commit"} and row.mode.startswith("max"):
+            ceilings[(row.app, row.model)] = row.result["per_second"]
+    header = (
+        f"{'scenario':<11} {'app':<7} {'workers':<13} {'mode':<10} {'texts/s':>8} "
+        f"{'p50 ms':>7} {'p99 ms':>7} {'errors':>6} {'vs bare':>8} {'vs commit':>9}"
+    )
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        r = row.result
+        ratios = ["", ""]
+        if row.app == "smsapp" and row.mode.startswith("max"):
+            for i, ceiling in enumerate(("bare", "commit")):
+                top = ceilings.get((ceiling, row.model))
+                if top:
+                    ratios[i] = f"{r['per_second'] / top:.0%}"
+        label = scenario if row.app == "smsapp" else "-"
+        print(
+            f"{label:<11} {row.app:<7} {row.model:<13} {row.mode:<10} {r['per_second']:>8.0f} "
+            f"{r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['errors']:>6} {ratios[0]:>8} {ratios[1]:>9}"
+        )
+        if r["errors"]:
+            print(f"    statuses {r['statuses']} {r['first_error']}")
+    sys.stdout.flush()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--scenario", choices=sorted(SCENARIOS), default="known")
+    parser.add_argument("--models", help="comma-separated: sync,gthread,gevent (default: all)")
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--rate", type=float, default=500.0, help="texts/s for the latency run")
+    parser.add_argument("--duration", type=float, help="seconds per throughput run")
+    parser.add_argument("--participants", type=int, default=500)
+    parser.add_argument("--quick", action="store_true", help="one worker model, short runs")
+    args = parser.parse_args(argv)
+
+    names = (args.models or ("gevent" if args.quick else "sync,gthread,gevent")).split(",")
+    models = [MODELS[name.strip()] for name in names]
+    duration = args.duration or (3.0 if args.quick else 5.0)
+    plan = Plan(args.concurrency, 1.0, duration, args.rate, 4.0 if args.quick else 10.0)
+    scenario = SCENARIOS[args.scenario]
+
+    from smsapp.config import load_settings
+    from smsapp.migrate import upgrade
+    from smsapp.runtime import build_runtime
+
+    began = time.monotonic()
+    with throwaway_database() as database_url:
+        upgrade(database_url)
+        env = {**app_env(database_url), "PUBLIC_BASE_URL": "http://127.0.0.1"}
+        runtime = build_runtime(load_settings(ROOT / "instance", env))
+        context = scenario.setup(runtime, args.participants)
+        runtime.db.engine.dispose()
+        settings = server_settings(database_url)
+        print(
+            f"inbound: scenario {scenario.name} ({scenario.description}); "
+            f"{args.participants} participants; {os.cpu_count()} CPUs; PostgreSQL "
+            f"{settings['server_version']} fsync={settings['fsync']} "
+            f"synchronous_commit={settings['synchronous_commit']}"
+        )
+        print(
+            f"throughput: {plan.concurrency} keep-alive clients for {plan.duration:g}s; latency: "
+            f"open loop at {plan.rate:g}/s for {plan.latency_duration:g}s; 1s warm-up each"
+        )
+        factory = RequestFactory(scenario, context)
+        rows: list[Row] = []
+        for model in models:
+            for app in ("bare", "commit", "smsapp"):
+                rows.extend(
+                    measure(app, model, database_url, factory, plan, latency=app == "smsapp")
+                )
+        print()
+        print_rows(scenario.name, rows)
+    print(f"\n(whole run {time.monotonic() - began:.0f}s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

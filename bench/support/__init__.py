@@ -1,0 +1,1 @@
+"""Shared pieces of the web benchmarks: the load generator, gunicorn and a throwaway database."""

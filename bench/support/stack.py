@@ -1,0 +1,183 @@
+"""What a web benchmark stands on: a throwaway PostgreSQL database and gunicorn on 127.0.0.1.
+
+Both are context managers that always clean up (drop the database, stop the server), so an
+interrupted run leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[2]
+PYTHON = sys.executable
+GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
+LOADGEN = Path(__file__).with_name("loadgen.py")
+ADMIN_DSN = os.environ.get("BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@contextmanager
+def throwaway_database(name: str | None = None) -> Iterator[str]:
+    """Create an empty database and yield its SQLAlchemy URL; drop it afterwards."""
+    name = name or f"smsapp_bench_{os.getpid()}"
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = ADMIN_DSN.rsplit("/", 1)[0]
+    try:
+        yield f"{base.replace('postgresql://', 'postgresql+psycopg://', 1)}/{name}"
+    finally:
+        with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def server_settings(dsn: str) -> dict[str, str]:
+    """The durability settings the figures depend on, read from the server itself."""
+    with psycopg.connect(dsn.replace("postgresql+psycopg://", "postgresql://", 1)) as conn:
+        return {
+            name: str(conn.execute(f"SHOW {name}").fetchone()[0])  # type: ignore[index]
+            for name in ("fsync", "synchronous_commit", "wal_sync_method", "server_version")
+        }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class WorkerModel:
+    """One gunicorn worker configuration, passed through gunicorn.conf.py's environment."""
+
+    name: str
+    worker_class: str
+    workers: int
+    threads: int = 1
+
+    @property
+    def label(self) -> str:
+        if self.worker_class == "gthread":
+            return f"gthread {self.workers}x{self.threads}"
+        return f"{self.worker_class} {self.workers}"
+
+    def env(self) -> dict[str, str]:
+        return {
+            "GUNICORN_WORKER_CLASS": self.worker_class,
+            "WEB_CONCURRENCY": str(self.workers),
+            "GUNICORN_THREADS": str(self.threads),
+        }
+
+
+@dataclass
+class Server:
+    url: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log_tail(self, lines: int = 30) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@contextmanager
+def gunicorn(
+    app: str, model: WorkerModel, env: Mapping[str, str], *, health_path: str = "/healthz"
+) -> Iterator[Server]:
+    """Serve ``app`` (a gunicorn app spec) with the project's gunicorn.conf.py on 127.0.0.1."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    full_env = {**os.environ, **env, **model.env(), "PUBLIC_BASE_URL": url}
+    full_env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "bench")])
+    with tempfile.NamedTemporaryFile(
+        "wb", prefix="bench-gunicorn-", suffix=".log", delete=False
+    ) as log:
+        log_path = Path(log.name)
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [
+                GUNICORN,
+                "--config",
+                str(ROOT / "gunicorn.conf.py"),
+                "--chdir",
+                str(ROOT),
+                "--bind",
+                f"127.0.0.1:{port}",
+                app,
+            ],
+            env=full_env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    server = Server(url, port, process, log_path)
+    try:
+        _wait_healthy(server, health_path)
+        yield server
+    finally:
+        _stop(process)
+        log_path.unlink(missing_ok=True)
+
+
+def _wait_healthy(server: Server, path: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited early:\n{server.log_tail()}")
+        try:
+            with urllib.request.urlopen(server.url + path, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"gunicorn not healthy after {timeout:.0f}s:\n{server.log_tail()}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)  # the master; it stops its own workers
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
+
+
+def run_load(spec: dict[str, Any], requests: list[bytes]) -> dict[str, Any]:
+    """Run the load generator in its own process over pre-rendered requests."""
+    import pickle
+
+    with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
+        requests_file = Path(tmp, "requests.pickle")
+        with requests_file.open("wb") as fh:
+            pickle.dump(requests, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        spec_file = Path(tmp, "spec.json")
+        spec_file.write_text(json.dumps({**spec, "requests_file": str(requests_file)}))
+        budget = spec["warmup"] + spec["duration"] + 60
+        done = subprocess.run(
+            [PYTHON, str(LOADGEN), str(spec_file)],
+            capture_output=True,
+            text=True,
+            timeout=budget,
+            check=False,
+        )
+    if done.returncode != 0:
+        raise RuntimeError(f"load generator failed:\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
