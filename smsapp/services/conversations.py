@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from smsapp.conversation import engine
+from smsapp.conversation.parsers import parse_answer
 from smsapp.db import utcnow
 from smsapp.models import (
     Answer,
@@ -26,6 +27,7 @@ from smsapp.models import (
     PollStatus,
 )
 from smsapp.runtime import Runtime
+from smsapp.services import nominations
 from smsapp.services.polls import load_definition, open_poll_by_keyword
 
 
@@ -67,23 +69,25 @@ def record_answers(
             )
             .values(superseded=True)
         )
-        session.add(
-            Answer(
-                poll_id=conversation.poll_id,
-                conversation_id=conversation.id,
-                participant_id=conversation.participant_id,
-                question_key=a.question_key,
-                kind=a.kind,
-                value=a.value,
-                label=a.label,
-                raw_text=a.raw_text,
-                attempts=a.attempts,
-                skipped=a.skipped,
-                skip_reason=a.skip_reason,
-                answered_at=now,
-                inbound_message_id=inbound_id,
-            )
+        row = Answer(
+            poll_id=conversation.poll_id,
+            conversation_id=conversation.id,
+            participant_id=conversation.participant_id,
+            question_key=a.question_key,
+            kind=a.kind,
+            value=a.value,
+            label=a.label,
+            raw_text=a.raw_text,
+            attempts=a.attempts,
+            skipped=a.skipped,
+            skip_reason=a.skip_reason,
+            answered_at=now,
+            inbound_message_id=inbound_id,
         )
+        session.add(row)
+        if a.kind == "nominate" and not a.skipped:
+            session.flush()  # the nominations point at the answer they came from
+            nominations.collect(session, row)
 
 
 def end_conversation(conversation: Conversation, status: str, now: datetime) -> None:
@@ -183,8 +187,12 @@ def handle_text(
     """Route an active participant's text: LEAVE, a keyword, the open conversation, or none."""
     now = utcnow()
     current = open_conversation(session, participant.id)
+    closed_title = None
     if current is not None:
+        poll_of_current = session.get(Poll, current.poll_id)
         current = _still_running(runtime, session, current, now)
+        if current is None and poll_of_current and poll_of_current.status == PollStatus.CLOSED:
+            closed_title = poll_of_current.title
 
     if word == "LEAVE":
         if current is None:
@@ -242,8 +250,68 @@ def handle_text(
         )
 
     if current is None:
+        if closed_title is not None:
+            return Turn("poll-closed", [closed_reply(closed_title)])
+        revote = change_ballot(session, participant, inbound, now)
+        if revote is not None:
+            return revote
+        from smsapp.services.closing import closed_poll_reply  # closing imports this module
+
+        late = closed_poll_reply(session, participant.id, now=now)
+        if late is not None:
+            return Turn("poll-closed", [late])
         return Turn("nothing-open", [nothing_open_reply(participant)])
     return step_conversation(runtime, session, current, participant, inbound, now)
+
+
+def closed_reply(title: str) -> str:
+    return f"Sorry, \u201c{title}\u201d has closed. Thanks for taking part!"
+
+
+def change_ballot(
+    session: Session, participant: Participant, inbound: InboundMessage, now: datetime
+) -> Turn | None:
+    """A text that reads as a ballot for the participant's latest finished, still-open poll
+    replaces their ballot (the old one is kept, superseded); None when it is not one."""
+    from smsapp.services.tallying import ballot_questions
+
+    latest = session.scalar(
+        sa.select(Conversation)
+        .where(
+            Conversation.participant_id == participant.id,
+            Conversation.status == ConversationStatus.FINISHED,
+        )
+        .order_by(Conversation.finished_at.desc(), Conversation.id.desc())
+        .limit(1)
+    )
+    poll = session.get(Poll, latest.poll_id) if latest is not None else None
+    if latest is None or poll is None or poll.status != PollStatus.OPEN:
+        return None
+    voted = set(
+        session.scalars(
+            sa.select(Answer.question_key).where(
+                Answer.conversation_id == latest.id,
+                Answer.superseded.is_(False),
+                Answer.skipped.is_(False),
+            )
+        )
+    )
+    # the last ballot question they answered: a poll rarely has more than one
+    question = next(
+        (q for q in reversed(ballot_questions(load_definition(poll))) if q.key in voted), None
+    )
+    if question is None:
+        return None
+    parsed = parse_answer(question, inbound.body)
+    if not parsed.ok:
+        return None
+    recorded = engine.RecordedAnswer(
+        question.key, question.kind, parsed.value, parsed.label, inbound.body, 1, False, None
+    )
+    record_answers(session, latest, (recorded,), inbound_id=inbound.id, now=now)
+    what = "order" if question.kind == "rank" else "vote"
+    said = " ".join([f"Got it: {parsed.label}.", *parsed.notes, f"Send a new {what} to change it."])
+    return Turn("ballot-changed", [said], latest.id, poll.id)
 
 
 def _still_running(

@@ -1,0 +1,40 @@
+"""RQ jobs: count a poll (at close, or "tally now") and keep provisional counts of open polls
+fresh without recounting on every text."""
+
+from __future__ import annotations
+
+import logging
+
+import sqlalchemy as sa
+
+from smsapp.db import for_update
+from smsapp.models import Poll, PollStatus
+from smsapp.runtime import get_runtime
+from smsapp.services import tallying
+
+log = logging.getLogger(__name__)
+
+
+def tally_poll(poll_id: int, final: bool = False) -> int:
+    """Count poll `poll_id`; the count is final whenever the poll has closed. Returns runs."""
+    runtime = get_runtime()
+    with runtime.db.transaction() as session:
+        # one count of a poll at a time, so two jobs never store duplicate final counts
+        poll = session.scalar(for_update(sa.select(Poll).where(Poll.id == poll_id), session))
+        if poll is None or poll.status == PollStatus.DRAFT:
+            return 0
+        final = final and poll.status == PollStatus.CLOSED
+        return len(tallying.tally_poll(session, poll, final=final, actor="tally-job"))
+
+
+def refresh_provisional() -> int:
+    """Recount each open poll that has had a ballot since its last provisional count."""
+    runtime = get_runtime()
+    with runtime.db.transaction() as session:
+        due = tallying.polls_needing_provisional(session)
+    for poll_id in due:
+        try:
+            tally_poll(poll_id)
+        except Exception:  # one broken poll must not starve the others
+            log.exception("provisional count of poll %s failed", poll_id)
+    return len(due)

@@ -1,0 +1,276 @@
+"""Count a poll's ballot questions with the pure tallies and store each count as a TallyRun:
+provisional while the poll is open, final once it has closed.
+
+The input is canonical: the question's option codes in definition order, the poll's tie seed,
+and K = the question's places for points. `smsapp tally` given the exported ballots and
+`reproduce_args()` computes the same JSON, byte for byte.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from smsapp.conversation.definition import ALLOWED_TALLY, PollDefinition, Question
+from smsapp.db import utcnow
+from smsapp.models import Answer, Participant, Poll, PollStatus, TallyRun
+from smsapp.services import audit
+from smsapp.services.polls import PollError, load_definition
+from smsapp.voting import Ballot, TallyResult, consensus_check, tally
+from smsapp.voting.budget import RULE as BUDGET_RULE
+from smsapp.voting.budget import count_budget
+
+BALLOT_KINDS = tuple(ALLOWED_TALLY)  # rank, approve, choice, points
+
+
+def ballot_questions(defn: PollDefinition) -> list[Question]:
+    """The questions that are counted: every rank, approve, choice and points question."""
+    return [q for q in defn.questions if q.kind in ALLOWED_TALLY and q.tally_method]
+
+
+def methods_for(question: Question) -> list[str]:
+    """Every method the question's kind allows, the poll's chosen one first."""
+    chosen = question.tally_method or ALLOWED_TALLY[question.kind][0]
+    return [chosen] + [m for m in ALLOWED_TALLY[question.kind] if m != chosen]
+
+
+def max_ranks_for(question: Question, method: str) -> int | None:
+    """K places for points on a ranking; other methods take every place a ballot has."""
+    return question.places if method == "points" and question.kind != "points" else None
+
+
+@dataclass(frozen=True)
+class CastBallot:
+    participant_id: int
+    pseudonym: str
+    value: Any  # the answer's value: a list of codes, one code, or {code: points}
+    cast_at: datetime
+
+
+def cast_ballots(session: Session, poll: Poll, question: Question) -> list[CastBallot]:
+    """Each real participant's last ballot cast before the close (earlier ones stay for audit).
+
+    Skipped answers are no ballot; the admin's simulated phone never counts.
+    """
+    stmt = (
+        sa.select(Answer, Participant.pseudonym)
+        .join(Participant, Participant.id == Answer.participant_id)
+        .where(
+            Answer.poll_id == poll.id,
+            Answer.question_key == question.key,
+            Participant.simulated.is_(False),
+        )
+        .order_by(Answer.participant_id, Answer.answered_at, Answer.id)
+    )
+    if poll.closed_at is not None:
+        stmt = stmt.where(Answer.answered_at <= poll.closed_at)
+    latest: dict[int, tuple[Answer, str]] = {}
+    for answer, pseudonym in session.execute(stmt).tuples():
+        latest[answer.participant_id] = (answer, pseudonym)
+    return [
+        CastBallot(answer.participant_id, pseudonym, answer.value, answer.answered_at)
+        for answer, pseudonym in sorted(latest.values(), key=lambda row: row[1])
+        if not answer.skipped and answer.value is not None
+    ]
+
+
+def ranking_of(question: Question, value: Any) -> tuple[str, ...]:
+    """A ballot as option codes, best first (approve: the approved codes; choice: one code).
+
+    A points ballot lists the options given points, most first: readable, but only the points
+    themselves (the answer's value) are counted.
+    """
+    codes = set(question.codes)
+    if isinstance(value, dict):
+        given = [(c, int(p)) for c, p in value.items() if c in codes and int(p) > 0]
+        order = {c: i for i, c in enumerate(question.codes)}
+        return tuple(c for c, _ in sorted(given, key=lambda cp: (-cp[1], order[cp[0]])))
+    if isinstance(value, list):
+        return tuple(dict.fromkeys(str(c) for c in value if str(c) in codes))
+    if isinstance(value, str) and value in codes:
+        return (value,)
+    return ()
+
+
+def ballot_rows(session: Session, poll: Poll) -> list[dict[str, str]]:
+    """The ballots export: `participant, poll, question, ranking, cast_at` (contract.md)."""
+    rows = []
+    for question in ballot_questions(load_definition(poll)):
+        for ballot in cast_ballots(session, poll, question):
+            rows.append(
+                {
+                    "participant": ballot.pseudonym,
+                    "poll": poll.slug,
+                    "question": question.key,
+                    "ranking": " ".join(ranking_of(question, ballot.value)),
+                    "cast_at": ballot.cast_at.isoformat(),
+                }
+            )
+    return rows
+
+
+def reproduce_args(poll: Poll, question: Question, method: str) -> list[str]:
+    """The `smsapp tally BALLOTS.csv …` arguments that recount a rank/approve/choice question."""
+    args = ["--method", method, "--seed", poll.tie_seed, "--options", ",".join(question.codes)]
+    k = max_ranks_for(question, method)
+    if k is not None:
+        args += ["--max-ranks", str(k)]
+    return args + ["--json"]
+
+
+@dataclass
+class Count:
+    method: str
+    result: dict[str, Any]  # TallyResult.to_json_dict(), plus "rule" for a points budget
+    consensus: dict[str, Any] | None
+    tally: TallyResult
+
+
+def count_question(question: Question, values: list[Any], seed: str) -> list[Count]:
+    """Every allowed method over the ballot values; consensus check beside the chosen one."""
+    options = list(question.codes)
+    if question.kind == "points":
+        allocations = [
+            {c: int(p) for c, p in v.items() if int(p) > 0} for v in values if isinstance(v, dict)
+        ]
+        result = count_budget(options, allocations, seed=seed)
+        return [Count("points", {**result.to_json_dict(), "rule": BUDGET_RULE}, None, result)]
+    ballots = [Ballot(ranking_of(question, v)) for v in values]
+    counts = []
+    for index, method in enumerate(methods_for(question)):
+        result = tally(
+            method, options, ballots, seed=seed, max_ranks=max_ranks_for(question, method)
+        )
+        check = None
+        if index == 0 and method != "schulze" and question.kind == "rank":
+            check = consensus_check(options, ballots, seed, result)
+        counts.append(Count(method, result.to_json_dict(), check, result))
+    return counts
+
+
+def tally_poll(
+    session: Session,
+    poll: Poll,
+    *,
+    final: bool = False,
+    actor: str = "system",
+    now: datetime | None = None,
+) -> list[TallyRun]:
+    """Count every ballot question; final once the poll has closed, provisional while open.
+
+    A provisional count replaces the poll's earlier provisional ones. A final count that matches
+    a stored final count (same input fingerprint) is not stored twice.
+    """
+    if poll.status == PollStatus.DRAFT:
+        raise PollError(f"poll {poll.slug!r} is a draft: there is nothing to count yet")
+    if final and poll.status != PollStatus.CLOSED:
+        raise PollError(f"poll {poll.slug!r} is still open: only a provisional count is possible")
+    final = poll.status == PollStatus.CLOSED
+    # taken before the ballots are read, so a ballot newer than this is surely not counted
+    as_of = now or utcnow()
+    runs: list[TallyRun] = []
+    for question in ballot_questions(load_definition(poll)):
+        values = [b.value for b in cast_ballots(session, poll, question)]
+        for count in count_question(question, values, poll.tie_seed):
+            if final:
+                same = session.scalar(
+                    sa.select(TallyRun).where(
+                        TallyRun.poll_id == poll.id,
+                        TallyRun.question_key == question.key,
+                        TallyRun.method == count.method,
+                        TallyRun.provisional.is_(False),
+                        TallyRun.input_sha256 == count.tally.input_sha256,
+                    )
+                )
+                if same is not None:
+                    runs.append(same)
+                    continue
+            run = TallyRun(
+                poll_id=poll.id,
+                question_key=question.key,
+                method=count.method,
+                provisional=not final,
+                seed=poll.tie_seed,
+                ballots=count.tally.ballots,
+                input_sha256=count.tally.input_sha256,
+                version=count.tally.version,
+                result=count.result,
+                consensus=count.consensus,
+                created_at=as_of,
+            )
+            session.add(run)
+            runs.append(run)
+    session.flush()
+    if not final:
+        kept = [r.id for r in runs]
+        session.execute(
+            sa.delete(TallyRun)
+            .where(
+                TallyRun.poll_id == poll.id,
+                TallyRun.provisional.is_(True),
+                TallyRun.id.not_in(kept),
+            )
+            .execution_options(synchronize_session=False)
+        )
+    else:
+        audit.record(
+            session,
+            actor,
+            "poll.tally",
+            poll.slug,
+            runs=[
+                {"question": r.question_key, "method": r.method, "sha256": r.input_sha256}
+                for r in runs
+            ],
+        )
+    return runs
+
+
+def latest_results(session: Session, poll: Poll) -> dict[str, list[TallyRun]]:
+    """Per ballot question, the latest count by each method, the chosen method first: the
+    final counts when there are any, otherwise the provisional ones."""
+    out: dict[str, list[TallyRun]] = {}
+    for question in ballot_questions(load_definition(poll)):
+        runs = session.scalars(
+            sa.select(TallyRun)
+            .where(TallyRun.poll_id == poll.id, TallyRun.question_key == question.key)
+            .order_by(TallyRun.provisional, TallyRun.created_at.desc(), TallyRun.id.desc())
+        ).all()
+        if not runs:
+            continue
+        final = not runs[0].provisional
+        picked: list[TallyRun] = []
+        for method in methods_for(question):
+            found = next((r for r in runs if r.method == method and r.provisional != final), None)
+            if found is not None:
+                picked.append(found)
+        out[question.key] = picked
+    return out
+
+
+def polls_needing_provisional(session: Session) -> list[int]:
+    """Open polls with a ballot newer than their latest provisional count (or none yet)."""
+    last_ballot = (
+        sa.select(Answer.poll_id, sa.func.max(Answer.answered_at).label("at"))
+        .join(Poll, Poll.id == Answer.poll_id)
+        .where(Poll.status == PollStatus.OPEN, Answer.kind.in_(BALLOT_KINDS))
+        .group_by(Answer.poll_id)
+        .subquery()
+    )
+    last_run = (
+        sa.select(TallyRun.poll_id, sa.func.max(TallyRun.created_at).label("at"))
+        .where(TallyRun.provisional.is_(True))
+        .group_by(TallyRun.poll_id)
+        .subquery()
+    )
+    stmt = (
+        sa.select(last_ballot.c.poll_id)
+        .outerjoin(last_run, last_run.c.poll_id == last_ballot.c.poll_id)
+        .where(sa.or_(last_run.c.at.is_(None), last_run.c.at < last_ballot.c.at))
+        .order_by(last_ballot.c.poll_id)
+    )
+    return list(session.scalars(stmt))
