@@ -14,7 +14,15 @@ import sqlalchemy as sa
 
 from smsapp.conversation import engine
 from smsapp.db import utcnow
-from smsapp.models import Conversation, ConversationStatus, Participant, Poll, PollStatus
+from smsapp.models import (
+    Conversation,
+    ConversationStatus,
+    NumberStatus,
+    Participant,
+    ParticipantStatus,
+    Poll,
+    PollStatus,
+)
 from smsapp.runtime import Runtime
 from smsapp.services.group_policy import group_quiet_hours, send_time
 from smsapp.services.polls import load_definition
@@ -74,6 +82,8 @@ def queue_due_reminders(
             if (
                 settings is None
                 or participant is None
+                or participant.status != ParticipantStatus.ACTIVE
+                or participant.number_status != NumberStatus.OK
                 or state.finished
                 or state.position >= len(defn.questions)
                 or conversation.reminders_sent >= settings.max

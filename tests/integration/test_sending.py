@@ -1,0 +1,218 @@
+"""Sending through the real Twilio SDK to the local stand-in: errors, retries, stuck sends."""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from smsapp.models import NumberStatus, OutboundStatus, Participant, ParticipantStatus
+from smsapp.runtime import Runtime
+from smsapp.services import sending
+from smsapp.services.reminders import queue_due_reminders
+from tests.conftest import ACCOUNT_SID
+from tests.integration.test_launch import NOON, launch, make_poll, messages, people, send_all
+from tests.support.twilio_standin import TwilioStandin
+
+
+@pytest.fixture
+def standin() -> Iterator[TwilioStandin]:
+    with TwilioStandin() as server:
+        yield server
+
+
+def twilio_runtime(runtime: Runtime, base_url: str, **overrides: object) -> Runtime:
+    values: dict[str, object] = {"twilio_timeout": 2.0, "send_rate": 1000.0}
+    values.update(overrides)
+    settings = runtime.settings.with_overrides(
+        sms_backend="twilio", twilio_api_base_url=base_url, **values
+    )
+    return dataclasses.replace(runtime, settings=settings)
+
+
+@pytest.fixture
+def rt(runtime: Runtime, standin: TwilioStandin) -> Runtime:
+    return twilio_runtime(runtime, standin.base_url)
+
+
+def to_numbers(standin: TwilioStandin) -> list[str]:
+    return [m["to"] for m in standin.recorded()]
+
+
+def phones(rt: Runtime) -> dict[int, str]:
+    with rt.db.transaction() as s:
+        rows = s.execute(sa.select(Participant.id, Participant.phone_ciphertext)).all()
+    return {pid: rt.vault.decrypt(blob) for pid, blob in rows if blob}
+
+
+def test_launch_to_n_gives_exactly_n_texts_through_429s_and_500s(
+    rt: Runtime, standin: TwilioStandin
+) -> None:
+    make_poll(rt)
+    ids = people(rt, 12)
+    launch(rt)
+    standin.fail_next(2, status=429, code=20429)
+    standin.fail_next(1, status=500, code=20500)
+    first = send_all(rt, NOON)
+    assert first.sent == 9 and first.retried == 3
+    retried = [m for m in messages(rt) if m.status == OutboundStatus.QUEUED]
+    assert len(retried) == 3
+    # Backed off (with jitter), not retried at once; the attempt is kept.
+    assert all(NOON < m.send_after <= NOON + timedelta(seconds=3) for m in retried)
+    assert all(m.attempts == 1 and m.error_code in (20429, 20500) for m in retried)
+    send_all(rt, NOON + timedelta(minutes=1))
+    sent = messages(rt)
+    assert {m.status for m in sent} == {OutboundStatus.SENT}
+    assert sorted(to_numbers(standin)) == sorted(phones(rt)[pid] for pid in ids)
+    assert {m.twilio_sid for m in sent} == {m["sid"] for m in standin.recorded()}
+    counts = sending.delivery_counts(rt.db.session(), sent[0].poll_id or 0)
+    assert counts.get("sent") == 12 and counts.by_kind["invitation"] == {"sent": 12}
+
+
+def test_twilio_error_codes_mark_participants(rt: Runtime, standin: TwilioStandin) -> None:
+    make_poll(rt)
+    stop, bad, unreachable, other, fine = people(rt, 5)
+    numbers = phones(rt)
+    standin.number_errors[numbers[stop]] = (400, 21610)
+    standin.number_errors[numbers[bad]] = (400, 21211)
+    standin.number_errors[numbers[unreachable]] = (400, 21612)
+    standin.number_errors[numbers[other]] = (400, 30007)
+    launch(rt)
+    report = send_all(rt, NOON)
+    assert report.sent == 1 and report.failed == 4
+    by_person = {m.participant_id: m for m in messages(rt)}
+    assert by_person[fine].status == OutboundStatus.SENT
+    for pid, code in ((stop, 21610), (bad, 21211), (unreachable, 21612), (other, 30007)):
+        assert by_person[pid].status == OutboundStatus.FAILED
+        assert by_person[pid].error_code == code
+    with rt.db.transaction() as s:
+        status = {p.id: p for p in s.scalars(sa.select(Participant))}
+        assert status[stop].status == ParticipantStatus.OPTED_OUT
+        assert status[bad].number_status == NumberStatus.INVALID
+        assert status[unreachable].number_status == NumberStatus.INVALID
+        assert status[other].number_status == NumberStatus.OK
+        assert status[other].status == ParticipantStatus.ACTIVE
+    counts = sending.delivery_counts(rt.db.session(), by_person[fine].poll_id or 0)
+    assert counts.get("failed") == 4
+    assert any(label.startswith("21610") for label in counts.failures)
+    # The opted-out participant's conversation ended, so no reminder goes to them.
+    reminders = queue_due_reminders(rt, now=NOON + timedelta(days=1, minutes=1))
+    assert reminders.queued == 2 and reminders.cleared == 2  # no text to STOP or bad numbers
+    send_all(rt, NOON + timedelta(days=1, minutes=2))
+    assert to_numbers(standin).count(numbers[fine]) == 2
+    assert numbers[stop] not in to_numbers(standin)
+    assert numbers[bad] not in to_numbers(standin)
+
+
+def test_timeout_asks_twilio_before_sending_again(runtime: Runtime, standin: TwilioStandin) -> None:
+    rt = twilio_runtime(runtime, standin.base_url, twilio_timeout=0.3)
+    make_poll(rt)
+    people(rt, 1)
+    launch(rt)
+    standin.set_delay(0.6)  # Twilio takes the text, but answers too late
+    report = send_all(rt, NOON)
+    assert report.retried == 1
+    standin.set_delay(0)
+    deadline = time.monotonic() + 5
+    while not standin.recorded() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    [at_twilio] = standin.recorded()
+    send_all(rt, NOON + timedelta(minutes=1))
+    [m] = messages(rt)
+    assert m.status == OutboundStatus.SENT and m.twilio_sid == at_twilio["sid"]
+    assert len(standin.recorded()) == 1
+
+
+def test_connection_refused_then_sent_once(runtime: Runtime, standin: TwilioStandin) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    live = twilio_runtime(runtime, standin.base_url)
+    make_poll(live)
+    people(live, 1)
+    launch(live)
+    assert send_all(twilio_runtime(runtime, dead), NOON).retried == 1
+    send_all(live, NOON + timedelta(minutes=1))
+    [m] = messages(runtime)
+    assert m.status == OutboundStatus.SENT and len(standin.recorded()) == 1
+
+
+def test_gives_up_after_max_attempts(rt: Runtime, standin: TwilioStandin) -> None:
+    make_poll(rt)
+    people(rt, 1)
+    launch(rt)
+    standin.fail_next(sending.MAX_SEND_ATTEMPTS, status=503, code=20503)
+    now = NOON
+    for _ in range(sending.MAX_SEND_ATTEMPTS):
+        send_all(rt, now)
+        now += sending.BACKOFF_CAP
+    [m] = messages(rt)
+    assert m.status == OutboundStatus.FAILED and m.attempts == sending.MAX_SEND_ATTEMPTS
+    assert m.error_code == 20503 and standin.recorded() == []
+
+
+def test_callback_url_and_validity_period(runtime: Runtime, standin: TwilioStandin) -> None:
+    rt = twilio_runtime(runtime, standin.base_url, public_base_url="https://sms.example.org")
+    make_poll(rt)
+    people(rt, 1)
+    launch(rt)
+    # Two hours before the poll closes, the text is useless after it.
+    send_all(rt, NOON + timedelta(days=7) - timedelta(hours=2))
+    [sent] = standin.recorded()
+    assert sent["status_callback"] == "https://sms.example.org/sms/status"
+    assert 7000 <= int(sent["validity_period"]) <= 7200
+
+
+def test_stuck_sends_are_checked_at_twilio_before_a_resend(
+    rt: Runtime, standin: TwilioStandin
+) -> None:
+    make_poll(rt)
+    a, b = people(rt, 2)
+    launch(rt)
+    claimed = sending.claim_due(rt, 10, NOON)
+    assert len(claimed) == 2
+    assert sending.claim_due(rt, 10, NOON) == []  # nobody else can take them
+    # The worker reached Twilio for one of them, then died before recording anything.
+    numbers = phones(rt)
+    first = next(c for c in claimed if c.participant_id == a)
+    transport = sending.transport_for(rt)
+    assert transport is not None
+    transport.send(numbers[a], first.body)
+    # Too early to call it stuck: nothing changes.
+    assert sending.reconcile_stuck(rt, now=NOON + timedelta(minutes=1)).requeued == 0
+    report = sending.reconcile_stuck(rt, now=NOON + timedelta(minutes=5))
+    assert (report.found_sent, report.requeued) == (1, 1)
+    send_all(rt, NOON + timedelta(minutes=6))
+    assert sorted(to_numbers(standin)) == sorted([numbers[a], numbers[b]])
+    assert {m.status for m in messages(rt)} == {OutboundStatus.SENT}
+
+
+def test_accepted_but_unsent_message_is_found_by_date_created(
+    rt: Runtime, standin: TwilioStandin
+) -> None:
+    """Twilio has no DateSent yet for a message it queued; the newest-first check finds it."""
+    make_poll(rt)
+    [a] = people(rt, 1)
+    launch(rt)
+    [claimed] = sending.claim_due(rt, 10, NOON)
+    transport = sending.transport_for(rt)
+    assert transport is not None
+    transport.send(phones(rt)[a], claimed.body)
+    with standin.lock:
+        standin.messages[0]["date_sent"] = "Thu, 01 Jan 2026 00:00:00 +0000"  # "not sent yet"
+    assert transport.find_sent(phones(rt)[a], claimed.body, NOON) is None
+    report = sending.reconcile_stuck(rt, now=NOON + timedelta(minutes=5))
+    assert report.found_sent == 1 and len(standin.recorded()) == 1
+
+
+def test_account_is_the_one_configured(rt: Runtime, standin: TwilioStandin) -> None:
+    make_poll(rt)
+    people(rt, 1)
+    launch(rt)
+    send_all(rt, NOON)
+    assert [m["account_sid"] for m in standin.recorded()] == [ACCOUNT_SID]
