@@ -1,0 +1,201 @@
+"""Results back to participants: after the close, the top of the final count goes to everyone who
+took part, previewed first (who, what, segments, cost) like a launch."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from smsapp.conversation.definition import Question
+from smsapp.conversation.normalise import shorten
+from smsapp.db import utcnow
+from smsapp.models import (
+    Answer,
+    Conversation,
+    ConversationStatus,
+    OutboundMessage,
+    Participant,
+    Poll,
+    PollStatus,
+    TallyRun,
+)
+from smsapp.runtime import Runtime
+from smsapp.services import audit
+from smsapp.services.group_policy import group_quiet_hours, send_time
+from smsapp.services.launch import Member, exclusion_reason
+from smsapp.services.polls import PollError, load_definition
+from smsapp.services.sending import queue_texts
+from smsapp.services.tallying import ballot_questions, latest_results
+from smsapp.sms.segments import count_segments
+
+KIND = "results"
+TOP = 3
+# Below this many ballots, counts could let people work out how a friend voted: order only.
+SMALL_NUMBERS = 5
+UNITS = {"points": "pts", "approval": "votes", "plurality": "votes"}
+
+
+@dataclass
+class AnnouncePlan:
+    poll_id: int
+    slug: str
+    title: str
+    text: str
+    recipients: list[Member]
+    excluded: Counter[str] = field(default_factory=Counter)
+    segments_each: int = 1
+    price_per_segment: float = 0.0
+    currency: str = "GBP"
+    already_sent: int = 0  # results texts queued for this poll before
+
+    @property
+    def segments(self) -> int:
+        return self.segments_each * len(self.recipients)
+
+    @property
+    def estimated_cost(self) -> float:
+        return round(self.segments * self.price_per_segment, 2)
+
+    def summary_lines(self) -> list[str]:
+        lines = [
+            f"Results of {self.slug}: \u201c{self.title}\u201d",
+            f"Recipients: {len(self.recipients)} (everyone who took part and can be texted)",
+        ]
+        if self.excluded:
+            lines.append("Not texted:")
+            lines += [f"  {reason}: {n}" for reason, n in sorted(self.excluded.items())]
+        lines.append(
+            f"Segments: {self.segments_each} each, {self.segments} in all, estimated cost: "
+            f"{self.estimated_cost:.2f} {self.currency}"
+        )
+        if self.already_sent:
+            lines.append(f"Note: results were already queued {self.already_sent} time(s).")
+        lines += ["Text:", self.text]
+        return lines
+
+
+def _question_line(question: Question, run: TallyRun, many: bool) -> str:
+    labels = {o.code: o.label for o in question.options}
+    order = list(run.result.get("order", []))[:TOP]
+    scores = run.result.get("scores", {})
+    unit = UNITS.get(run.method)
+    show_counts = run.ballots >= SMALL_NUMBERS and unit is not None
+    parts = []
+    for place, code in enumerate(order, 1):
+        part = f"{place} {labels.get(code, code)}"
+        if show_counts:
+            part += f" ({scores.get(code, 0)} {unit})"
+        parts.append(part)
+    head = f"{shorten(question.prompt.splitlines()[0], 40)}: " if many else ""
+    return head + ", ".join(parts)
+
+
+def results_text(session: Session, poll: Poll) -> str:
+    """The top results of the final count, with labels; order only when few people voted."""
+    if poll.status != PollStatus.CLOSED:
+        raise PollError(f"poll {poll.slug!r} is {poll.status}: results go out after it closes")
+    questions = ballot_questions(load_definition(poll))
+    stored = latest_results(session, poll)
+    final = {
+        q.key: runs[0] for q in questions if (runs := stored.get(q.key)) and not runs[0].provisional
+    }
+    if not questions or len(final) != len(questions):
+        raise PollError(
+            f"poll {poll.slug!r} has no final count yet (smsapp polls tally {poll.slug})"
+        )
+    many = len(questions) > 1
+    lines = [f"Results of \u201c{poll.title}\u201d:"]
+    lines += [_question_line(q, final[q.key], many) for q in questions]
+    if min(run.ballots for run in final.values()) < SMALL_NUMBERS:
+        lines.append("Fewer than 5 people voted, so we're sharing the order only.")
+    lines.append("Thanks for taking part!")
+    return "\n".join(lines)
+
+
+def _took_part(session: Session, poll: Poll) -> list[Member]:
+    answered = sa.select(Answer.participant_id).where(Answer.poll_id == poll.id)
+    finished = sa.select(Conversation.participant_id).where(
+        Conversation.poll_id == poll.id, Conversation.status == ConversationStatus.FINISHED
+    )
+    rows = session.execute(
+        sa.select(
+            Participant.id,
+            Participant.nickname,
+            Participant.status,
+            Participant.consent_at,
+            Participant.number_status,
+            Participant.phone_ciphertext.is_not(None),
+        )
+        .where(
+            Participant.simulated.is_(False),
+            sa.or_(Participant.id.in_(answered), Participant.id.in_(finished)),
+        )
+        .order_by(Participant.id)
+    ).all()
+    return [Member(*row) for row in rows]
+
+
+def preview(runtime: Runtime, session: Session, poll: Poll) -> AnnouncePlan:
+    text = results_text(session, poll)
+    recipients, excluded = [], Counter[str]()
+    for member in _took_part(session, poll):
+        reason = exclusion_reason(member)
+        if reason is None:
+            recipients.append(member)
+        else:
+            excluded[reason] += 1
+    already = session.scalar(
+        sa.select(sa.func.count())
+        .select_from(OutboundMessage)
+        .where(OutboundMessage.poll_id == poll.id, OutboundMessage.kind == KIND)
+    )
+    return AnnouncePlan(
+        poll.id,
+        poll.slug,
+        poll.title,
+        text,
+        recipients,
+        excluded,
+        segments_each=count_segments(text).segments,
+        price_per_segment=runtime.settings.price_per_segment,
+        currency=runtime.settings.currency,
+        already_sent=int(already or 0),
+    )
+
+
+def queue_results(
+    runtime: Runtime,
+    session: Session,
+    poll: Poll,
+    *,
+    actor: str = "system",
+    now: datetime | None = None,
+) -> AnnouncePlan:
+    """Queue the previewed text for every recipient (status queued, kind "results"); the send
+    jobs deliver them, holding any that fall in the group's quiet hours."""
+    now = now or utcnow()
+    plan = preview(runtime, session, poll)
+    send_after, deferred = send_time(
+        now, group_quiet_hours(session, poll.group_id), runtime.settings.timezone
+    )
+    for member in plan.recipients:
+        queue_texts(
+            session,
+            participant_id=member.id,
+            poll_id=poll.id,
+            conversation_id=None,
+            kind=KIND,
+            texts=[plan.text],
+            backend=runtime.settings.sms_backend,
+            send_after=send_after,
+            deferred=deferred,
+        )
+    session.flush()
+    audit.record(
+        session, actor, "poll.announce", poll.slug, recipients=len(plan.recipients), text=plan.text
+    )
+    return plan
