@@ -83,6 +83,22 @@ class Settings:
         "This is {service}, texts for your youth group. Reply STOP to stop all texts, "
         "LEAVE to leave a poll, WITHDRAW to remove your data. Questions? Ask your group leader."
     )
+    # Safeguarding and privacy (docs/safeguarding.md).
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str | None = None
+    safeguarding_email: str | None = None  # where a new flag is announced (no message text)
+    flag_ack_hours: float = 24.0  # a flag must be acknowledged within this many hours
+    support_reply: str = (
+        "Thank you for telling us. You don't have to cope with this on your own. You can talk "
+        "to Childline free, any time, on 0800 1111 or at childline.org.uk. If you are in danger "
+        "now, call 999. An adult from the project who looks after your safety will read this."
+    )
+    safeguarding_phrases: str | None = None  # a YAML file adding to (or replacing) the lists
+    retention_days: int = 90  # numbers are erased this many days after a group ends
+    small_count: int = 5  # counts below this are hidden from participants and the group
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -171,4 +187,15 @@ def load_settings(instance_path: Path, env: dict[str, str] | None = None) -> Set
         conversation_timeout_hours=_float(get("SMSAPP_CONVERSATION_TIMEOUT_HOURS"), 168.0),
         max_attempts=_int(get("SMSAPP_MAX_ATTEMPTS"), 3),
         secure_cookies=_bool(get("SMSAPP_SECURE_COOKIES"), default=False),
+        smtp_host=get("SMSAPP_SMTP_HOST") or None,
+        smtp_port=_int(get("SMSAPP_SMTP_PORT"), 587),
+        smtp_user=get("SMSAPP_SMTP_USER") or None,
+        smtp_password=get("SMSAPP_SMTP_PASSWORD") or None,
+        smtp_from=get("SMSAPP_SMTP_FROM") or None,
+        safeguarding_email=get("SMSAPP_SAFEGUARDING_EMAIL") or None,
+        flag_ack_hours=_float(get("SMSAPP_FLAG_ACK_HOURS"), 24.0),
+        safeguarding_phrases=get("SMSAPP_SAFEGUARDING_PHRASES") or None,
+        retention_days=_int(get("SMSAPP_RETENTION_DAYS"), 90),
+        small_count=_int(get("SMSAPP_SMALL_COUNT"), 5),
+        support_reply=get("SMSAPP_SUPPORT_REPLY") or Settings.support_reply,
     )

@@ -1,5 +1,6 @@
 """Tables, grouped by concern. Importing this package registers every model on Base."""
 
+from smsapp.models.exports import ExportRun, ExportStatus
 from smsapp.models.messages import (
     InboundMessage,
     OutboundMessage,
@@ -14,6 +15,7 @@ from smsapp.models.people import (
     ParticipantStatus,
 )
 from smsapp.models.polls import Answer, Conversation, ConversationStatus, Poll, PollStatus
+from smsapp.models.safeguarding import FreeTextModeration, FreeTextReview, SafeguardingFlag
 from smsapp.models.staff import ROLES, AuditEvent, StaffUser
 from smsapp.models.voting import Nomination, NominationStatus, TallyRun
 
@@ -23,9 +25,13 @@ __all__ = [
     "AuditEvent",
     "Conversation",
     "ConversationStatus",
+    "ExportRun",
+    "ExportStatus",
     "Group",
     "GroupMembership",
     "InboundMessage",
+    "FreeTextModeration",
+    "FreeTextReview",
     "Nomination",
     "NominationStatus",
     "NumberStatus",
@@ -35,6 +41,7 @@ __all__ = [
     "ParticipantStatus",
     "Poll",
     "PollStatus",
+    "SafeguardingFlag",
     "StaffUser",
     "TallyRun",
     "UnknownSenderReply",

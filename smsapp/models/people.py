@@ -43,7 +43,11 @@ class Participant(Base):
     consent_by: Mapped[str | None] = mapped_column(sa.String(200))
     consent_method: Mapped[str | None] = mapped_column(sa.String(40))
     assent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    assent_method: Mapped[str | None] = mapped_column(sa.String(40))
+    assent_method: Mapped[str | None] = mapped_column(sa.String(40))  # in-person | text
+    assent_by: Mapped[str | None] = mapped_column(sa.String(254))  # the facilitator, or "text"
+    # Withdrawal erases the number and nickname; erased_at is when the number went (either way).
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The admin page's pretend phone: never texted, never in results or exports.
     simulated: Mapped[bool] = mapped_column(sa.Boolean, default=False)

@@ -32,7 +32,7 @@ from smsapp.models import (
 from smsapp.models.polls import Conversation
 from smsapp.privacy.phones import try_normalise
 from smsapp.runtime import Runtime
-from smsapp.services import audit, conversations
+from smsapp.services import audit, consent, conversations, safeguarding, withdrawal
 from smsapp.services.conversations import Turn
 from smsapp.sms.segments import count_segments
 
@@ -154,15 +154,41 @@ def _help_text(runtime: Runtime) -> str:
 def _route(
     runtime: Runtime, session: Session, inbound: InboundMessage, participant: Participant | None
 ) -> Turn:
+    # Safeguarding first, on every text from anyone; the text is then routed as usual, and
+    # anything it answered is kept out of results and away from the group.
+    flag = safeguarding.check_inbound(runtime, session, inbound, participant)
+    turn = _route_text(runtime, session, inbound, participant)
+    if flag is not None:
+        safeguarding.exclude_flagged_answers(session, inbound)
+        # An opted-out number cannot be texted (Twilio refuses, 21610); the lead still sees it.
+        if participant is None or participant.status != ParticipantStatus.OPTED_OUT:
+            turn.replies = [safeguarding.support_reply(runtime.settings), *turn.replies]
+    return turn
+
+
+def _route_text(
+    runtime: Runtime, session: Session, inbound: InboundMessage, participant: Participant | None
+) -> Turn:
     word = command_word(inbound.body)
     if participant is None:
         if word in OPT_OUT:
             return Turn("stop-unknown")
+        if word == "WITHDRAW":
+            # Already erased, or never known: nothing to remove, and we say so (once a day).
+            if _unknown_sender_reply(session, inbound):
+                return Turn("withdraw-unknown", [WITHDRAW_UNKNOWN_REPLY])
+            return Turn("withdraw-unknown")
         return Turn("unknown", _unknown_sender_reply(session, inbound))
 
     if word in OPT_OUT:
         opt_out(session, participant, reason=f"texted {word}")
         return Turn("stop")  # Twilio sends its own opt-out confirmation; we add nothing
+    if word == "WITHDRAW":
+        result = withdrawal.withdraw(
+            runtime, session, participant, via="text", actor=participant.pseudonym
+        )
+        inbound.participant_id = participant.id
+        return Turn("withdraw", [result.confirmation] if result.confirmation else [])
     if word in OPT_IN:
         if participant.status == ParticipantStatus.OPTED_OUT:
             participant.status = ParticipantStatus.ACTIVE
@@ -178,7 +204,22 @@ def _route(
     if participant.status != ParticipantStatus.ACTIVE:
         # Opted out: Twilio would refuse a reply anyway (21610); stay silent until START.
         return Turn("ignored-opted-out")
+    if word == "JOIN":
+        consent.record_assent(
+            session, participant, method=consent.ASSENT_BY_TEXT, actor=participant.pseudonym
+        )
+        return Turn("join", [consent.joined_reply(participant)])
+    if participant.consent_at is not None and consent.needs_assent(session, participant):
+        # No poll text before assent: whatever they sent, the answer is the JOIN invitation.
+        group = consent.groups_requiring_assent(session, participant.id)[0]
+        return Turn("join-invite", [consent.join_invitation_text(group)])
     return conversations.handle_text(runtime, session, inbound, participant, word)
+
+
+WITHDRAW_UNKNOWN_REPLY = (
+    "We don't hold this number, so there's nothing to remove. If you think that's wrong, "
+    "please ask your group leader."
+)
 
 
 def _unknown_sender_reply(session: Session, inbound: InboundMessage) -> list[str]:

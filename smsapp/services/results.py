@@ -10,7 +10,14 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from smsapp.conversation.definition import Question
-from smsapp.models import Answer, Conversation, ConversationStatus, Participant, Poll
+from smsapp.models import (
+    Answer,
+    Conversation,
+    ConversationStatus,
+    InboundMessage,
+    Participant,
+    Poll,
+)
 from smsapp.services.polls import load_definition
 
 CHOICE_KINDS = ("choice", "multi", "approve", "yesno")
@@ -84,6 +91,13 @@ def summarise(session: Session, poll: Poll) -> PollSummary:
             Answer.poll_id == poll.id,
             Answer.superseded.is_(False),
             Answer.participant_id.in_(real),
+            # A safeguarding-flagged text never counts towards what the group sees.
+            sa.or_(
+                Answer.inbound_message_id.is_(None),
+                Answer.inbound_message_id.not_in(
+                    sa.select(InboundMessage.id).where(InboundMessage.flagged.is_(True))
+                ),
+            ),
         )
     ).all()
     per_question: dict[str, list[Any]] = {}

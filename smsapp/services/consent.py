@@ -1,0 +1,147 @@
+"""Consent and assent: who agreed, when and how, and whether a text may go to a participant.
+
+A guardian's consent is needed before any text. Where a group asks for the young person's own
+assent by text (Group.settings["assent_by_text"]), they are first invited to reply JOIN (not
+YES, a carrier keyword) and get nothing else until they do; assent given in person and recorded
+by a facilitator counts too. `textable_reason` is the one rule the sending path checks.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from smsapp.db import utcnow
+from smsapp.models import Group, GroupMembership, NumberStatus, Participant, ParticipantStatus
+from smsapp.services import audit
+
+JOIN_INVITATION = "join-invitation"  # the one kind of text that may precede assent
+ASSENT_IN_PERSON = "in-person"
+ASSENT_BY_TEXT = "text"
+CONSENT_METHODS = ("paper form", "online form", "e-mail", "phone call", "in person", "import")
+
+
+class ConsentError(ValueError):
+    pass
+
+
+def group_requires_assent(group: Group) -> bool:
+    return bool((group.settings or {}).get("assent_by_text"))
+
+
+def groups_requiring_assent(session: Session, participant_id: int) -> list[Group]:
+    groups = session.scalars(
+        sa.select(Group)
+        .join(GroupMembership, GroupMembership.group_id == Group.id)
+        .where(GroupMembership.participant_id == participant_id)
+        .order_by(Group.id)
+    ).all()
+    return [g for g in groups if group_requires_assent(g)]
+
+
+def needs_assent(session: Session, participant: Participant) -> bool:
+    """True while a group of theirs asks for assent by text and none is recorded."""
+    if participant.assent_at is not None or participant.simulated:
+        return False
+    return bool(groups_requiring_assent(session, participant.id))
+
+
+def textable_reason(session: Session, participant: Participant, *, kind: str) -> str | None:
+    """Why a text of this kind must NOT go to this participant, or None when it may.
+
+    Checked by the sending path for every queued text, whatever queued it.
+    """
+    if participant.simulated:
+        return "simulated participant (the admin page's pretend phone)"
+    if participant.status != ParticipantStatus.ACTIVE:
+        return f"participant is {participant.status}"
+    if participant.phone_ciphertext is None:
+        return "no phone number held"
+    if participant.number_status == NumberStatus.INVALID:
+        return "number cannot receive texts"
+    if participant.consent_at is None:
+        return "no guardian consent recorded"
+    if kind == JOIN_INVITATION:
+        if not needs_assent(session, participant):
+            return "no assent needed (already given, or not asked for by the group)"
+        return None
+    if needs_assent(session, participant):
+        return "waiting for the young person's assent (reply JOIN)"
+    return None
+
+
+def join_invitation_text(group: Group) -> str:
+    """The first-contact text for a group that asks for assent by text."""
+    custom = (group.settings or {}).get("join_invitation")
+    if isinstance(custom, str) and "JOIN" in custom:
+        return custom
+    return (
+        f"Hi! {group.name} would like to ask you some questions by text. Your parent or carer "
+        "has said yes, but it's your choice too. Reply JOIN if you want to take part. If not, "
+        "just ignore this or reply STOP."
+    )
+
+
+def joined_reply(participant: Participant) -> str:
+    if participant.consent_at is None:
+        return (
+            "Thanks for replying JOIN! We still need a parent or carer's consent before we can "
+            "text you questions. Please ask your group leader."
+        )
+    return (
+        "Thanks, you've joined! We'll text you questions from your group. Reply LEAVE to leave a "
+        "poll, STOP to stop texts, or WITHDRAW to remove your data."
+    )
+
+
+def record_consent(
+    session: Session,
+    participant: Participant,
+    *,
+    given_by: str,
+    method: str,
+    actor: str,
+    at: datetime | None = None,
+) -> None:
+    """A guardian's consent: who gave it, how, and when (now unless a date is given)."""
+    given_by, method = given_by.strip(), method.strip()
+    if not given_by:
+        raise ConsentError("say who gave consent (the parent or carer's name or role)")
+    if not method:
+        raise ConsentError(f"say how consent was given, e.g. {', '.join(CONSENT_METHODS[:3])}")
+    participant.consent_at = at or utcnow()
+    participant.consent_by = given_by[:200]
+    participant.consent_method = method[:40]
+    audit.record(session, actor, "participant.consent", participant.pseudonym, method=method)
+
+
+def record_assent(
+    session: Session,
+    participant: Participant,
+    *,
+    method: str,
+    actor: str,
+    at: datetime | None = None,
+) -> bool:
+    """The young person's own assent, in person (recorded by `actor`) or by text (JOIN).
+
+    Returns False when assent was already recorded (the first record stands).
+    """
+    if method not in (ASSENT_IN_PERSON, ASSENT_BY_TEXT):
+        raise ConsentError(f"assent is given {ASSENT_IN_PERSON!r} or by {ASSENT_BY_TEXT!r}")
+    if participant.assent_at is not None:
+        return False
+    participant.assent_at = at or utcnow()
+    participant.assent_method = method
+    participant.assent_by = actor[:254]
+    audit.record(session, actor, "participant.assent", participant.pseudonym, method=method)
+    return True
+
+
+def withdraw_assent(session: Session, participant: Participant, *, actor: str) -> None:
+    participant.assent_at = None
+    participant.assent_method = None
+    participant.assent_by = None
+    audit.record(session, actor, "participant.assent_withdrawn", participant.pseudonym)
