@@ -9,6 +9,11 @@ import click
 
 from smsapp.cli.base import cli, fail, runtime
 from smsapp.cli.polls import polls_group
+from smsapp.cli_tally import tally_command
+
+# `smsapp tally BALLOTS.csv` (contract.md) recounts what `smsapp polls tally` stored
+if "tally" not in cli.commands:
+    cli.add_command(tally_command)
 
 
 @cli.group("nominations")

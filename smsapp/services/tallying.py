@@ -69,7 +69,7 @@ def cast_ballots(session: Session, poll: Poll, question: Question) -> list[CastB
     if poll.closed_at is not None:
         stmt = stmt.where(Answer.answered_at <= poll.closed_at)
     latest: dict[int, tuple[Answer, str]] = {}
-    for answer, pseudonym in session.execute(stmt).tuples():
+    for answer, pseudonym in session.execute(stmt).all():
         latest[answer.participant_id] = (answer, pseudonym)
     return [
         CastBallot(answer.participant_id, pseudonym, answer.value, answer.answered_at)

@@ -1,0 +1,278 @@
+"""Stored tallies: which ballots count, provisional and final runs, the refresh job, and the
+round trip through the ballots CSV and `smsapp tally` to the same JSON, byte for byte."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from smsapp.conversation.engine import RecordedAnswer
+from smsapp.models import Conversation, Participant, Poll, TallyRun
+from smsapp.services import tallying
+from smsapp.services.conversations import record_answers
+from smsapp.services.polls import import_poll, load_definition, open_poll
+from smsapp.voting.budget import RULE
+from tests.support.factories import make_group, make_participant
+
+VOTE = """
+slug: vote
+title: Name our group
+group: oakfield
+tie_seed: 4f0c-test-seed
+questions:
+  - key: name
+    kind: rank
+    prompt: "Rank up to 3, best first"
+    options: ["Young Researchers", "Health Voices", "Team Spark", "Youth Voice"]
+    max: 3
+    tally: {method: irv}
+  - key: topics
+    kind: approve
+    prompt: "Which topics?"
+    options: ["Health", "School", "Transport"]
+  - key: first
+    kind: choice
+    prompt: "Which first?"
+    options: ["Health", "School", "Transport"]
+  - key: budget
+    kind: points
+    prompt: "Share 5 points"
+    options: ["Health", "School", "Transport"]
+"""
+
+T0 = datetime(2026, 3, 2, 16, 0, tzinfo=UTC)
+
+
+def _open(runtime) -> int:
+    make_group(runtime)
+    with runtime.db.transaction() as s:
+        poll = import_poll(s, VOTE).poll
+        open_poll(s, poll)
+        return poll.id
+
+
+def _people(runtime, n: int, start: int = 0) -> list[int]:
+    return [make_participant(runtime, f"+4479111{start + i:05d}").id for i in range(n)]
+
+
+def cast(
+    runtime,
+    poll_id: int,
+    participant_id: int,
+    key: str,
+    kind: str,
+    value: Any,
+    at: datetime,
+    *,
+    skipped: bool = False,
+) -> None:
+    """Record a ballot the way a conversation does (a newer one supersedes the older)."""
+    with runtime.db.transaction() as s:
+        conv = s.scalar(
+            sa.select(Conversation).where(
+                Conversation.poll_id == poll_id, Conversation.participant_id == participant_id
+            )
+        )
+        if conv is None:
+            conv = Conversation(
+                poll_id=poll_id, participant_id=participant_id, status="finished", started_by="t"
+            )
+            s.add(conv)
+            s.flush()
+        answer = RecordedAnswer(
+            key,
+            kind,
+            None if skipped else value,
+            None,
+            "",
+            1,
+            skipped,
+            "optional" if skipped else None,
+        )
+        record_answers(s, conv, (answer,), inbound_id=None, now=at)
+
+
+def _close(runtime, poll_id: int, at: datetime) -> None:
+    with runtime.db.transaction() as s:
+        s.execute(sa.update(Poll).where(Poll.id == poll_id).values(status="closed", closed_at=at))
+
+
+def _tally(runtime, poll_id: int, **kw: Any) -> list[tuple[str, str, bool, dict[str, Any]]]:
+    with runtime.db.transaction() as s:
+        poll = s.get(Poll, poll_id)
+        assert poll is not None
+        runs = tallying.tally_poll(s, poll, **kw)
+        return [(r.question_key, r.method, r.provisional, r.result) for r in runs]
+
+
+def test_the_last_ballot_before_the_close_of_each_real_participant_counts(runtime) -> None:
+    poll_id = _open(runtime)
+    changer, skipper, simulated, late, plain = _people(runtime, 5)
+    with runtime.db.transaction() as s:
+        s.execute(sa.update(Participant).where(Participant.id == simulated).values(simulated=True))
+    cast(runtime, poll_id, changer, "name", "rank", ["A", "B"], T0)
+    cast(runtime, poll_id, changer, "name", "rank", ["C"], T0 + timedelta(minutes=5))
+    cast(runtime, poll_id, skipper, "name", "rank", None, T0, skipped=True)
+    cast(runtime, poll_id, simulated, "name", "rank", ["D"], T0)
+    cast(runtime, poll_id, late, "name", "rank", ["D", "A"], T0 + timedelta(hours=3))
+    cast(runtime, poll_id, plain, "name", "rank", ["B", "A", "C"], T0)
+    with runtime.db.transaction() as s:
+        poll = s.get(Poll, poll_id)
+        question = load_definition(poll).question("name")
+        while_open = {b.participant_id: b.value for b in tallying.cast_ballots(s, poll, question)}
+    assert while_open == {changer: ["C"], late: ["D", "A"], plain: ["B", "A", "C"]}
+
+    _close(runtime, poll_id, T0 + timedelta(hours=1))
+    with runtime.db.transaction() as s:
+        poll = s.get(Poll, poll_id)
+        counted = {b.participant_id: b.value for b in tallying.cast_ballots(s, poll, question)}
+        rows = tallying.ballot_rows(s, poll)
+    assert counted == {changer: ["C"], plain: ["B", "A", "C"]}
+    assert {r["ranking"] for r in rows if r["question"] == "name"} == {"C", "B A C"}
+    assert set(rows[0]) == {"participant", "poll", "question", "ranking", "cast_at"}
+    assert all(r["participant"].startswith("P-") for r in rows)
+
+
+def test_open_polls_get_provisional_counts_that_replace_each_other(runtime) -> None:
+    poll_id = _open(runtime)
+    a, b = _people(runtime, 2)
+    cast(runtime, poll_id, a, "name", "rank", ["A", "B"], T0)
+    first = _tally(runtime, poll_id)
+    assert [(k, m) for k, m, _, _ in first] == [
+        ("name", "irv"),  # the chosen method first
+        ("name", "points"),
+        ("name", "schulze"),
+        ("topics", "approval"),
+        ("first", "plurality"),
+        ("budget", "points"),
+    ]
+    assert all(provisional for _, _, provisional, _ in first)
+    cast(runtime, poll_id, b, "name", "rank", ["B"], T0)
+    _tally(runtime, poll_id)
+    with runtime.db.transaction() as s:
+        runs = s.scalars(sa.select(TallyRun).where(TallyRun.question_key == "name")).all()
+        assert len(runs) == 3 and {r.ballots for r in runs} == {2}
+        irv = next(r for r in runs if r.method == "irv")
+        assert irv.consensus is not None and set(irv.consensus) >= {"agrees", "schulze_winner"}
+        assert irv.seed == "4f0c-test-seed"
+
+
+def test_the_final_count_is_stored_once_and_preferred(runtime) -> None:
+    poll_id = _open(runtime)
+    [a] = _people(runtime, 1)
+    cast(runtime, poll_id, a, "name", "rank", ["C", "A"], T0)
+    _tally(runtime, poll_id)
+    _close(runtime, poll_id, T0 + timedelta(hours=1))
+    final = _tally(runtime, poll_id, final=True)
+    again = _tally(runtime, poll_id)
+    assert not any(p for _, _, p, _ in final) and final == again
+    with runtime.db.transaction() as s:
+        poll = s.get(Poll, poll_id)
+        assert s.scalar(
+            sa.select(sa.func.count()).select_from(TallyRun).where(TallyRun.provisional.is_(False))
+        ) == len(final)
+        latest = tallying.latest_results(s, poll)
+        assert [r.method for r in latest["name"]] == ["irv", "points", "schulze"]
+        assert not latest["name"][0].provisional
+        assert latest["name"][0].result["winners"] == ["C"]
+
+
+def _profile(runtime, poll_id: int, seed: int, voters: int) -> None:
+    rng = random.Random(seed)
+    for pid in _people(runtime, voters, start=seed * 100):
+        codes = ["A", "B", "C", "D"]
+        rng.shuffle(codes)
+        cast(runtime, poll_id, pid, "name", "rank", codes[: rng.randint(1, 3)], T0)
+        picks = [c for c in "ABC" if rng.random() < 0.5]
+        cast(runtime, poll_id, pid, "topics", "approve", picks, T0)
+        cast(runtime, poll_id, pid, "first", "choice", rng.choice("ABC"), T0)
+
+
+@pytest.mark.parametrize("seed, voters", [(1, 3), (2, 12), (3, 25)])
+def test_smsapp_tally_recreates_the_stored_json_from_the_exported_ballots(
+    runtime, runner, tmp_path: Path, seed: int, voters: int
+) -> None:
+    poll_id = _open(runtime)
+    _profile(runtime, poll_id, seed, voters)
+    _close(runtime, poll_id, T0 + timedelta(hours=1))
+    _tally(runtime, poll_id, final=True)
+    with runtime.db.transaction() as s:
+        poll = s.get(Poll, poll_id)
+        assert poll is not None
+        rows = tallying.ballot_rows(s, poll)
+        defn = load_definition(poll)
+        runs = [
+            (r.question_key, r.method, r.result)
+            for r in s.scalars(sa.select(TallyRun).order_by(TallyRun.id))
+        ]
+        args = {(k, m): tallying.reproduce_args(poll, defn.question(k), m) for k, m, _ in runs}
+    checked = 0
+    for key, method, stored in runs:
+        if key == "budget":
+            assert stored["rule"] == RULE  # points budgets are not rankings; see below
+            continue
+        path = tmp_path / f"{key}.csv"
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, ["participant", "poll", "question", "ranking", "cast_at"])
+        writer.writeheader()
+        writer.writerows(r for r in rows if r["question"] == key)
+        path.write_text(buffer.getvalue(), encoding="utf-8")
+        result = runner.invoke(["tally", str(path), *args[(key, method)]])
+        assert result.exit_code == 0, result.output
+        assert result.stdout == json.dumps(stored, ensure_ascii=False, indent=2) + "\n"
+        checked += 1
+    assert checked == 5
+
+
+def test_points_budget_sums_points_and_breaks_ties_by_lot(runtime) -> None:
+    poll_id = _open(runtime)
+    a, b, c = _people(runtime, 3)
+    cast(runtime, poll_id, a, "budget", "points", {"A": 3, "C": 2}, T0)
+    cast(runtime, poll_id, b, "budget", "points", {"B": 5}, T0)
+    cast(runtime, poll_id, c, "budget", "points", {"C": 1}, T0)
+    [budget] = [r for k, _, _, r in _tally(runtime, poll_id) if k == "budget"]
+    assert budget["scores"] == {"A": 3, "B": 5, "C": 3}
+    assert budget["order"][0] == "B" and budget["ballots"] == 3
+    [lot] = budget["tie_breaks"]
+    assert lot["rule"] == "lot" and lot["between"] == ["A", "C"]
+    assert budget["order"][1:] == lot["order"]
+
+
+def test_refresh_recounts_only_polls_with_new_ballots(runtime, monkeypatch) -> None:
+    import jobs.tally
+
+    monkeypatch.setattr(jobs.tally, "get_runtime", lambda: runtime)
+    poll_id = _open(runtime)
+    a, b = _people(runtime, 2)
+    with runtime.db.transaction() as s:
+        assert tallying.polls_needing_provisional(s) == []
+    now = datetime.now(UTC)
+    cast(runtime, poll_id, a, "name", "rank", ["A"], now - timedelta(seconds=5))
+    assert jobs.tally.refresh_provisional() == 1
+    assert jobs.tally.refresh_provisional() == 0  # nothing new since
+    cast(runtime, poll_id, b, "name", "rank", ["B"], datetime.now(UTC) + timedelta(seconds=1))
+    assert jobs.tally.refresh_provisional() == 1
+    with runtime.db.transaction() as s:
+        assert set(
+            s.scalars(sa.select(TallyRun.ballots).where(TallyRun.question_key == "name"))
+        ) == {2}
+    _close(runtime, poll_id, datetime.now(UTC))
+    assert jobs.tally.tally_poll(poll_id) == 6  # at close the job stores the final count
+    with runtime.db.transaction() as s:
+        assert tallying.polls_needing_provisional(s) == []
+        assert (
+            s.scalar(
+                sa.select(sa.func.count())
+                .select_from(TallyRun)
+                .where(TallyRun.provisional.is_(False))
+            )
+            == 6
+        )
