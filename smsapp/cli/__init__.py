@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from smsapp.cli import launching, nominations, people, polls, privacy, processes  # noqa: F401  (importing registers the commands)
+from smsapp.cli import exports, launching, nominations, people, polls, privacy, processes  # noqa: F401  (importing registers the commands)
 from smsapp.cli.base import cli
 
 

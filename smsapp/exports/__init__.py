@@ -1,0 +1,1 @@
+"""The pure core of research exports: safe cells, exact columns, and the FLOIP package."""

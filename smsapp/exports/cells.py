@@ -1,0 +1,68 @@
+"""Make a cell safe for a researcher's spreadsheet: no phone numbers or e-mail addresses in free
+text, and no cell that Excel, LibreOffice or Sheets would run as a formula (OWASP CSV injection).
+"""
+
+from __future__ import annotations
+
+import re
+
+NUMBER_MARK = "[number]"
+EMAIL_MARK = "[email]"
+
+# Any run of 10 or more digits, with up to three separators (spaces, dots, dashes, slashes,
+# brackets) between any two digits and an optional leading +: this covers +44 7911 123456,
+# 0044…, 07 911 123 456, (07911) 123-456 and digit-by-digit spacing. Ten digits is the shortest
+# UK number without its leading 0; shorter runs (ages, counts, years) are left alone. \d also
+# matches other scripts' digits (fullwidth, Arabic-Indic), so those numbers go too. Each
+# repetition must consume a digit, so matching stays linear on long inputs.
+_SEPARATORS = r"[\s().\-/\u2010-\u2015_]"
+PHONE_RE = re.compile(rf"\+?\d(?:{_SEPARATORS}{{0,3}}\d){{9,}}")
+EMAIL_RE = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
+
+# What makes a spreadsheet treat a cell as a formula or a command (OWASP), plus the fullwidth
+# forms some locales accept as the same characters.
+FORMULA_STARTS = frozenset("=+-@\t\r\uff1d\uff0b\uff0d\uff20")
+_PLAIN_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def redact(text: str) -> str:
+    """Replace e-mail addresses with [email] and phone numbers with [number]."""
+    if "@" in text:
+        text = EMAIL_RE.sub(EMAIL_MARK, text)
+    return PHONE_RE.sub(NUMBER_MARK, text)
+
+
+def neutralise(cell: str) -> str:
+    """Prefix a single quote to a cell a spreadsheet would read as a formula.
+
+    A plain negative number ("-3", "-2.5") is left as it is: no spreadsheet runs it, and
+    quoting it would turn a researcher's number into text.
+    """
+    if cell and cell[0] in FORMULA_STARTS and not _PLAIN_NUMBER.fullmatch(cell):
+        return "'" + cell
+    return cell
+
+
+def safe_text(text: str | None) -> str:
+    """Free text as it may appear in an export: redacted, then neutralised."""
+    if not text:
+        return ""
+    return neutralise(redact(text))
+
+
+def safe_cell(value: object) -> str | int | float:
+    """Any cell: numbers pass through; text is neutralised (not redacted: use safe_text)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int | float):
+        return value
+    return neutralise(str(value))
+
+
+def suppress(count: int, below: int | None) -> int | str:
+    """Small-cell suppression: a count of 1 to below-1 is shown as "<below"; 0 stays 0."""
+    if below is not None and 0 < count < below:
+        return f"<{below}"
+    return count

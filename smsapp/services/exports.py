@@ -1,0 +1,639 @@
+"""Research exports: rows streamed from the database for each file, CSV writers, file names and
+the audit record. CLI, web downloads and the export job all go through these functions."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import IO, Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from smsapp.conversation.definition import PollDefinition, Question
+from smsapp.db import utcnow
+from smsapp.exports import cells, columns, floip
+from smsapp.models import (
+    Answer,
+    AuditEvent,
+    Conversation,
+    InboundMessage,
+    OutboundMessage,
+    OutboundStatus,
+    Participant,
+    Poll,
+    TallyRun,
+)
+from smsapp.services import audit
+from smsapp.services.polls import load_definition
+
+KINDS = ("responses", "ballots", "tally", "codebook", "floip")
+STREAM_BATCH = 2000  # rows fetched per round trip from the server-side cursor
+FLUSH_ROWS = 1000  # rows per chunk handed to a streamed HTTP response
+PROGRESS_EVERY = 10_000
+BOM = "\ufeff"
+
+Row = list[Any]
+
+
+class ExportError(ValueError):
+    """An export that cannot be made, with the reason in words."""
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """Which file: kind, the wide layout for responses, one ballot question, suppression."""
+
+    kind: str
+    wide: bool = False
+    question: str | None = None
+    suppress_below: int | None = None
+    options: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ExportError(f"unknown export {self.kind!r}; choose one of {', '.join(KINDS)}")
+        if self.wide and self.kind != "responses":
+            raise ExportError("--wide applies to the responses export only")
+        if self.suppress_below is not None:
+            if self.kind != "tally":
+                raise ExportError("small-cell suppression applies to the tally export only")
+            if self.suppress_below < 2:
+                raise ExportError("the suppression threshold must be at least 2")
+        if self.question is not None and self.kind != "ballots":
+            raise ExportError("choosing one question applies to the ballots export only")
+
+    @property
+    def label(self) -> str:
+        return "responses-wide" if self.wide else self.kind
+
+    @property
+    def extension(self) -> str:
+        return "zip" if self.kind == "floip" else "csv"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "wide": self.wide,
+            "question": self.question,
+            "suppress_below": self.suppress_below,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ExportRequest:
+        return cls(
+            kind=data["kind"],
+            wide=bool(data.get("wide")),
+            question=data.get("question"),
+            suppress_below=data.get("suppress_below"),
+        )
+
+
+def export_filename(slug: str, request: ExportRequest, day: date) -> str:
+    """`{poll}-{export}-{YYYY-MM-DD}.csv`: says which poll and when, sorts by poll then date."""
+    question = f"-{request.question}" if request.question else ""
+    return f"{slug}-{request.label}{question}-{day.isoformat()}.{request.extension}"
+
+
+def record_download(
+    session: Session,
+    actor: str,
+    poll: Poll,
+    request: ExportRequest,
+    *,
+    via: str,
+    rows: int | None = None,
+) -> AuditEvent:
+    """Who took which file of which poll, and how; the caller commits."""
+    details: dict[str, Any] = {"export": request.label, "via": via, **request.to_json()}
+    if rows is not None:
+        details["rows"] = rows
+    return audit.record(session, actor, "export.download", f"poll:{poll.slug}", **details)
+
+
+# ---------------------------------------------------------------------------------------------
+# Queries
+
+
+def _stream(session: Session, stmt: sa.Executable) -> Iterator[Any]:
+    """Rows as they are read: a server-side cursor on PostgreSQL, a lazy cursor on SQLite."""
+    result = session.connection().execute(
+        stmt, execution_options={"stream_results": True, "yield_per": STREAM_BATCH}
+    )
+    return iter(result)
+
+
+def _kept_answers(poll_id: int) -> list[sa.ColumnElement[bool]]:
+    """Answers a researcher may see: current, from real people, not from a flagged text."""
+    return [
+        Answer.poll_id == poll_id,
+        Answer.superseded.is_(False),
+        Participant.simulated.is_(False),
+        sa.or_(InboundMessage.id.is_(None), InboundMessage.flagged.is_(False)),
+    ]
+
+
+def _answers_from(stmt: sa.Select[Any]) -> sa.Select[Any]:
+    return stmt.join(Participant, Participant.id == Answer.participant_id).outerjoin(
+        InboundMessage, InboundMessage.id == Answer.inbound_message_id
+    )
+
+
+def count_answers(session: Session, poll: Poll, request: ExportRequest) -> int:
+    """How many rows the export will have (answers, or ballots); for progress and sizing."""
+    stmt = _answers_from(sa.select(sa.func.count()).select_from(Answer)).where(
+        *_kept_answers(poll.id)
+    )
+    if request.kind == "ballots":
+        stmt = stmt.where(Answer.kind.in_(columns.BALLOT_KINDS), Answer.skipped.is_(False))
+        if request.question:
+            stmt = stmt.where(Answer.question_key == request.question)
+    elif request.kind in ("tally", "codebook"):
+        return 0
+    return int(session.scalar(stmt) or 0)
+
+
+def _iso(moment: datetime | None) -> str:
+    if moment is None:
+        return ""
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+# ---------------------------------------------------------------------------------------------
+# Responses
+
+
+def _reminder_times(session: Session, poll: Poll) -> Iterator[tuple[int, datetime]]:
+    """(conversation id, when) of every reminder of the poll, in conversation order."""
+    stmt = (
+        sa.select(OutboundMessage.conversation_id, OutboundMessage.created_at)
+        .where(
+            OutboundMessage.poll_id == poll.id,
+            OutboundMessage.kind == "reminder",
+            OutboundMessage.status != OutboundStatus.CANCELLED,
+            OutboundMessage.conversation_id.is_not(None),
+        )
+        .order_by(OutboundMessage.conversation_id, OutboundMessage.created_at)
+    )
+    has_any = session.scalar(sa.select(sa.exists(stmt.with_only_columns(OutboundMessage.id))))
+    if has_any:
+        yield from _stream(session, stmt)
+
+
+def _by_conversation(
+    reminders: Iterator[tuple[int, datetime]],
+) -> Callable[[int], list[datetime]]:
+    """Merge-join helper: ask for conversations in ascending order, get their reminder times.
+
+    Both streams are sorted by conversation, so only one conversation's reminders are ever
+    held: memory stays constant however large the poll.
+    """
+    pending: list[tuple[int, datetime] | None] = [next(reminders, None)]
+
+    def times(conversation_id: int) -> list[datetime]:
+        found: list[datetime] = []
+        head = pending[0]
+        while head is not None and head[0] <= conversation_id:
+            if head[0] == conversation_id:
+                found.append(head[1])
+            head = next(reminders, None)
+        pending[0] = head
+        return found
+
+    return times
+
+
+@dataclass
+class _Paradata:
+    """Per-conversation state while streaming: when the current question was sent."""
+
+    conversation_id: int = -1
+    asked_at: datetime | None = None
+    reminders: list[datetime] = field(default_factory=list)
+
+
+def response_rows(session: Session, poll: Poll) -> Iterator[Row]:
+    """Long responses: the contract's columns then the paradata, one row per kept answer."""
+    stmt = (
+        _answers_from(
+            sa.select(
+                Answer.conversation_id,
+                Participant.pseudonym,
+                Answer.question_key,
+                Answer.kind,
+                Answer.value,
+                Answer.label,
+                Answer.raw_text,
+                Answer.answered_at,
+                Answer.attempts,
+                Answer.skipped,
+                Conversation.invited_at,
+                Conversation.created_at,
+            ).select_from(Answer)
+        )
+        .join(Conversation, Conversation.id == Answer.conversation_id)
+        .where(*_kept_answers(poll.id))
+        .order_by(Answer.conversation_id, Answer.answered_at, Answer.id)
+    )
+    reminders_of = _by_conversation(_reminder_times(session, poll))
+    state = _Paradata()
+    slug = poll.slug
+    answer_text = columns.answer_text
+    safe_text = cells.safe_text
+    for (
+        conversation_id,
+        pseudonym,
+        key,
+        kind,
+        value,
+        label,
+        raw_text,
+        answered_at,
+        attempts,
+        skipped,
+        invited_at,
+        started_at,
+    ) in _stream(session, stmt):
+        if conversation_id != state.conversation_id:
+            state = _Paradata(
+                conversation_id, invited_at or started_at, reminders_of(conversation_id)
+            )
+        asked_at = state.asked_at
+        nudges = 0
+        if state.reminders:
+            nudges = sum(
+                1 for at in state.reminders if asked_at is None or asked_at < at <= answered_at
+            )
+        seconds = round((answered_at - asked_at).total_seconds()) if asked_at else ""
+        state.asked_at = answered_at
+        yield [
+            pseudonym,
+            slug,
+            key,
+            kind,
+            "" if skipped else safe_text(answer_text(kind, value)),
+            "" if skipped else safe_text(label),
+            safe_text(raw_text),
+            _iso(answered_at),
+            attempts,
+            _iso(invited_at),
+            nudges,
+            seconds,
+            1 if skipped else 0,
+        ]
+
+
+def wide_rows(session: Session, poll: Poll, defn: PollDefinition) -> Iterator[Row]:
+    """One row per participant, one column per question (in the poll's order)."""
+    keys = [q.key for q in defn.questions]
+    at = {key: i for i, key in enumerate(keys, start=1)}
+    stmt = (
+        _answers_from(
+            sa.select(
+                Answer.conversation_id,
+                Participant.pseudonym,
+                Answer.question_key,
+                Answer.kind,
+                Answer.value,
+                Answer.skipped,
+            ).select_from(Answer)
+        )
+        .where(*_kept_answers(poll.id))
+        .order_by(Answer.conversation_id, Answer.answered_at, Answer.id)
+    )
+    current: int | None = None
+    row: Row = []
+    for conversation_id, pseudonym, key, kind, value, skipped in _stream(session, stmt):
+        if conversation_id != current:
+            if current is not None:
+                yield row
+            current = conversation_id
+            row = [pseudonym] + [""] * len(keys)
+        if key in at and not skipped:
+            row[at[key]] = cells.safe_text(columns.answer_text(kind, value))
+    if current is not None:
+        yield row
+
+
+# ---------------------------------------------------------------------------------------------
+# Ballots, tally, codebook
+
+
+def ballot_rows(session: Session, poll: Poll, question: str | None = None) -> Iterator[Row]:
+    """One row per current ballot: ranking = codes best first, as `smsapp tally` reads them."""
+    stmt = (
+        _answers_from(
+            sa.select(
+                Participant.pseudonym,
+                Answer.question_key,
+                Answer.kind,
+                Answer.value,
+                Answer.answered_at,
+            ).select_from(Answer)
+        )
+        .where(
+            *_kept_answers(poll.id),
+            Answer.kind.in_(columns.BALLOT_KINDS),
+            Answer.skipped.is_(False),
+        )
+        .order_by(Answer.question_key, Answer.id)
+    )
+    if question is not None:
+        stmt = stmt.where(Answer.question_key == question)
+    for pseudonym, key, kind, value, cast_at in _stream(session, stmt):
+        found = columns.ballot_cells(kind, value)
+        if found is None:
+            continue
+        ranking, points = found
+        yield [
+            pseudonym,
+            poll.slug,
+            key,
+            cells.neutralise(ranking),
+            _iso(cast_at),
+            kind,
+            points,
+        ]
+
+
+def latest_tally_runs(session: Session, poll: Poll) -> list[TallyRun]:
+    """The count to report for each (question, method): the final one, else the newest."""
+    runs = session.scalars(
+        sa.select(TallyRun)
+        .where(TallyRun.poll_id == poll.id)
+        .order_by(
+            TallyRun.question_key,
+            TallyRun.method,
+            TallyRun.provisional,
+            TallyRun.created_at.desc(),
+            TallyRun.id.desc(),
+        )
+    ).all()
+    chosen: dict[tuple[str, str], TallyRun] = {}
+    for run in runs:
+        chosen.setdefault((run.question_key, run.method), run)
+    return list(chosen.values())
+
+
+def _labels(defn: PollDefinition, key: str) -> dict[str, str]:
+    try:
+        question = defn.question(key)
+    except KeyError:
+        return {}
+    return {o.code: o.label for o in question.options}
+
+
+def tally_rows(
+    session: Session, poll: Poll, defn: PollDefinition, suppress_below: int | None = None
+) -> Iterator[Row]:
+    """Every round of every method counted, from the stored TallyRun rows."""
+    suppress = cells.suppress
+    for run in latest_tally_runs(session, poll):
+        for item in columns.tally_rows(run.result, _labels(defn, run.question_key)):
+            exhausted = item["exhausted"]
+            yield [
+                poll.slug,
+                run.question_key,
+                run.method,
+                item["round"],
+                cells.neutralise(item["option"]),
+                cells.safe_text(item["label"]),
+                suppress(item["votes"], suppress_below),
+                item["status"],
+                cells.safe_text(item["note"]),
+                item["place"],
+                suppress(run.ballots, suppress_below),
+                suppress(exhausted, suppress_below) if exhausted != "" else "",
+                0 if run.provisional else 1,
+                run.input_sha256,
+            ]
+
+
+def _when(question: Question) -> str:
+    return "; ".join(f"{key} in {' '.join(values)}" for key, values in question.when)
+
+
+def codebook_rows(poll: Poll, defn: PollDefinition) -> Iterator[Row]:
+    """One row per option (or scale point) per question; one row for a question without."""
+    for question in defn.questions:
+        if question.kind == "yesno":
+            codes = [("Y", "Yes"), ("N", "No")]
+        elif question.options:
+            codes = [(o.code, o.label) for o in question.options]
+        elif question.kind == "scale" and (question.max or 5) - question.low < (
+            columns.SCALE_ROWS_LIMIT
+        ):
+            high = question.max or 5
+            ends = dict(zip((question.low, high), question.labels or (), strict=False))
+            codes = [(str(n), ends.get(n, str(n))) for n in range(question.low, high + 1)]
+        else:
+            codes = [("", "")]
+        extra = [
+            1 if question.optional else 0,
+            "" if question.min is None else question.min,
+            "" if question.max is None else question.max,
+            question.tally_method or "",
+            cells.safe_text(_when(question)),
+        ]
+        for code, label in codes:
+            yield [
+                poll.slug,
+                question.key,
+                question.kind,
+                cells.safe_text(question.prompt),
+                cells.neutralise(code),
+                cells.safe_text(label),
+                *extra,
+            ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+
+
+def header(request: ExportRequest, defn: PollDefinition) -> list[str]:
+    if request.kind == "responses":
+        if request.wide:
+            return columns.wide_columns([q.key for q in defn.questions])
+        return [*columns.RESPONSES, *columns.RESPONSES_EXTRA]
+    if request.kind == "ballots":
+        return [*columns.BALLOTS, *columns.BALLOTS_EXTRA]
+    if request.kind == "tally":
+        return [*columns.TALLY, *columns.TALLY_EXTRA]
+    if request.kind == "codebook":
+        return [*columns.CODEBOOK, *columns.CODEBOOK_EXTRA]
+    raise ExportError(f"{request.kind} is not a CSV export")
+
+
+def export_rows(session: Session, poll: Poll, request: ExportRequest) -> Iterator[Row]:
+    """The data rows of one CSV export, streamed."""
+    defn = load_definition(poll)
+    if request.kind == "responses":
+        return wide_rows(session, poll, defn) if request.wide else response_rows(session, poll)
+    if request.kind == "ballots":
+        if request.question is not None:
+            try:
+                kind = defn.question(request.question).kind
+            except KeyError:
+                raise ExportError(
+                    f"poll {poll.slug} has no question {request.question!r}"
+                ) from None
+            if kind not in columns.BALLOT_KINDS:
+                raise ExportError(
+                    f"question {request.question!r} is a {kind} question, not a ballot"
+                )
+        return ballot_rows(session, poll, request.question)
+    if request.kind == "tally":
+        return tally_rows(session, poll, defn, request.suppress_below)
+    if request.kind == "codebook":
+        return codebook_rows(poll, defn)
+    raise ExportError(f"{request.kind} is not a CSV export")
+
+
+class CountedRows(Iterator[Row]):
+    """Rows passed through, counted on the way (the writers report how many they wrote)."""
+
+    def __init__(self, rows: Iterator[Row]) -> None:
+        self._rows = rows
+        self.count = 0
+
+    def __next__(self) -> Row:
+        row = next(self._rows)
+        self.count += 1
+        return row
+
+    def __iter__(self) -> CountedRows:
+        return self
+
+
+def csv_chunks(
+    head: list[str],
+    rows: Iterable[Row],
+    *,
+    bom: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[str]:
+    """CSV text in chunks of FLUSH_ROWS rows, for a streamed response or a file."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    if bom:
+        buffer.write(BOM)
+    writer.writerow(head)
+    done = 0
+    batch: list[Row] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= FLUSH_ROWS:
+            writer.writerows(batch)
+            done += len(batch)
+            batch.clear()
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+            if progress is not None and done % PROGRESS_EVERY == 0:
+                progress(done)
+    writer.writerows(batch)
+    done += len(batch)
+    yield buffer.getvalue()
+    if progress is not None:
+        progress(done)
+
+
+def write_csv(
+    out: IO[str],
+    session: Session,
+    poll: Poll,
+    request: ExportRequest,
+    *,
+    bom: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Write one CSV export to a text file opened with newline=""; returns its data rows."""
+    rows = CountedRows(export_rows(session, poll, request))
+    head = header(request, load_definition(poll))
+    for chunk in csv_chunks(head, rows, bom=bom, progress=progress):
+        out.write(chunk)
+    return rows.count
+
+
+def floip_rows(session: Session, poll: Poll) -> Iterator[Row]:
+    """Flow Results response rows: one per kept answer, the text redacted like every export."""
+    stmt = (
+        _answers_from(
+            sa.select(
+                Answer.id,
+                Answer.conversation_id,
+                Participant.pseudonym,
+                Answer.question_key,
+                Answer.kind,
+                Answer.value,
+                Answer.label,
+                Answer.answered_at,
+                Answer.attempts,
+                Answer.skipped,
+            ).select_from(Answer)
+        )
+        .where(*_kept_answers(poll.id))
+        .order_by(Answer.id)
+    )
+    for (
+        answer_id,
+        conversation_id,
+        pseudonym,
+        key,
+        kind,
+        value,
+        label,
+        answered_at,
+        attempts,
+        skipped,
+    ) in _stream(session, stmt):
+        response = "" if skipped else floip.response_cell(kind, value)
+        if isinstance(response, str):
+            response = cells.safe_text(response)
+        metadata = {"kind": kind, "attempts": attempts, "skipped": bool(skipped)}
+        if label and not skipped:
+            metadata["label"] = cells.redact(label)
+        yield [
+            _iso(answered_at),
+            answer_id,
+            pseudonym,
+            f"{poll.slug}-{conversation_id}",
+            key,
+            response,
+            cells.neutralise(json.dumps(metadata, ensure_ascii=False)),
+        ]
+
+
+def write_floip(
+    out: IO[bytes],
+    session: Session,
+    poll: Poll,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """A zip holding datapackage.json and responses.csv; rows stream into the zip entry."""
+    defn = load_definition(poll)
+    package = floip.datapackage(
+        defn,
+        poll_id=poll.id,
+        created=poll.created_at,
+        modified=poll.closed_at or utcnow(),
+    )
+    done = 0
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("datapackage.json", floip.dump(package))
+        with archive.open(floip.RESPONSES_PATH, "w") as entry:
+            text = io.TextIOWrapper(entry, encoding="utf-8", newline="")
+            counted = CountedRows(floip_rows(session, poll))
+            for chunk in csv_chunks(list(floip.COLUMNS), counted, bom=False, progress=progress):
+                text.write(chunk)
+            text.flush()
+            text.detach()
+            done = counted.count
+    return done
