@@ -108,7 +108,8 @@ def results_text(session: Session, poll: Poll) -> str:
             f"poll {poll.slug!r} has no final count yet (smsapp polls tally {poll.slug})"
         )
     many = len(questions) > 1
-    lines = [f"Results of \u201c{poll.title}\u201d:"]
+    # no curly quotes round the title: they would force UCS-2 and double the segments
+    lines = [f"Results of {poll.title}:"]
     lines += [_question_line(q, final[q.key], many) for q in questions]
     if min(run.ballots for run in final.values()) < SMALL_NUMBERS:
         lines.append("Fewer than 5 people voted, so we're sharing the order only.")

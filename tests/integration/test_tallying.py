@@ -276,3 +276,42 @@ def test_refresh_recounts_only_polls_with_new_ballots(runtime, monkeypatch) -> N
             )
             == 6
         )
+
+
+def test_results_text_shows_order_only_for_few_ballots_and_counts_otherwise(runtime) -> None:
+    from smsapp.services import announce
+    from smsapp.services.polls import PollError
+
+    poll_id = _open(runtime)
+    people = _people(runtime, 5)
+    for pid in people[:4]:
+        cast(runtime, poll_id, pid, "topics", "approve", ["B"], T0)
+        cast(runtime, poll_id, pid, "first", "choice", "C", T0)
+    with runtime.db.transaction() as s, pytest.raises(PollError, match="after it closes"):
+        announce.results_text(s, s.get(Poll, poll_id))
+    _close(runtime, poll_id, T0 + timedelta(hours=1))
+    with runtime.db.transaction() as s, pytest.raises(PollError, match="no final count"):
+        announce.results_text(s, s.get(Poll, poll_id))
+    _tally(runtime, poll_id, final=True)
+    with runtime.db.transaction() as s:
+        few = announce.results_text(s, s.get(Poll, poll_id))
+    assert "Fewer than 5 people voted" in few and "votes)" not in few and "pts)" not in few
+    assert "Which topics?: 1 School" in few and "Which first?: 1 Transport" in few
+
+    # a fifth ballot on every question: counts appear
+    with runtime.db.transaction() as s:
+        s.execute(sa.update(Poll).where(Poll.id == poll_id).values(status="open", closed_at=None))
+    for key, kind, value in [
+        ("name", "rank", ["A"]),
+        ("topics", "approve", ["B"]),
+        ("first", "choice", "C"),
+        ("budget", "points", {"A": 5}),
+    ]:
+        for pid in people:
+            cast(runtime, poll_id, pid, key, kind, value, T0)
+    _close(runtime, poll_id, T0 + timedelta(hours=1))
+    _tally(runtime, poll_id, final=True)
+    with runtime.db.transaction() as s:
+        text = announce.results_text(s, s.get(Poll, poll_id))
+    assert "Fewer than 5" not in text
+    assert "1 School (5 votes)" in text and "1 Health (25 pts)" in text
