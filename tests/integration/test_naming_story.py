@@ -132,11 +132,12 @@ def test_name_our_group_by_text_end_to_end(runtime, phone, runner, monkeypatch, 
         4: ("a a b", ["A", "B"]),
         5: ("B", ["B"]),
     }
-    for i, (text, expected) in ballots.items():
+    label_of = {o.code: o.label for o in question.options}
+    for i, (text, codes) in ballots.items():
         [prompt] = kids[i].replies("vote")
         assert "A) Team Spark" in prompt and "Jordan" not in prompt
         [reply] = kids[i].replies(text)
-        labels = ", ".join(f"{n} {question.option(c).label}" for n, c in enumerate(expected, 1))
+        labels = ", ".join(f"{n} {label_of[c]}" for n, c in enumerate(codes, 1))
         assert f"Got it: {labels}." in reply, (text, reply)
     [prompt] = kids[6].replies("VOTE")  # starts, never answers: still open at the close
 
@@ -177,9 +178,9 @@ def test_name_our_group_by_text_end_to_end(runtime, phone, runner, monkeypatch, 
         rows = tallying.ballot_rows(s, vote)
     assert kept.count(["B", "A", "C"]) == 1  # the superseded ballot is still there
     expected_ballots = [Ballot(tuple(codes)) for _, codes in ballots.values()]
-    expected = tally("irv", ["A", "B", "C"], expected_ballots, seed="naming-story-seed")
+    recount = tally("irv", ["A", "B", "C"], expected_ballots, seed="naming-story-seed")
     irv = stored["irv"]
-    assert irv.result == expected.to_json_dict() and irv.ballots == 6
+    assert irv.result == recount.to_json_dict() and irv.ballots == 6
     assert irv.consensus is not None and "agrees" in irv.consensus
 
     # -- a researcher recounts from the exported ballots ------------------------------------
@@ -198,7 +199,7 @@ def test_name_our_group_by_text_end_to_end(runtime, phone, runner, monkeypatch, 
     # -- results back to everyone who took part ----------------------------------------------
     with runtime.db.transaction() as s:
         plan = announce.preview(runtime, s, s.get(Poll, vote.id))
-    winner = question.option(expected.order[0])
+    winner = question.option(recount.order[0])
     assert winner is not None
     assert f"1 {winner.label}" in plan.text and "Jordan" not in plan.text
     assert len(plan.recipients) == 6  # the voters; kid 6 started but never answered
