@@ -18,3 +18,9 @@ def reconcile_stuck() -> dict[str, int]:
     if report.requeued:
         sending.kick_senders(runtime)
     return vars(report)
+
+
+def kick() -> int:
+    """The clock's prompt: start the send jobs when something is due (quick, never stuck)."""
+    runtime = get_runtime()
+    return sending.kick_senders(runtime) if sending.has_due(runtime) else 0

@@ -26,7 +26,7 @@ class Periodic:
 
 # Filled in as the capabilities that own the work exist (sending, reminders, deadlines).
 PERIODIC: list[Periodic] = [
-    Periodic("jobs.sending.send_due", 2.0),  # due texts, including deferred and retried ones
+    Periodic("jobs.sending.kick", 2.0),  # starts send jobs when texts are due (deferred, retried)
     Periodic("jobs.sending.reconcile_stuck", 30.0),  # sends a dead worker left half-done
     Periodic("jobs.reminders.queue_reminders", 15.0),
     Periodic("jobs.deadlines.run_deadlines", 15.0),  # poll deadlines, idle conversations
@@ -39,7 +39,8 @@ def tick(runtime: Runtime, now: float, last_run: dict[str, float]) -> list[str]:
     started = []
     for item in PERIODIC:
         if now - last_run.get(item.job, 0.0) >= item.every:
-            enqueue(runtime, item.job, job_id=f"clock:{item.job}")
+            # RQ job ids allow only letters, digits, "_" and "-".
+            enqueue(runtime, item.job, job_id="clock-" + item.job.replace(".", "-"))
             last_run[item.job] = now
             started.append(item.job)
     return started

@@ -56,7 +56,7 @@ STUCK_AFTER = timedelta(minutes=3)
 TWILIO_MAX_VALIDITY = 36_000  # seconds: Twilio's own ceiling (and default) for ValidityPeriod
 RECORD_EVERY = 25  # outcomes written per transaction: fewer commits, same safety (see above)
 RECORD_INTERVAL = 0.5  # seconds: ... and never older than this
-JOB_BUDGET = 60.0  # seconds one send job runs before handing over to the next
+JOB_BUDGET = 20.0  # seconds one send job runs before handing over to the next
 
 
 def _env_float(name: str, default: float) -> float:
@@ -435,6 +435,10 @@ def batch_size(runtime: Runtime) -> int:
     return max(5, min(200, int(runtime.settings.send_rate * 3)))
 
 
+def claim_hold(runtime: Runtime) -> timedelta:
+    return min(CLAIM_HOLD, stuck_after(runtime) / 3)
+
+
 def send_batch(runtime: Runtime, now: datetime | None = None) -> SendReport:
     """Claim one batch of due texts and send it. ``now`` only moves the due time (tests)."""
     claimed_now = now or utcnow()
@@ -448,6 +452,7 @@ def send_batch(runtime: Runtime, now: datetime | None = None) -> SendReport:
     pending: list[Outcome] = []
     last_flush = time.monotonic()
     started = time.monotonic()
+    hold = claim_hold(runtime)
 
     def clock() -> datetime:
         # Real time moves on during a batch; a test's fixed ``now`` is shifted by it too.
@@ -456,7 +461,7 @@ def send_batch(runtime: Runtime, now: datetime | None = None) -> SendReport:
     try:
         for index, message in enumerate(claimed):
             at = clock()
-            if at - claimed_now > CLAIM_HOLD:
+            if at - claimed_now > hold:
                 # Give back what has not been tried, undoing its attempt, and stop.
                 rest = claimed[index:]
                 pending.extend(
@@ -623,8 +628,16 @@ def kick_senders(runtime: Runtime) -> int:
         queue.enqueue(runtime, SEND_JOB)
         return 1
     n = send_fanout(runtime)
+    # Job ids repeat only within a window: RQ keeps a SIGKILLed job "started" until its timeout,
+    # and a fixed id would keep that slot blocked for as long. A job runs at most JOB_BUDGET.
+    window = int(time.time() // JOB_BUDGET)
     for slot in range(n):
-        queue.enqueue(runtime, SEND_JOB, job_id=f"smsapp-send-{slot}")
+        queue.enqueue(
+            runtime,
+            SEND_JOB,
+            job_id=f"smsapp-send-{slot}-{window}",
+            timeout=int(JOB_BUDGET * 2 + 60),
+        )
     return n
 
 

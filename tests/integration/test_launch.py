@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from smsapp import queue
 from smsapp.models import (
     Conversation,
     ConversationStatus,
@@ -253,13 +254,9 @@ def test_group_policy_school_hours_and_disabled(runtime: Runtime) -> None:
 def test_cli_launch_prompts_and_yes_skips_it(
     runtime: Runtime, runner: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    kicks: list[Runtime] = []
-
-    def kick(rt: Runtime) -> int:
-        kicks.append(rt)
-        return 1
-
-    monkeypatch.setattr(sending, "kick_senders", kick)
+    # Record what would be enqueued: a job thread must not share the test's one connection.
+    kicks: list[str] = []
+    monkeypatch.setattr(queue, "enqueue", lambda rt, job, *a, **kw: kicks.append(job))
     make_poll(runtime)
     people(runtime, 3)
     declined = runner.invoke(["polls", "launch", "name-our-group"], input="n\n")
@@ -270,7 +267,7 @@ def test_cli_launch_prompts_and_yes_skips_it(
     accepted = runner.invoke(["polls", "launch", "name-our-group", "--yes"])
     assert accepted.exit_code == 0, accepted.output
     assert "Launched name-our-group: 3 texts queued" in accepted.output
-    assert len(messages(runtime)) == 3 and len(kicks) == 1
+    assert len(messages(runtime)) == 3 and kicks == [sending.SEND_JOB]
 
     again = runner.invoke(["polls", "launch", "name-our-group", "--yes"])
     assert again.exit_code != 0 and "already open" in again.output
