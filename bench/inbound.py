@@ -23,8 +23,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]  # this tree's smsapp, and bench/support
 
 from support.stack import (  # noqa: E402
+    Server,
     WorkerModel,
     gunicorn,
+    postgres_cpu_seconds,
     run_load,
     server_settings,
     throwaway_database,
@@ -44,6 +46,17 @@ MODELS = {
     "gthread": WorkerModel("gthread", "gthread", workers=2, threads=8),
     "gevent": WorkerModel("gevent", "gevent", workers=2),
 }
+
+
+def worker_model(spec: str) -> WorkerModel:
+    """``gthread`` (the preset) or ``gthread:3x8`` / ``sync:5`` / ``gevent:2``."""
+    name, _, counts = spec.partition(":")
+    if name not in MODELS:
+        raise SystemExit(f"unknown worker model {name!r}; choose from {', '.join(MODELS)}")
+    if not counts:
+        return MODELS[name]
+    workers, _, threads = counts.partition("x")
+    return WorkerModel(name, name, int(workers), int(threads or 1))
 
 
 # --- scenarios: a setup that creates data, and the form of the k-th text ------------------------
@@ -224,7 +237,7 @@ def measure(
             app,
             model.label,
             f"max c={plan.concurrency}",
-            run_load(closed, factory.batch(server.url, count)),
+            costed(server, database_url, closed, factory.batch(server.url, count)),
         )
         if latency:
             opened = {**spec, "mode": "open", "rate": plan.rate, "duration": plan.latency_duration}
@@ -233,71 +246,110 @@ def measure(
                 app,
                 model.label,
                 f"{plan.rate:g}/s",
-                run_load(opened, factory.batch(server.url, count)),
+                costed(server, database_url, opened, factory.batch(server.url, count)),
             )
 
 
+def costed(server: Server, database_url: str, spec: dict[str, Any], requests: list[bytes]) -> Any:
+    """Run the load and add what each answered text cost in CPU: gunicorn's and PostgreSQL's.
+    CPU per text hardly changes when other work shares the machine; texts/s does."""
+    database = database_url.rsplit("/", 1)[1]
+    web, db = server.cpu_seconds(), postgres_cpu_seconds(database)
+    result = run_load(spec, requests)
+    answered = max(1, result["answered"])
+    result["web_cpu_ms"] = (server.cpu_seconds() - web) * 1000 / answered
+    result["db_cpu_ms"] = (postgres_cpu_seconds(database) - db) * 1000 / answered
+    return result
+
+
 def print_rows(scenario: str, rows: list[Row]) -> None:
-    ceilings: dict[tuple[str, str], float] = {}
+    ceilings: dict[tuple[str, str], dict[str, Any]] = {}
     for row in rows:
         if row.app in {"bare", "commit"} and row.mode.startswith("max"):
-            ceilings[(row.app, row.model)] = row.result["per_second"]
+            ceilings[(row.app, row.model)] = row.result
     header = (
-        f"{'scenario':<11} {'app':<7} {'workers':<13} {'mode':<10} {'texts/s':>8} "
-        f"{'p50 ms':>7} {'p99 ms':>7} {'errors':>6} {'vs bare':>8} {'vs commit':>9}"
+        f"{'scenario':<11} {'app':<7} {'workers':<13} {'mode':<9} {'texts/s':>7} "
+        f"{'p50 ms':>7} {'p99 ms':>7} {'errors':>6} {'vs bare':>7} {'vs commit':>9} "
+        f"{'web cpu':>7} {'pg cpu':>6}"
     )
     print(header)
     print("-" * len(header))
+    notes = []
     for row in rows:
         r = row.result
         ratios = ["", ""]
         if row.app == "smsapp" and row.mode.startswith("max"):
-            for i, ceiling in enumerate(("bare", "commit")):
-                top = ceilings.get((ceiling, row.model))
-                if top:
-                    ratios[i] = f"{r['per_second'] / top:.0%}"
+            for i, name in enumerate(("bare", "commit")):
+                top = ceilings.get((name, row.model))
+                if top and top["per_second"]:
+                    ratios[i] = f"{r['per_second'] / top['per_second']:.0%}"
+            commit = ceilings.get(("commit", row.model))
+            if commit:
+                mine = r["web_cpu_ms"] + r["db_cpu_ms"]
+                theirs = commit["web_cpu_ms"] + commit["db_cpu_ms"]
+                notes.append(
+                    f"{row.model}: CPU per text smsapp {mine:.2f} ms, commit ceiling "
+                    f"{theirs:.2f} ms: by CPU, smsapp can reach ~{theirs / mine:.0%} of the "
+                    "one-commit ceiling"
+                )
         label = scenario if row.app == "smsapp" else "-"
         print(
-            f"{label:<11} {row.app:<7} {row.model:<13} {row.mode:<10} {r['per_second']:>8.0f} "
-            f"{r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['errors']:>6} {ratios[0]:>8} {ratios[1]:>9}"
+            f"{label:<11} {row.app:<7} {row.model:<13} {row.mode:<9} {r['per_second']:>7.0f} "
+            f"{r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['errors']:>6} {ratios[0]:>7} "
+            f"{ratios[1]:>9} {r['web_cpu_ms']:>7.2f} {r['db_cpu_ms']:>6.2f}"
         )
         if r["errors"]:
             print(f"    statuses {r['statuses']} {r['first_error']}")
+    print("(web cpu, pg cpu: CPU ms per answered text in gunicorn and in PostgreSQL's backends)")
+    for note in notes:
+        print(note)
     sys.stdout.flush()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--scenario", choices=sorted(SCENARIOS), default="known")
-    parser.add_argument("--models", help="comma-separated: sync,gthread,gevent (default: all)")
+    parser.add_argument(
+        "--models",
+        help="comma-separated worker models: sync, gthread, gevent, or with counts: "
+        "gthread:3x8, sync:5, gevent:2 (default: all three; --quick: gthread)",
+    )
+    parser.add_argument(
+        "--apps", default="bare,commit,smsapp", help="which of bare,commit,smsapp to serve"
+    )
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--rate", type=float, default=500.0, help="texts/s for the latency run")
     parser.add_argument("--duration", type=float, help="seconds per throughput run")
-    parser.add_argument("--participants", type=int, default=500)
+    parser.add_argument("--participants", type=int, help="default 500 (--quick: 200)")
     parser.add_argument("--quick", action="store_true", help="one worker model, short runs")
     args = parser.parse_args(argv)
 
-    names = (args.models or ("gevent" if args.quick else "sync,gthread,gevent")).split(",")
-    models = [MODELS[name.strip()] for name in names]
+    names = (args.models or ("gthread" if args.quick else "sync,gthread,gevent")).split(",")
+    models = [worker_model(name.strip()) for name in names]
+    apps = [app.strip() for app in args.apps.split(",") if app.strip() in APPS]
     duration = args.duration or (3.0 if args.quick else 5.0)
     plan = Plan(args.concurrency, 1.0, duration, args.rate, 4.0 if args.quick else 10.0)
     scenario = SCENARIOS[args.scenario]
+    participants = args.participants or (200 if args.quick else 500)
 
     from smsapp.config import load_settings
     from smsapp.migrate import upgrade
     from smsapp.runtime import build_runtime
 
     began = time.monotonic()
+    load = os.getloadavg()[0]
+    if load > 0.5 * (os.cpu_count() or 1):
+        print(f"warning: load average {load:.1f} before the run: texts/s will be low and noisy")
     with throwaway_database() as database_url:
         upgrade(database_url)
         env = {**app_env(database_url), "PUBLIC_BASE_URL": "http://127.0.0.1"}
         runtime = build_runtime(load_settings(ROOT / "instance", env))
-        context = scenario.setup(runtime, args.participants)
+        context = scenario.setup(runtime, participants)
         runtime.db.engine.dispose()
         settings = server_settings(database_url)
         print(
             f"inbound: scenario {scenario.name} ({scenario.description}); "
-            f"{args.participants} participants; {os.cpu_count()} CPUs; PostgreSQL "
+            f"{participants} participants; {os.cpu_count()} CPUs; PostgreSQL "
             f"{settings['server_version']} fsync={settings['fsync']} "
             f"synchronous_commit={settings['synchronous_commit']}"
         )
@@ -308,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
         factory = RequestFactory(scenario, context)
         rows: list[Row] = []
         for model in models:
-            for app in ("bare", "commit", "smsapp"):
+            for app in apps:
                 rows.extend(
                     measure(app, model, database_url, factory, plan, latency=app == "smsapp")
                 )

@@ -30,9 +30,11 @@ class Tally:
     statuses: dict[int, int] = field(default_factory=dict)
     errors: int = 0
     first_error: str = ""
+    answered: int = 0  # every answer, warm-up included: the server's CPU covers them all
 
     def record(self, started: float, finished: float, status: int, at: float) -> None:
         """Count one answer if ``at`` (when it finished, or when it was due) is in the window."""
+        self.answered += 1
         if not self.measure_from <= at < self.measure_until:
             return
         self.latencies.append(finished - started)
@@ -202,6 +204,7 @@ def summarise(tally: Tally, duration: float) -> dict[str, Any]:
         "errors": tally.errors,
         "statuses": {str(k): v for k, v in sorted(tally.statuses.items())},
         "first_error": tally.first_error,
+        "answered": tally.answered,
     }
 
 

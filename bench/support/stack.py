@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 LOADGEN = Path(__file__).with_name("loadgen.py")
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 ADMIN_DSN = os.environ.get("BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
@@ -83,12 +84,46 @@ class WorkerModel:
         }
 
 
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0  # gone: its time is lost, which only makes the figure look better
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def postgres_cpu_seconds(database: str) -> float:
+    """CPU used so far by the PostgreSQL backends connected to ``database`` (Linux /proc)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if cmdline.startswith(b"postgres: ") and f" {database} ".encode() in cmdline:
+                total += _cpu_seconds(int(entry.name))
+    return total
+
+
 @dataclass
 class Server:
     url: str
     port: int
     process: subprocess.Popen[bytes]
     log_path: Path
+
+    def cpu_seconds(self) -> float:
+        """CPU used so far by gunicorn's master and workers."""
+        pid = self.process.pid
+        return _cpu_seconds(pid) + sum(_cpu_seconds(child) for child in _children(pid))
 
     def log_tail(self, lines: int = 30) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
