@@ -287,3 +287,49 @@ def import_participants(
         rejected=len(report.rejected),
     )
     return report
+
+
+CONSENT_METHODS = ("paper form", "online form", "e-mail", "verbal")
+
+
+class ParticipantError(ValueError):
+    pass
+
+
+def record_consent(
+    session: Session,
+    participant: Participant,
+    by: str,
+    at: datetime,
+    method: str,
+    actor: str,
+) -> None:
+    """Record a guardian's consent: who gave it (free text), on what day, and how."""
+    by = by.strip()
+    if not by:
+        raise ParticipantError("say who gave consent, e.g. 'Jo Smith, mother'")
+    if len(by) > 200:
+        raise ParticipantError("who gave consent: at most 200 characters")
+    if method not in CONSENT_METHODS:
+        raise ParticipantError(f"how consent was given: one of {', '.join(CONSENT_METHODS)}")
+    if at.tzinfo is None:
+        raise ValueError("consent time must be timezone-aware")
+    if at > utcnow():
+        raise ParticipantError("the consent date is in the future")
+    participant.consent_at, participant.consent_by, participant.consent_method = at, by, method
+    audit.record(session, actor, "participant.consent", participant.pseudonym, method=method)
+
+
+def change_phone(
+    session: Session, vault: PhoneVault, participant: Participant, e164: str, actor: str
+) -> None:
+    """Give a participant a new number; refused when another participant already has it."""
+    index = vault.index(e164)
+    if index == participant.phone_index:
+        return
+    if session.scalar(sa.select(Participant.id).where(Participant.phone_index == index)):
+        raise ParticipantError("another participant already has this number")
+    participant.phone_ciphertext = vault.encrypt(e164)
+    participant.phone_index = index
+    participant.phone_masked = mask_phone(e164)
+    audit.record(session, actor, "participant.phone_change", participant.pseudonym)

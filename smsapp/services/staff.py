@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -83,3 +84,40 @@ def check_login(session: Session, email: str, password: str) -> LoginResult:
     user.last_login_at = now
     audit.record(session, user.email, "login", user.email)
     return LoginResult(user)
+
+
+def list_users(session: Session) -> list[StaffUser]:
+    return list(session.scalars(sa.select(StaffUser).order_by(StaffUser.email)))
+
+
+def deactivate_user(session: Session, user: StaffUser, actor: StaffUser) -> None:
+    """Switch an account off (kept for the audit log); nobody can lock themselves out."""
+    if user.id == actor.id:
+        raise StaffError("you cannot deactivate your own account")
+    if user.role == "admin" and user.active:
+        others = session.scalar(
+            sa.select(sa.func.count(StaffUser.id)).where(
+                StaffUser.role == "admin", StaffUser.active.is_(True), StaffUser.id != user.id
+            )
+        )
+        if not others:
+            raise StaffError("this is the last active admin")
+    user.active = False
+    audit.record(session, actor.email, "user.deactivate", user.email)
+
+
+def reactivate_user(session: Session, user: StaffUser, actor: StaffUser) -> None:
+    user.active = True
+    user.failed_logins = 0
+    user.locked_until = None
+    audit.record(session, actor.email, "user.reactivate", user.email)
+
+
+def reset_password(session: Session, user: StaffUser, actor: StaffUser) -> str:
+    """Give the account a fresh random password (shown once to the admin) and unlock it."""
+    password = secrets.token_urlsafe(12)
+    user.password_hash = generate_password_hash(password)
+    user.failed_logins = 0
+    user.locked_until = None
+    audit.record(session, actor.email, "user.password_reset", user.email)
+    return password

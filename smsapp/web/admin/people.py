@@ -1,0 +1,255 @@
+"""Groups and participants: list and search, add and edit, consent, CSV import with its report.
+
+Staff see masked numbers only; simulated participants (the pretend phones) are never listed.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import sqlalchemy as sa
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+
+from smsapp.models import Group, GroupMembership, Participant
+from smsapp.privacy.phones import PhoneNumberError, normalise_phone
+from smsapp.services import participants as people
+from smsapp.web import db_session, request_transaction, runtime
+from smsapp.web.admin import PEOPLE, bp
+from smsapp.web.auth import roles_required
+
+PAGE_SIZE = 200
+
+
+def _group_or_404(slug: str) -> Group:
+    group = people.group_by_slug(db_session(), slug)
+    if group is None:
+        abort(404)
+    return group
+
+
+def _participant_or_404(pid: int) -> Participant:
+    participant = db_session().get(Participant, pid)
+    if participant is None or participant.simulated:
+        abort(404)
+    return participant
+
+
+def _search(query: str, group: Group | None) -> list[Participant]:
+    stmt = sa.select(Participant).where(Participant.simulated.is_(False))
+    if group is not None:
+        stmt = stmt.join(GroupMembership, GroupMembership.participant_id == Participant.id).where(
+            GroupMembership.group_id == group.id
+        )
+    query = query.strip()
+    if query:
+        stmt = stmt.where(
+            sa.or_(
+                Participant.pseudonym.icontains(query, autoescape=True),
+                Participant.nickname.icontains(query, autoescape=True),
+            )
+        )
+    return list(db_session().scalars(stmt.order_by(Participant.pseudonym).limit(PAGE_SIZE)))
+
+
+@bp.get("/groups")
+@roles_required(*PEOPLE)
+def groups() -> ResponseReturnValue:
+    rows = db_session().scalars(sa.select(Group).order_by(Group.name)).all()
+    return render_template("admin/groups.html", groups=rows, errors={}, values={})
+
+
+@bp.post("/groups")
+@roles_required(*PEOPLE)
+def group_create() -> ResponseReturnValue:
+    slug = (request.form.get("slug") or "").strip()
+    name = (request.form.get("name") or "").strip()
+    try:
+        with request_transaction() as s:
+            people.create_group(s, slug, name, actor=current_user.email)
+    except people.GroupError as exc:
+        rows = db_session().scalars(sa.select(Group).order_by(Group.name)).all()
+        values = {"slug": slug, "name": name}
+        return render_template(
+            "admin/groups.html", groups=rows, errors={"slug": str(exc)}, values=values
+        ), 422
+    flash(f"Group {slug} created.")
+    return redirect(url_for("admin.group_detail", slug=slug))
+
+
+@bp.get("/groups/<slug>")
+@roles_required(*PEOPLE)
+def group_detail(slug: str) -> ResponseReturnValue:
+    group = _group_or_404(slug)
+    query = request.args.get("q", "")
+    return render_template(
+        "admin/group.html", group=group, participants=_search(query, group), query=query
+    )
+
+
+@bp.get("/participants")
+@roles_required(*PEOPLE)
+def participants() -> ResponseReturnValue:
+    query = request.args.get("q", "")
+    return render_template(
+        "admin/participants.html", participants=_search(query, None), query=query
+    )
+
+
+@bp.route("/groups/<slug>/import", methods=["GET", "POST"])
+@roles_required(*PEOPLE)
+def group_import(slug: str) -> ResponseReturnValue:
+    group = _group_or_404(slug)
+    report = None
+    error = None
+    status = 200
+    if request.method == "POST":
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            error, status = "Choose a CSV file to import.", 422
+        else:
+            try:
+                with request_transaction() as s:
+                    report = people.import_participants(
+                        s, runtime().vault, group, upload.read(), actor=current_user.email
+                    )
+            except people.ImportFileError as exc:
+                error, status = str(exc), 422
+    return render_template("admin/import.html", group=group, report=report, error=error), status
+
+
+def _consent_fields(errors: dict[str, str]) -> tuple[str, datetime | None, str] | None:
+    """The consent part of a form, or None when left blank; errors are filled in place."""
+    by = (request.form.get("consent_by") or "").strip()
+    day_text = (request.form.get("consent_date") or "").strip()
+    method = (request.form.get("consent_method") or "").strip()
+    if not (by or method):  # the date alone is prefilled with today
+        return None
+    at: datetime | None = None
+    try:
+        day = date.fromisoformat(day_text) if day_text else date.today()
+        at = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
+    except ValueError:
+        errors["consent_date"] = "write the date as YYYY-MM-DD"
+    return by, at, method
+
+
+def _apply_consent(
+    participant: Participant, fields: tuple[str, datetime | None, str], errors: dict[str, str]
+) -> None:
+    by, at, method = fields
+    if at is None:
+        return
+    try:
+        people.record_consent(db_session(), participant, by, at, method, current_user.email)
+    except people.ParticipantError as exc:
+        text = str(exc)
+        name = "consent_by"
+        if "how consent" in text:
+            name = "consent_method"
+        elif "date" in text:
+            name = "consent_date"
+        errors[name] = text
+
+
+def _details(participant: Participant) -> None:
+    for name in ("nickname", "age_band", "language"):
+        value = (request.form.get(name) or "").strip()[:60]
+        setattr(participant, name, value or None)
+
+
+@bp.route("/groups/<slug>/participants/new", methods=["GET", "POST"])
+@roles_required(*PEOPLE)
+def participant_new(slug: str) -> ResponseReturnValue:
+    group = _group_or_404(slug)
+    errors: dict[str, str] = {}
+    if request.method == "GET":
+        return _participant_form(None, group, errors)
+    s = db_session()
+    try:
+        e164 = normalise_phone(request.form.get("phone") or "").e164
+    except PhoneNumberError as exc:
+        errors["phone"] = str(exc)
+        return _participant_form(None, group, errors, 422)
+    participant = people.find_by_phone(s, runtime().vault, e164)
+    if participant is not None:
+        errors["phone"] = (
+            f"this number is already {participant.pseudonym}; edit that participant instead"
+        )
+        return _participant_form(None, group, errors, 422)
+    consent = _consent_fields(errors)
+    try:
+        participant = people.new_participant(s, runtime().vault, e164)
+        _details(participant)
+        s.flush()
+        s.add(GroupMembership(group_id=group.id, participant_id=participant.id))
+        if consent is not None:
+            _apply_consent(participant, consent, errors)
+        if errors:
+            s.rollback()
+            return _participant_form(None, group, errors, 422)
+        people.audit.record(s, current_user.email, "participant.add", participant.pseudonym)
+        s.commit()
+    except BaseException:
+        s.rollback()
+        raise
+    flash(f"Added {participant.pseudonym} to {group.name}.")
+    return redirect(url_for("admin.group_detail", slug=group.slug))
+
+
+@bp.route("/participants/<int:pid>", methods=["GET", "POST"])
+@roles_required(*PEOPLE)
+def participant_edit(pid: int) -> ResponseReturnValue:
+    participant = _participant_or_404(pid)
+    errors: dict[str, str] = {}
+    if request.method == "GET":
+        return _participant_form(participant, None, errors)
+    s = db_session()
+    try:
+        _details(participant)
+        phone = (request.form.get("phone") or "").strip()
+        if phone:
+            try:
+                e164 = normalise_phone(phone).e164
+                people.change_phone(s, runtime().vault, participant, e164, current_user.email)
+            except (PhoneNumberError, people.ParticipantError) as exc:
+                errors["phone"] = str(exc)
+        consent = _consent_fields(errors)
+        if consent is not None:
+            _apply_consent(participant, consent, errors)
+        if errors:
+            s.rollback()
+            return _participant_form(_participant_or_404(pid), None, errors, 422)
+        people.audit.record(s, current_user.email, "participant.edit", participant.pseudonym)
+        s.commit()
+    except BaseException:
+        s.rollback()
+        raise
+    flash(f"Saved {participant.pseudonym}.")
+    return redirect(url_for("admin.participant_edit", pid=pid))
+
+
+def _participant_form(
+    participant: Participant | None, group: Group | None, errors: dict[str, str], status: int = 200
+) -> ResponseReturnValue:
+    groups: list[Group] = []
+    if participant is not None:
+        groups = list(
+            db_session().scalars(
+                sa.select(Group)
+                .join(GroupMembership, GroupMembership.group_id == Group.id)
+                .where(GroupMembership.participant_id == participant.id)
+                .order_by(Group.name)
+            )
+        )
+    return render_template(
+        "admin/participant.html",
+        participant=participant,
+        group=group,
+        groups=groups,
+        errors=errors,
+        values=request.form if request.method == "POST" else {},
+        methods=people.CONSENT_METHODS,
+        today=date.today().isoformat(),
+    ), status
