@@ -183,16 +183,29 @@ def tokens(text: str) -> list[str]:
     A leet character counts as a letter only inside a word that has a real letter, so answers
     such as "1 3 5" and punctuation such as "help!" keep their meaning.
     """
-    out = []
+    out: list[str] = []
+    leety: list[bool] = []  # the word had leet in it, so its digit-only neighbours may too
     for raw in _TOKEN.findall(_fold(text)):
         word = raw.strip("!|+")
         if not word:
             continue
-        if _LETTER.search(word):
-            word = word.translate(_LEET)
-        word = "".join(ch for ch in word if ch.isalnum())
-        if word:
-            out.append(word)
+        mapped = word.translate(_LEET) if _LETTER.search(word) else word
+        mapped = "".join(ch for ch in mapped if ch.isalnum())
+        if mapped:
+            out.append(mapped)
+            leety.append(mapped != word)
+    # A digit-only word beside letters typed apart ("k 1 l l") or beside leet ("n0 f00d 47
+    # h0m3") is leet too; spreading this to a fixed point covers "7 0 u c h".
+    changed = True
+    while changed:
+        changed = False
+        for i, word in enumerate(out):
+            if not word.isdigit() or word.translate(_LEET).isdigit():
+                continue
+            near = [j for j in (i - 1, i + 1) if 0 <= j < len(out)]
+            if any(leety[j] or (len(out[j]) == 1 and out[j].isalpha()) for j in near):
+                out[i] = word.translate(_LEET)
+                leety[i] = changed = True
     return out
 
 
@@ -275,7 +288,11 @@ class Matcher:
     """Checks a text against every category; build once, use for every inbound text."""
 
     rules: Mapping[str, CategoryRules]
-    _phrases: dict[str, list[_Phrase]] = field(default_factory=dict, init=False, repr=False)
+    # Phrases by first letter, then by length: a window is compared only with phrases it could
+    # be within reach of, which keeps a 1,600-character text quick.
+    _phrases: dict[tuple[str, int], list[_Phrase]] = field(
+        default_factory=dict, init=False, repr=False
+    )
     _patterns: list[tuple[str, str, re.Pattern[str]]] = field(
         default_factory=list, init=False, repr=False
     )
@@ -288,7 +305,8 @@ class Matcher:
                 if not key:
                     continue
                 entry = _Phrase(category, phrase, key, allowed_edits(len(key)))
-                self._phrases.setdefault(key[0], []).append(entry)
+                for length in range(len(key) - entry.edits, len(key) + entry.edits + 1):
+                    self._phrases.setdefault((key[0], length), []).append(entry)
                 self._longest = max(self._longest, len(key) + entry.edits)
             for pattern in rules.patterns:
                 self._patterns.append((category, pattern, re.compile(pattern)))
@@ -303,7 +321,7 @@ class Matcher:
                 joined = _squeeze(joined + words[j])
                 if len(joined) > self._longest:
                     break
-                for phrase in self._phrases.get(joined[0], ()):
+                for phrase in self._phrases.get((joined[0], len(joined)), ()):
                     if phrase.category in found:
                         continue
                     if within_distance(joined, phrase.key, phrase.edits):

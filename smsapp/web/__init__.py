@@ -42,7 +42,7 @@ def _close_session(_exc: BaseException | None) -> None:
 
 
 def register(app: Flask) -> None:
-    from smsapp.web import admin, auth, health, security, webhooks
+    from smsapp.web import admin, auth, downloads, health, safeguarding, security, webhooks
 
     app.teardown_appcontext(_close_session)
     security.init_app(app)
@@ -51,3 +51,5 @@ def register(app: Flask) -> None:
     app.register_blueprint(health.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(downloads.bp)
+    app.register_blueprint(safeguarding.bp)
