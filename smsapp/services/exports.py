@@ -6,22 +6,26 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import IO, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from smsapp.conversation.definition import PollDefinition, Question
-from smsapp.db import utcnow
+from smsapp.db import Database, utcnow
 from smsapp.exports import cells, columns, floip
 from smsapp.models import (
     Answer,
     AuditEvent,
     Conversation,
+    ExportRun,
+    ExportStatus,
     InboundMessage,
     OutboundMessage,
     OutboundStatus,
@@ -470,23 +474,25 @@ def header(request: ExportRequest, defn: PollDefinition) -> list[str]:
     raise ExportError(f"{request.kind} is not a CSV export")
 
 
+def check_request(poll: Poll, request: ExportRequest) -> None:
+    """Raise ExportError for a request this poll cannot answer (before any byte is written)."""
+    if request.question is None:
+        return
+    try:
+        kind = load_definition(poll).question(request.question).kind
+    except KeyError:
+        raise ExportError(f"poll {poll.slug} has no question {request.question!r}") from None
+    if kind not in columns.BALLOT_KINDS:
+        raise ExportError(f"question {request.question!r} is a {kind} question, not a ballot")
+
+
 def export_rows(session: Session, poll: Poll, request: ExportRequest) -> Iterator[Row]:
     """The data rows of one CSV export, streamed."""
+    check_request(poll, request)
     defn = load_definition(poll)
     if request.kind == "responses":
         return wide_rows(session, poll, defn) if request.wide else response_rows(session, poll)
     if request.kind == "ballots":
-        if request.question is not None:
-            try:
-                kind = defn.question(request.question).kind
-            except KeyError:
-                raise ExportError(
-                    f"poll {poll.slug} has no question {request.question!r}"
-                ) from None
-            if kind not in columns.BALLOT_KINDS:
-                raise ExportError(
-                    f"question {request.question!r} is a {kind} question, not a ballot"
-                )
         return ballot_rows(session, poll, request.question)
     if request.kind == "tally":
         return tally_rows(session, poll, defn, request.suppress_below)
@@ -637,3 +643,79 @@ def write_floip(
             text.detach()
             done = counted.count
     return done
+
+
+# ---------------------------------------------------------------------------------------------
+# Large exports: written to a file by a job, with progress the page can show
+
+
+def create_run(
+    session: Session, poll: Poll, request: ExportRequest, actor: str, directory: Path
+) -> ExportRun:
+    """Record a large export to be written under `directory`; the caller commits and enqueues."""
+    filename = export_filename(poll.slug, request, utcnow().date())
+    run = ExportRun(
+        kind=request.label,
+        poll_id=poll.id,
+        requested_by=actor,
+        options=request.to_json(),
+        status=ExportStatus.QUEUED,
+        filename=filename,
+    )
+    session.add(run)
+    session.flush()
+    run.path = str(directory / f"{run.id}-{filename}")
+    audit.record(session, actor, "export.requested", f"poll:{poll.slug}", export_id=run.id)
+    return run
+
+
+def write_run(db: Database, export_id: int, *, bom: bool = True) -> ExportRun | None:
+    """Write the file of a queued ExportRun, updating its progress as rows go out.
+
+    Progress is committed in its own short transactions so the page sees it while the long
+    read goes on. A failure leaves no partial file and marks the run failed with the reason.
+    """
+    with db.transaction() as session:
+        run = session.get(ExportRun, export_id)
+        if run is None or run.status != ExportStatus.QUEUED or not run.path:
+            return run
+        poll = session.get(Poll, run.poll_id)
+        if poll is None:
+            run.status, run.error = ExportStatus.FAILED, "the poll no longer exists"
+            return run
+        request = ExportRequest.from_json(run.options)
+        run.status = ExportStatus.RUNNING
+        run.rows_total = count_answers(session, poll, request)
+        path = Path(run.path)
+
+    def progress(done: int) -> None:
+        with db.transaction() as s:
+            s.execute(sa.update(ExportRun).where(ExportRun.id == export_id).values(rows_done=done))
+
+    partial = path.with_name(path.name + ".part")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with db.transaction() as session:
+            poll = session.get(Poll, poll.id)
+            assert poll is not None
+            if request.kind == "floip":
+                with partial.open("wb") as binary:
+                    rows = write_floip(binary, session, poll, progress=progress)
+            else:
+                with partial.open("w", encoding="utf-8", newline="") as text:
+                    rows = write_csv(text, session, poll, request, bom=bom, progress=progress)
+        os.replace(partial, path)
+    except Exception as error:
+        partial.unlink(missing_ok=True)
+        with db.transaction() as session:
+            failed = session.get(ExportRun, export_id)
+            assert failed is not None
+            failed.status, failed.error = ExportStatus.FAILED, str(error)[:500]
+            failed.finished_at = utcnow()
+        raise
+    with db.transaction() as session:
+        done = session.get(ExportRun, export_id)
+        assert done is not None
+        done.status, done.rows_done, done.finished_at = ExportStatus.DONE, rows, utcnow()
+        done.rows_total = max(done.rows_total or 0, rows)
+        return done
