@@ -244,6 +244,8 @@ def withdraw(
         session.execute(sa.update(AuditEvent).where(AuditEvent.actor == old).values(actor=new))
         session.execute(sa.update(AuditEvent).where(AuditEvent.subject == old).values(subject=new))
         result.pseudonym = new
+        if actor == old:
+            actor = new
     audit.record(
         session,
         actor,
