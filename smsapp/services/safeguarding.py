@@ -26,6 +26,8 @@ from smsapp.config import Settings
 from smsapp.db import utcnow
 from smsapp.models import (
     Answer,
+    FreeTextModeration,
+    FreeTextReview,
     InboundMessage,
     Nomination,
     NominationStatus,
@@ -147,6 +149,29 @@ def exclude_flagged_answers(session: Session, inbound: InboundMessage) -> int:
         )
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def screen_answers(runtime: Runtime, session: Session, inbound: InboundMessage) -> bool:
+    """True (and the text marked flagged) when an answer this text completed carries flagged
+    words gathered from earlier texts, e.g. a nomination typed over several texts then DONE.
+
+    The earlier text already raised its own flag for the lead; this only keeps the finished
+    answer out of results.
+    """
+    session.flush()
+    rows = session.execute(
+        sa.select(Answer.value, Answer.label, Answer.raw_text).where(
+            Answer.inbound_message_id == inbound.id
+        )
+    ).all()
+    matcher = matcher_for(runtime.settings)
+    for value, label, raw in rows:
+        parts = value if isinstance(value, list) else [value]
+        text = "\n".join(str(p) for p in [*parts, label, raw] if p is not None)
+        if matcher.check(text):
+            inbound.flagged = True
+            return True
+    return False
 
 
 def flagged_inbound_ids() -> sa.Select[Any]:
@@ -304,3 +329,45 @@ def email_flag_job(flag_id: int) -> bool:
         send_flag_email(runtime.settings, flag)
         flag.emailed_at = utcnow()
         return True
+
+
+# -- free text shown to the group ----------------------------------------------------------------
+
+
+def moderate_free_text(session: Session, answer_id: int, *, approve: bool, by: str) -> None:
+    """A staff decision on one free-text answer; only approved ones are ever shown to a group."""
+    row = session.scalar(
+        sa.select(FreeTextModeration).where(FreeTextModeration.answer_id == answer_id)
+    )
+    status = FreeTextReview.APPROVED if approve else FreeTextReview.REJECTED
+    if row is None:
+        row = FreeTextModeration(answer_id=answer_id, status=status, moderated_by=by)
+        session.add(row)
+    else:
+        row.status, row.moderated_by, row.moderated_at = status, by, utcnow()
+    audit.record(session, by, "answer.moderate", str(answer_id), status=status)
+
+
+def group_visible_texts(session: Session, poll_id: int, question_key: str) -> list[str]:
+    """Free-text answers a group may see: approved by a moderator, current, from a real
+    participant, and never from a flagged text."""
+    rows = session.execute(
+        sa.select(Answer.value)
+        .join(FreeTextModeration, FreeTextModeration.answer_id == Answer.id)
+        .join(Participant, Participant.id == Answer.participant_id)
+        .outerjoin(InboundMessage, InboundMessage.id == Answer.inbound_message_id)
+        .where(
+            Answer.poll_id == poll_id,
+            Answer.question_key == question_key,
+            Answer.superseded.is_(False),
+            Answer.skipped.is_(False),
+            FreeTextModeration.status == FreeTextReview.APPROVED,
+            Participant.simulated.is_(False),
+            sa.or_(InboundMessage.id.is_(None), InboundMessage.flagged.is_(False)),
+        )
+        .order_by(Answer.answered_at, Answer.id)
+    ).all()
+    texts: list[str] = []
+    for (value,) in rows:
+        texts.extend(str(v) for v in (value if isinstance(value, list) else [value]))
+    return texts

@@ -1,0 +1,277 @@
+"""Safeguarding flags through the signed webhook: a worrying text (however it is typed) flags
+the message, the young person gets the supportive reply, the lead sees it in the inbox with a
+deadline, and the text never reaches results or the group."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from smsapp.config import Settings
+from smsapp.db import utcnow
+from smsapp.models import (
+    Answer,
+    AuditEvent,
+    InboundMessage,
+    Nomination,
+    Poll,
+    SafeguardingFlag,
+)
+from smsapp.services import safeguarding
+from smsapp.services.polls import import_poll, open_poll
+from smsapp.services.results import summarise
+from smsapp.services.staff import create_user
+from tests.support.factories import make_participant
+
+DATA = Path(__file__).parent.parent / "data"
+SAM = "+447911123456"
+PASSWORD = "correct horse battery"
+
+
+def _open_poll(runtime) -> int:
+    with runtime.db.transaction() as s:
+        result = import_poll(s, (DATA / "every_kind.yaml").read_text())
+        open_poll(s, result.poll)
+        return result.poll.id
+
+
+def _flags(runtime) -> list[SafeguardingFlag]:
+    with runtime.db.transaction() as s:
+        return list(s.scalars(sa.select(SafeguardingFlag).order_by(SafeguardingFlag.id)))
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("i want to kill myself", "self-harm"),
+        ("I want to K I L L   myself", "self-harm"),
+        ("kil myslef tbh", "self-harm"),
+        ("k1lllll mys3lf", "self-harm"),
+        ("im being bulied at skool", "bullying"),
+        ("I don\u2019t feel s a f e at home", "unsafe"),
+    ],
+)
+def test_a_worrying_text_is_flagged_and_answered_with_support(runtime, phone, text, category):
+    p = make_participant(runtime, SAM, nickname="Sam")
+    replies = phone(SAM).replies(text)
+    assert replies[0] == Settings.support_reply and "Childline" in replies[0]
+    assert "0800 1111" in replies[0]
+    assert "nothing to answer" in replies[1]  # and it is routed as usual
+    [flag] = _flags(runtime)
+    assert category in flag.categories and flag.participant_id == p.id
+    assert flag.due_at - flag.created_at == timedelta(hours=24)
+    with runtime.db.transaction() as s:
+        inbound = s.get(InboundMessage, flag.inbound_message_id)
+        assert inbound is not None and inbound.flagged and inbound.body == text
+        assert s.scalar(sa.select(AuditEvent).where(AuditEvent.action == "safeguarding.flag"))
+
+
+def test_an_ordinary_text_raises_nothing(runtime, phone) -> None:
+    make_participant(runtime, SAM)
+    [reply] = phone(SAM).replies("what time is the youth club on friday")
+    assert "Childline" not in reply
+    assert _flags(runtime) == []
+
+
+def test_a_stranger_is_checked_too(runtime, phone) -> None:
+    replies = phone("+447911123999").replies("please help me, someone is following me")
+    assert replies[0] == Settings.support_reply
+    [flag] = _flags(runtime)
+    assert flag.participant_id is None and "unsafe" in flag.categories
+
+
+def test_the_support_text_and_the_deadline_are_configurable(runtime, phone) -> None:
+    object.__setattr__(
+        runtime,
+        "settings",
+        runtime.settings.with_overrides(
+            support_reply="Talk to Childline on 0800 1111. Ms Khan will call you.",
+            flag_ack_hours=2.0,
+        ),
+    )
+    make_participant(runtime, SAM)
+    replies = phone(SAM).replies("everyone hates me")
+    assert replies[0] == "Talk to Childline on 0800 1111. Ms Khan will call you."
+    [flag] = _flags(runtime)
+    assert flag.due_at - flag.created_at == timedelta(hours=2)
+
+
+def test_flagged_answers_never_reach_results_or_a_ballot(runtime, phone) -> None:
+    numbers = [f"+4479111234{i:02d}" for i in range(6)]
+    for number in numbers:
+        make_participant(runtime, number)
+    poll_id = _open_poll(runtime)
+    for number in numbers[:5]:
+        phone(number).replies("all")
+        phone(number).replies("a")
+    worried = phone(numbers[5])
+    worried.replies("all")
+    [support, *_] = worried.replies("B, I want to die")
+    assert support == Settings.support_reply
+    with runtime.db.transaction() as s:
+        poll = s.get(Poll, poll_id)
+        assert poll is not None
+        colour = next(q for q in summarise(s, poll).questions if q.key == "colour")
+        recorded = s.scalars(
+            sa.select(Answer.value)
+            .join(InboundMessage, InboundMessage.id == Answer.inbound_message_id)
+            .where(Answer.question_key == "colour", InboundMessage.flagged.is_(True))
+        ).all()
+    assert recorded == ["B"]  # it is stored (the lead may need it) ...
+    assert dict((c, n) for c, _, n in colour.counts) == {"A": 5, "B": 0, "C": 0}  # ... not counted
+    assert colour.answered == 5
+
+    # A nomination typed over several texts and finished with DONE is caught as well.
+    for reply in ("skip", "a", "3", "yes", "2"):
+        worried.replies(reply)
+    worried.replies("the kill myself club")
+    worried.replies("done")
+    with runtime.db.transaction() as s:
+        nominations = s.scalars(sa.select(Nomination)).all()
+        assert [(n.text, n.status) for n in nominations] == [("the kill myself club", "rejected")]
+
+
+def test_free_text_reaches_the_group_only_after_moderation(runtime, phone) -> None:
+    make_participant(runtime, SAM)
+    poll_id = _open_poll(runtime)
+    sam = phone(SAM)
+    sam.replies("all")
+    sam.replies("a")
+    sam.replies("red is the colour of our school")
+    with runtime.db.transaction() as s:
+        answer = s.scalar(sa.select(Answer).where(Answer.question_key == "why_red"))
+        assert answer is not None
+        assert safeguarding.group_visible_texts(s, poll_id, "why_red") == []
+        safeguarding.moderate_free_text(s, answer.id, approve=True, by="fac@example.org")
+        assert safeguarding.group_visible_texts(s, poll_id, "why_red") == [
+            "red is the colour of our school"
+        ]
+        safeguarding.moderate_free_text(s, answer.id, approve=False, by="fac@example.org")
+        assert safeguarding.group_visible_texts(s, poll_id, "why_red") == []
+
+
+def _login(client, runtime, role: str) -> None:
+    with runtime.db.transaction() as s:
+        create_user(s, f"{role}@example.org", PASSWORD, role)
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token
+    client.post(
+        "/login",
+        data={"email": f"{role}@example.org", "password": PASSWORD, "csrf_token": token.group(1)},
+    )
+
+
+def test_the_lead_sees_acknowledges_and_overdue_flags_are_counted(runtime, client, phone) -> None:
+    p = make_participant(runtime, SAM)
+    phone(SAM).replies("<b>he hits me</b>")
+    phone(SAM).replies("everyone hates me")
+    old, new = _flags(runtime)
+    with runtime.db.transaction() as s:
+        row = s.get(SafeguardingFlag, old.id)
+        assert row is not None
+        row.due_at = utcnow() - timedelta(minutes=1)
+        assert safeguarding.open_flag_counts(s) == (2, 1)
+
+    _login(client, runtime, "safeguarding")
+    page = client.get("/admin/safeguarding/")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "&lt;b&gt;he hits me&lt;/b&gt;" in html and "<b>he hits me" not in html  # escaped
+    assert p.pseudonym in html and "OVERDUE" in html and "2</strong> open" in html
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert token
+    url = f"/admin/safeguarding/flags/{old.id}/acknowledge"
+    assert client.post(url, data={"note": "called school DSL"}).status_code == 400  # no CSRF
+    empty = client.post(url, data={"csrf_token": token.group(1), "note": " "})
+    assert empty.status_code == 302
+    with runtime.db.transaction() as s:
+        assert safeguarding.open_flag_counts(s) == (2, 1)
+    client.post(url, data={"csrf_token": token.group(1), "note": "called school DSL"})
+    with runtime.db.transaction() as s:
+        assert safeguarding.open_flag_counts(s) == (1, 0)
+        done = s.get(SafeguardingFlag, old.id)
+        assert done is not None and done.acknowledged_by == "safeguarding@example.org"
+        assert done.note == "called school DSL"
+        event = s.scalar(
+            sa.select(AuditEvent).where(AuditEvent.action == "safeguarding.acknowledge")
+        )
+        assert event is not None and event.details["late"] is True
+
+
+def test_only_leads_and_admins_open_the_inbox(runtime, client) -> None:
+    _login(client, runtime, "facilitator")
+    assert client.get("/admin/safeguarding/").status_code == 403
+
+
+def test_reveal_is_for_the_safeguarding_role_only_and_audited(runtime, client) -> None:
+    p = make_participant(runtime, SAM)
+    _login(client, runtime, "admin")
+    page = client.get(f"/admin/safeguarding/participants/{p.pseudonym}").get_data(as_text=True)
+    assert "+44 7••• •••456" in page and "7911123456" not in page and "Reveal" not in page
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token
+    url = f"/admin/safeguarding/participants/{p.pseudonym}/reveal"
+    denied = client.post(url, data={"csrf_token": token.group(1), "reason": "x"})
+    assert denied.status_code == 403
+    client.post("/logout", data={"csrf_token": token.group(1)})
+
+    _login(client, runtime, "safeguarding")
+    page = client.get(f"/admin/safeguarding/participants/{p.pseudonym}").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token and "Reveal number" in page and "7911123456" not in page
+    shown = client.post(url, data={"csrf_token": token.group(1), "reason": "flag #3, DSL call"})
+    assert shown.status_code == 200 and SAM in shown.get_data(as_text=True)
+    assert shown.headers["Cache-Control"] == "no-store"
+    with runtime.db.transaction() as s:
+        events = s.scalars(
+            sa.select(AuditEvent).where(AuditEvent.action == "participant.reveal_number")
+        ).all()
+        assert [(e.actor, e.subject, e.details["reason"]) for e in events] == [
+            ("safeguarding@example.org", p.pseudonym, "flag #3, DSL call")
+        ]
+
+
+class FakeSMTP:
+    sent: list = []
+
+    def __init__(self, host: str, port: int, timeout: float) -> None:
+        self.host, self.port = host, port
+
+    def __enter__(self) -> FakeSMTP:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def starttls(self) -> None:
+        pass
+
+    def login(self, user: str, password: str) -> None:
+        pass
+
+    def send_message(self, message) -> None:
+        FakeSMTP.sent.append(message)
+
+
+def test_the_email_names_no_child_and_quotes_no_text(runtime, phone) -> None:
+    p = make_participant(runtime, SAM, nickname="Sam")
+    phone(SAM).replies("i want to kill myself")
+    [flag] = _flags(runtime)
+    settings = runtime.settings.with_overrides(
+        smtp_host="smtp.example.org",
+        safeguarding_email="dsl@school.example",
+        public_base_url="https://sms.example.org",
+    )
+    FakeSMTP.sent = []
+    safeguarding.send_flag_email(settings, flag, smtp_factory=FakeSMTP)
+    [message] = FakeSMTP.sent
+    body = message.get_content()
+    assert message["To"] == "dsl@school.example"
+    assert "https://sms.example.org/admin/safeguarding/" in body and "Self-harm" in body
+    for secret in ("kill", "Sam", p.pseudonym, "7911123456"):
+        assert secret not in body and secret not in message["Subject"]
