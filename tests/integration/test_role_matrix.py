@@ -149,7 +149,8 @@ def test_every_admin_route_names_its_roles(matrix_app: Flask) -> None:
     assert admin_rules(matrix_app), "no admin routes found"
     assert unguarded(matrix_app) == []
     for endpoint, roles in DECIDED.items():
-        assert set(matrix_app.view_functions[endpoint].allowed_roles) == roles, endpoint
+        view: Any = matrix_app.view_functions[endpoint]
+        assert set(view.allowed_roles) == roles, endpoint
 
 
 def test_the_guard_check_catches_a_route_without_roles(matrix_app: Flask) -> None:
