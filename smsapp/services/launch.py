@@ -6,6 +6,7 @@ jobs do the rest. A poll launches once: its unique (poll, participant) pairs say
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -230,8 +231,35 @@ class LaunchResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _chunks(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    return [rows[i : i + INSERT_CHUNK] for i in range(0, len(rows), INSERT_CHUNK)]
+def bulk_insert(session: Session, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows fast: COPY on PostgreSQL (about 20x an executemany), else executemany.
+
+    COPY bypasses column types, so values must already be what the database stores: aware UTC
+    datetimes and JSON as text (the callers here build exactly that).
+    """
+    if not rows:
+        return
+    if session.get_bind().dialect.name != "postgresql":
+        for i in range(0, len(rows), INSERT_CHUNK):
+            session.execute(sa.insert(table), rows[i : i + INSERT_CHUNK])
+        return
+    columns = list(rows[0])
+    json_columns = {c.name for c in table.columns if isinstance(c.type, sa.JSON)}
+    raw = session.connection().connection.driver_connection
+    assert raw is not None
+    names = ", ".join(f'"{name}"' for name in columns)
+    with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+        dumped: dict[int, str] = {}  # launch rows share their JSON values: encode each once
+        for row in rows:
+            values = []
+            for c in columns:
+                value = row[c]
+                if c in json_columns:
+                    if id(value) not in dumped:
+                        dumped[id(value)] = json.dumps(value)
+                    value = dumped[id(value)]
+                values.append(value)
+            copy.write_row(values)
 
 
 def launch_poll(
@@ -277,8 +305,7 @@ def launch_poll(
         }
         for m in plan.recipients
     ]
-    for chunk in _chunks(conversation_rows):
-        session.execute(sa.insert(Conversation), chunk)
+    bulk_insert(session, Conversation.__table__, conversation_rows)  # type: ignore[arg-type]
     ids = dict(
         session.execute(
             sa.select(Conversation.participant_id, Conversation.id).where(
@@ -287,6 +314,7 @@ def launch_poll(
         ).all()
     )
     segments_of: dict[str, int] = {}
+    no_extra: dict[str, Any] = {}  # one shared (never mutated) value for every row
     message_rows = []
     backend = runtime.settings.sms_backend
     for member in plan.recipients:
@@ -311,11 +339,10 @@ def launch_poll(
                     "attempts": 0,
                     "created_at": now,
                     "updated_at": now,
-                    "extra": {},
+                    "extra": no_extra,
                 }
             )
-    for chunk in _chunks(message_rows):
-        session.execute(sa.insert(OutboundMessage), chunk)
+    bulk_insert(session, OutboundMessage.__table__, message_rows)  # type: ignore[arg-type]
     audit.record(
         session,
         actor,
