@@ -216,3 +216,18 @@ def test_name_our_group_by_text_end_to_end(runtime, phone, runner, monkeypatch, 
         ).all()
     assert len(queued) == 6 and {m.status for m in queued} == {"queued"}
     assert {m.body for m in queued} == {plan.text}
+
+
+def test_a_text_for_a_conversation_whose_poll_closed_gets_a_polite_reply(runtime, phone) -> None:
+    make_group(runtime)
+    make_participant(runtime, PHONES[0])
+    with runtime.db.transaction() as s:
+        open_poll(s, import_poll(s, IDEAS).poll)
+    kid = phone(PHONES[0])
+    kid.replies("IDEAS")
+    with runtime.db.transaction() as s:  # closed behind the conversation's back
+        s.execute(sa.update(Poll).values(status="closed"))
+    [reply] = kid.replies("Team Spark")
+    assert reply == "Sorry, \u201cName ideas\u201d has closed. Thanks for taking part!"
+    with runtime.db.transaction() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(Answer)) == 0
