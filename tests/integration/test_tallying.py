@@ -315,3 +315,18 @@ def test_results_text_shows_order_only_for_few_ballots_and_counts_otherwise(runt
         text = announce.results_text(s, s.get(Poll, poll_id))
     assert "Fewer than 5" not in text
     assert "1 School (5 votes)" in text and "1 Health (25 pts)" in text
+
+
+def test_polls_tally_counts_now_and_says_how_to_recount(runtime, runner) -> None:
+    poll_id = _open(runtime)
+    a, b = _people(runtime, 2)
+    cast(runtime, poll_id, a, "name", "rank", ["C", "A"], T0)
+    cast(runtime, poll_id, b, "name", "rank", ["C"], T0)
+    result = runner.invoke(["polls", "tally", "vote"])
+    assert result.exit_code == 0, result.output
+    assert "[name] irv, 2 ballot(s), provisional:" in result.output
+    assert "1. C Team Spark" in result.output
+    assert "recount: smsapp tally BALLOTS.csv --method irv --seed 4f0c-test-seed" in result.output
+    with runtime.db.transaction() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(TallyRun)) == 6
+    assert runner.invoke(["polls", "tally", "nope"]).exit_code != 0
