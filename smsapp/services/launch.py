@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -92,6 +93,10 @@ class LaunchPlan:
     closes_at: datetime | None
     segments: int = 0
     texts: int = 0
+    timezone: str = "Europe/London"
+
+    def local(self, moment: datetime) -> str:
+        return f"{moment.astimezone(ZoneInfo(self.timezone)):%a %d %b %Y %H:%M} ({self.timezone})"
 
     @property
     def texted_now(self) -> int:
@@ -121,13 +126,11 @@ class LaunchPlan:
             f"{self.estimated_cost:.2f} {self.currency}"
         )
         if self.deferred:
-            lines.append(
-                f"Quiet hours: texts will go out from {self.send_after:%Y-%m-%d %H:%M} UTC"
-            )
+            lines.append(f"Quiet hours: texts will go out from {self.local(self.send_after)}")
         else:
             lines.append("Texts go out now (not in quiet hours)")
         if self.closes_at is not None:
-            lines.append(f"Closes: {self.closes_at:%Y-%m-%d %H:%M} UTC")
+            lines.append(f"Closes: {self.local(self.closes_at)}")
         return lines
 
 
@@ -213,13 +216,17 @@ def plan_launch(
         closes_at=closes_at(defn, now),
         segments=segments,
         texts=texts,
+        timezone=runtime.settings.timezone,
     )
 
 
-def preview_launch(runtime: Runtime, session: Session, slug: str) -> LaunchPlan:
+def preview_launch(
+    runtime: Runtime, session: Session, slug: str, *, now: datetime | None = None
+) -> LaunchPlan:
+    """What launching `slug` now would do; changes nothing. PollError if it cannot launch."""
     from smsapp.services.polls import require_poll
 
-    return plan_launch(runtime, session, require_poll(session, slug))
+    return plan_launch(runtime, session, require_poll(session, slug), now=now)
 
 
 @dataclass

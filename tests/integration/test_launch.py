@@ -209,13 +209,16 @@ def test_launch_at_night_waits_for_morning_across_the_march_clock_change(
     # Saturday 28 March 2026, 22:30 GMT; clocks go forward at 01:00 UTC on Sunday.
     night = datetime(2026, 3, 28, 22, 30, tzinfo=UTC)
     with runtime.db.transaction() as s:
-        plan = preview_launch(runtime, s, "name-our-group")
+        plan = preview_launch(runtime, s, "name-our-group", now=night)
     launch(runtime, now=night)
     queued = messages(runtime)
     morning = datetime(2026, 3, 29, 7, 0, tzinfo=UTC)  # 08:00 BST
     assert {m.send_after for m in queued} == {morning}
     assert all(m.deferred for m in queued)
     assert plan.texts == 2
+    assert "Quiet hours: texts will go out from Sun 29 Mar 2026 08:00" in "\n".join(
+        plan.summary_lines()
+    )
     assert send_all(runtime, morning - timedelta(minutes=1)).claimed == 0
     assert send_all(runtime, morning).sent == 2
 
