@@ -320,6 +320,12 @@ class TextPreview:
     ucs2_chars: tuple[str, ...]
     cost: float
 
+    @property
+    def ucs2_codes(self) -> list[tuple[str, str]]:
+        """Each character that forces UCS-2 with its code point: a curly quote or a no-break
+        space looks like its plain twin, and an emoji may not render on a staff laptop."""
+        return [(c, f"U+{ord(c):04X}") for c in self.ucs2_chars]
+
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
         out["ucs2_chars"] = list(self.ucs2_chars)

@@ -1,0 +1,122 @@
+"""Browser fixtures: the app served for real on a free port against its own committed database,
+and Debian's Chromium driven by Playwright. Screenshots go to test-artifacts/ (gitignored)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from werkzeug.serving import make_server
+
+import smsapp.models  # noqa: F401  (registers the tables)
+from smsapp import create_app
+from smsapp.db import Base
+from smsapp.runtime import Runtime, build_runtime
+from smsapp.services.participants import create_group
+from smsapp.services.staff import create_user
+from tests.conftest import make_test_settings, require_service
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent.parent.parent / "test-artifacts"
+STAFF_PASSWORD = "correct horse battery"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@dataclass
+class LiveServer:
+    url: str
+    runtime: Runtime
+
+
+def _browser_database(tmp_path: Path) -> Iterator[str]:
+    """Its own database: a SQLite file, or a fresh PostgreSQL database next to TEST_DATABASE_URL."""
+    base = os.environ.get("TEST_DATABASE_URL")
+    if not base or not base.startswith("postgresql"):
+        yield f"sqlite:///{tmp_path / 'browser.db'}"
+        return
+    name = f"smsapp_browser_{os.getpid()}"
+    url = sa.make_url(base)
+    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[LiveServer]:
+    for database_url in _browser_database(tmp_path):
+        runtime = build_runtime(make_test_settings(database_url))
+        Base.metadata.create_all(runtime.db.engine)
+        with runtime.db.transaction() as s:
+            create_user(s, "fac@example.org", STAFF_PASSWORD, "facilitator")
+            create_group(s, "oakfield", "Oakfield Youth Panel")
+        app = create_app({"RUNTIME": runtime, "INSTANCE_PATH": str(tmp_path / "instance")})
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield LiveServer(f"http://127.0.0.1:{server.server_port}", runtime)
+        finally:
+            server.shutdown()
+            server.server_close()
+            thread.join(5)
+            runtime.db.engine.dispose()
+
+
+@pytest.fixture
+def browser_page(tmp_path: Path) -> Iterator[Any]:
+    """A fresh Chromium profile and page; the system Chromium only, never a downloaded one."""
+    if not Path(CHROMIUM).exists():
+        require_service("chromium")
+    from playwright.sync_api import sync_playwright
+
+    profile = tmp_path / "chromium-profile"
+    with sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            str(profile),
+            executable_path=CHROMIUM,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 900},
+        )
+        context.set_default_timeout(10_000)
+        page = context.pages[0] if context.pages else context.new_page()
+        try:
+            yield page
+        finally:
+            context.close()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def shoot() -> Any:
+    """Save a full-page screenshot as a test artefact: test-artifacts/<name>.png."""
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    def save(page: Any, name: str) -> Path:
+        path = ARTIFACTS / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return save
