@@ -262,37 +262,43 @@ def costed(server: Server, database_url: str, spec: dict[str, Any], requests: li
     return result
 
 
-def print_rows(scenario: str, rows: list[Row]) -> None:
-    ceilings: dict[tuple[str, str], dict[str, Any]] = {}
-    for row in rows:
-        if row.app in {"bare", "commit"} and row.mode.startswith("max"):
-            ceilings[(row.app, row.model)] = row.result
-    header = (
-        f"{'scenario':<11} {'app':<7} {'workers':<13} {'mode':<9} {'texts/s':>7} "
-        f"{'p50 ms':>7} {'p99 ms':>7} {'errors':>6} {'vs bare':>7} {'vs commit':>9} "
-        f"{'web cpu':>7} {'pg cpu':>6}"
-    )
-    print(header)
-    print("-" * len(header))
-    notes = []
-    for row in rows:
+HEADER = (
+    f"{'scenario':<11} {'app':<7} {'workers':<13} {'mode':<9} {'texts/s':>7} "
+    f"{'p50 ms':>7} {'p99 ms':>7} {'errors':>6} {'vs bare':>7} {'vs commit':>9} "
+    f"{'web cpu':>7} {'pg cpu':>6}"
+)
+
+
+class Report:
+    """Prints each row as soon as it is measured (a long run loses nothing if cut short)."""
+
+    def __init__(self, scenario: str) -> None:
+        self.scenario = scenario
+        self.ceilings: dict[tuple[str, str], dict[str, Any]] = {}
+        self.notes: list[str] = []
+        print(HEADER)
+        print("-" * len(HEADER), flush=True)
+
+    def row(self, row: Row) -> None:
         r = row.result
         ratios = ["", ""]
+        if row.app in {"bare", "commit"} and row.mode.startswith("max"):
+            self.ceilings[(row.app, row.model)] = r
         if row.app == "smsapp" and row.mode.startswith("max"):
             for i, name in enumerate(("bare", "commit")):
-                top = ceilings.get((name, row.model))
+                top = self.ceilings.get((name, row.model))
                 if top and top["per_second"]:
                     ratios[i] = f"{r['per_second'] / top['per_second']:.0%}"
-            commit = ceilings.get(("commit", row.model))
+            commit = self.ceilings.get(("commit", row.model))
             if commit:
                 mine = r["web_cpu_ms"] + r["db_cpu_ms"]
                 theirs = commit["web_cpu_ms"] + commit["db_cpu_ms"]
-                notes.append(
+                self.notes.append(
                     f"{row.model}: CPU per text smsapp {mine:.2f} ms, commit ceiling "
                     f"{theirs:.2f} ms: by CPU, smsapp can reach ~{theirs / mine:.0%} of the "
                     "one-commit ceiling"
                 )
-        label = scenario if row.app == "smsapp" else "-"
+        label = self.scenario if row.app == "smsapp" else "-"
         print(
             f"{label:<11} {row.app:<7} {row.model:<13} {row.mode:<9} {r['per_second']:>7.0f} "
             f"{r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['errors']:>6} {ratios[0]:>7} "
@@ -300,10 +306,14 @@ def print_rows(scenario: str, rows: list[Row]) -> None:
         )
         if r["errors"]:
             print(f"    statuses {r['statuses']} {r['first_error']}")
-    print("(web cpu, pg cpu: CPU ms per answered text in gunicorn and in PostgreSQL's backends)")
-    for note in notes:
-        print(note)
-    sys.stdout.flush()
+        sys.stdout.flush()
+
+    def end(self) -> None:
+        print(
+            "(web cpu, pg cpu: CPU ms per answered text in gunicorn and in PostgreSQL's backends)"
+        )
+        for note in self.notes:
+            print(note)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -327,8 +337,8 @@ def main(argv: list[str] | None = None) -> int:
     names = (args.models or ("gthread" if args.quick else "sync,gthread,gevent")).split(",")
     models = [worker_model(name.strip()) for name in names]
     apps = [app.strip() for app in args.apps.split(",") if app.strip() in APPS]
-    duration = args.duration or (3.0 if args.quick else 5.0)
-    plan = Plan(args.concurrency, 1.0, duration, args.rate, 4.0 if args.quick else 10.0)
+    duration = args.duration or (2.5 if args.quick else 5.0)
+    plan = Plan(args.concurrency, 1.0, duration, args.rate, 3.0 if args.quick else 10.0)
     scenario = SCENARIOS[args.scenario]
     participants = args.participants or (200 if args.quick else 500)
 
@@ -344,7 +354,11 @@ def main(argv: list[str] | None = None) -> int:
         upgrade(database_url)
         env = {**app_env(database_url), "PUBLIC_BASE_URL": "http://127.0.0.1"}
         runtime = build_runtime(load_settings(ROOT / "instance", env))
-        context = scenario.setup(runtime, participants)
+        try:
+            context = scenario.setup(runtime, participants)
+        except NotImplementedError as exc:
+            print(f"inbound: scenario {scenario.name}: {exc}", file=sys.stderr)
+            return 2
         runtime.db.engine.dispose()
         settings = server_settings(database_url)
         print(
@@ -358,14 +372,15 @@ def main(argv: list[str] | None = None) -> int:
             f"open loop at {plan.rate:g}/s for {plan.latency_duration:g}s; 1s warm-up each"
         )
         factory = RequestFactory(scenario, context)
-        rows: list[Row] = []
+        print()
+        report = Report(scenario.name)
         for model in models:
             for app in apps:
-                rows.extend(
-                    measure(app, model, database_url, factory, plan, latency=app == "smsapp")
-                )
-        print()
-        print_rows(scenario.name, rows)
+                for row in measure(
+                    app, model, database_url, factory, plan, latency=app == "smsapp"
+                ):
+                    report.row(row)
+        report.end()
     print(f"\n(whole run {time.monotonic() - began:.0f}s)")
     return 0
 
