@@ -204,6 +204,10 @@ def test_name_our_group_by_text_end_to_end(runtime, phone, runner, monkeypatch, 
     assert f"1 {winner.label}" in plan.text and "Jordan" not in plan.text
     assert len(plan.recipients) == 6  # the voters; kid 6 started but never answered
     assert plan.segments_each == 1
+    from smsapp import queue
+
+    kicks: list[str] = []  # the send jobs would share the test's one connection from a thread
+    monkeypatch.setattr(queue, "enqueue", lambda rt, job, *a, **kw: kicks.append(job))
     shown = runner.invoke(["polls", "announce", "vote"], input="n\n")
     assert "Recipients: 6" in shown.output and "Not sent." in shown.output
     sent = runner.invoke(["polls", "announce", "vote", "--yes"])
@@ -216,6 +220,7 @@ def test_name_our_group_by_text_end_to_end(runtime, phone, runner, monkeypatch, 
         ).all()
     assert len(queued) == 6 and {m.status for m in queued} == {"queued"}
     assert {m.body for m in queued} == {plan.text}
+    assert kicks and all(job.startswith("jobs.sending.") for job in kicks)
 
 
 def test_a_text_for_a_conversation_whose_poll_closed_gets_a_polite_reply(runtime, phone) -> None:
