@@ -395,3 +395,22 @@ def test_cookies_are_secure_when_configured(runtime, tmp_path):
     )
     cookie = response.headers["Set-Cookie"]
     assert response.status_code == 302 and "Secure" in cookie and "HttpOnly" in cookie
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        "",
+        "  - {key: pick, kind: choice, prompt: P, options: [{code: X, label: Ex}, {code: Y, label: Why}]}\n"
+        "  - {key: more, kind: text, prompt: M, optional: true, when: {again: [true], mood: [4, 5]}}\n",
+    ],
+)
+def test_the_form_holds_every_field_of_a_definition(extra: str) -> None:
+    from smsapp.conversation.definition import parse_poll, parse_poll_yaml, poll_to_dict
+    from smsapp.services import builder
+
+    defn = parse_poll_yaml(EVERY_KIND + extra)
+    form = builder.data_to_form(poll_to_dict(defn))
+    assert parse_poll(builder.form_to_data(form)) == defn
+    yaml_view = builder.data_to_yaml(builder.form_to_data(form))
+    assert parse_poll_yaml(yaml_view) == defn
