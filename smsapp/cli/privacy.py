@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 
 from smsapp.cli.base import cli, fail, runtime
-from smsapp.cli.people import participants_group
+from smsapp.cli.people import groups_group, participants_group
 
 
 @participants_group.command("erase")
@@ -79,6 +79,25 @@ def keys_new() -> None:
 @cli.group("retention")
 def retention_group() -> None:
     """How long numbers are kept after a group ends."""
+
+
+@groups_group.command("end")
+@click.argument("slug")
+def groups_end(slug: str) -> None:
+    """Mark a group as ended; numbers are erased the retention days after this."""
+    from smsapp.services.participants import group_by_slug
+    from smsapp.services.withdrawal import end_group, retention_days
+
+    rt = runtime()
+    with rt.db.transaction() as s:
+        group = group_by_slug(s, slug)
+        if group is None:
+            fail(f"no group called {slug!r}")
+        end_group(s, group, actor="cli")
+        days = retention_days(group, rt.settings.retention_days)
+    click.echo(
+        f"Ended {slug}; its numbers will be erased after {days} days (smsapp retention sweep)."
+    )
 
 
 @retention_group.command("sweep")

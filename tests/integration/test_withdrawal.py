@@ -245,3 +245,16 @@ def test_retention_erases_numbers_only_after_every_group_has_ended(runtime, runn
         elm.settings = {"retention_days": 7}
     with runtime.db.transaction() as s:
         assert len(retention_sweep(runtime, s).erased) == 1
+
+
+def test_ending_a_group_starts_its_retention_clock(runtime, runner) -> None:
+    make_participant(runtime, SAM)
+    result = runner.invoke(["groups", "end", "oakfield"])
+    assert result.exit_code == 0 and "erased after 90 days" in result.output
+    with runtime.db.transaction() as s:
+        group = s.scalar(sa.select(Group).where(Group.slug == "oakfield"))
+        assert group is not None and group.ended_at is not None
+        assert retention_sweep(runtime, s).erased == []  # not yet
+        later = retention_sweep(runtime, s, now=group.ended_at + timedelta(days=90))
+        assert len(later.erased) == 1
+    assert runner.invoke(["groups", "end", "nope"]).exit_code != 0
