@@ -55,16 +55,21 @@ def find_by_phone(
     return session.scalar(stmt)
 
 
-def _unused_pseudonym(session: Session, vault: PhoneVault, e164: str, taken: set[str]) -> str:
+def _unused_pseudonym(
+    session: Session, vault: PhoneVault, e164: str, taken: set[str] | None
+) -> str:
+    """The first free pseudonym for this number. `taken`, when given, is every pseudonym in use
+    (a bulk import loads them once instead of asking the database for each row)."""
     for attempt in range(50):
         candidate = vault.pseudonym(e164, attempt)
-        if candidate in taken:
-            continue
-        if session.scalar(sa.select(Participant.id).where(Participant.pseudonym == candidate)):
+        if taken is not None:
+            if candidate in taken:
+                continue
             taken.add(candidate)
-            continue
-        taken.add(candidate)
-        return candidate
+            return candidate
+        exists = sa.select(Participant.id).where(Participant.pseudonym == candidate)
+        if session.scalar(exists) is None:
+            return candidate
     raise RuntimeError("could not find a free pseudonym")  # 50 collisions: practically never
 
 
@@ -77,7 +82,7 @@ def new_participant(
     taken: set[str] | None = None,
 ) -> Participant:
     participant = Participant(
-        pseudonym=_unused_pseudonym(session, vault, e164, taken if taken is not None else set()),
+        pseudonym=_unused_pseudonym(session, vault, e164, taken),
         phone_ciphertext=vault.encrypt(e164),
         phone_index=vault.index(e164),
         phone_masked=mask_phone(e164),
