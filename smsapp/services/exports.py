@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -45,6 +45,14 @@ CELL_CACHE = 4096  # distinct cells remembered per export: bounded, so memory st
 BOM = "\ufeff"
 
 Row = list[Any]
+
+
+class TextSink(Protocol):
+    """Where CSV text goes: an open text file, a StringIO, a counting sink."""
+
+    def write(self, text: str, /) -> int: ...
+
+
 SelectT = TypeVar("SelectT", bound=sa.Select[*tuple[Any, ...]])
 
 
@@ -598,7 +606,7 @@ def csv_chunks(
 
 
 def write_csv(
-    out: IO[str],
+    out: TextSink,
     session: Session,
     poll: Poll,
     request: ExportRequest,
