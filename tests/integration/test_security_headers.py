@@ -41,7 +41,9 @@ def _every_get_url(app: Flask, values: dict[str, str]) -> list[str]:
         if "GET" not in (rule.methods or set()):
             continue
         args = {name: values.get(name, "1") for name in rule.arguments}
-        urls.append(rule.build(args, append_unknown=False)[1])
+        built = rule.build(args, append_unknown=False)
+        assert built is not None, rule.rule
+        urls.append(built[1])
     return sorted(set(urls))
 
 
