@@ -142,6 +142,7 @@ def child(url: str, slug: str, out: str) -> None:
             {
                 "rows": rows,
                 "seconds": seconds,
+                "cpu": cpu,
                 "peak_mb": peak_kb / 1024,
                 "bytes": os.path.getsize(out),
             }
