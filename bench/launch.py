@@ -259,6 +259,8 @@ def requeue_all(url: str) -> None:
                 send_after=datetime.now(UTC),
             )
         )
+        # A mass update leaves the planner's statistics stale; production never does this.
+        s.execute(sa.text("ANALYZE outbound_message"))
     db.engine.dispose()
 
 
