@@ -73,7 +73,7 @@ class Settings:
     max_concurrent_sends: int = 8
     price_per_segment: float = 0.04
     currency: str = "GBP"
-    queue_mode: str = "redis"  # "redis" or "embedded"
+    queue_mode: str = "redis"  # "redis", "embedded" (no Redis), or "manual" (tests)
     session_minutes: int = 60
     conversation_timeout_hours: float = 168.0  # a week without a reply ends a conversation
     max_attempts: int = 3  # failed tries before a question is skipped

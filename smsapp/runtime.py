@@ -28,6 +28,10 @@ class Runtime:
     db: Database
     vault: PhoneVault
     _redis: Any = field(default=None, repr=False)
+    # Jobs collected when settings.queue_mode == "manual" (tests); see queue.run_pending.
+    pending_jobs: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = field(
+        default_factory=list, repr=False
+    )
 
     def redis(self) -> redis.Redis | None:
         """The shared Redis client, or None when the queue runs embedded."""

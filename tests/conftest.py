@@ -18,7 +18,7 @@ import smsapp.models  # noqa: F401  (registers the tables)
 from smsapp import create_app
 from smsapp.config import Settings
 from smsapp.db import Base, Database, make_engine
-from smsapp.runtime import Runtime, build_runtime
+from smsapp.runtime import Runtime, build_runtime, install_runtime
 from tests.support.signing import signed_headers
 
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
@@ -55,7 +55,9 @@ def make_test_settings(database_url: str, **overrides: Any) -> Settings:
         twilio_auth_token=AUTH_TOKEN,
         twilio_from_number="+447700900001",
         sms_backend="outbox",
-        queue_mode="embedded",
+        # Jobs wait in runtime.pending_jobs until a test runs them (smsapp.queue.run_pending):
+        # a background thread must never share the test's single connection.
+        queue_mode="manual",
     )
     return settings.with_overrides(**overrides) if overrides else settings
 
@@ -70,6 +72,7 @@ def runtime(engine: sa.Engine, database_url: str) -> Iterator[Runtime]:
         bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
     )
     rt = build_runtime(make_test_settings(database_url), database=db)
+    install_runtime(rt)  # jobs called by tests find this runtime through get_runtime()
     yield rt
     outer.rollback()
     connection.close()

@@ -269,7 +269,17 @@ def _label_match(question: Question, text: str) -> Option | str | None:
 
 def _words(question: Question, text: str) -> list[str]:
     """Upper-case words of `text` without filler words that are not option codes."""
-    return [w for w in fold(text).upper().split() if w in question.codes or w.lower() not in FILLER]
+    codes = question.codes
+    return [
+        w
+        for w in fold(text).upper().split()
+        if w in codes or w.lower() not in FILLER or _all_codes(w, codes)
+    ]
+
+
+def _all_codes(word: str, codes: tuple[str, ...]) -> bool:
+    """A filler word spelt wholly in distinct one-letter codes ("be" for B and E) is a ballot."""
+    return len(word) > 1 and len(set(word)) == len(word) and all(ch in codes for ch in word)
 
 
 def _codes_in(question: Question, text: str) -> tuple[list[str], list[str], bool]:
