@@ -2,7 +2,8 @@
 latency at a fixed rate, against two ceilings served the same way (bench/ceiling_app.py).
 
 Usage: .venv/bin/python bench/inbound.py [--scenario known|unknown|stop-start] [--quick]
-       [--models sync,gthread,gevent] [--concurrency 64] [--rate 500]
+       [--models sync,gthread,gevent|gthread:2x8,...] [--apps bare,commit,smsapp]
+       [--concurrency 64] [--rate 500] [--duration SECONDS] [--participants N]
 Needs PostgreSQL at 127.0.0.1:5432 (user postgres); creates and drops smsapp_bench_<pid>.
 """
 
@@ -38,13 +39,14 @@ ACCOUNT_SID = "AC" + "0" * 32
 DATA_KEY = "q5GQeJ0Qh0pYlG0mZ9Kx3c8n1p3V8bY3w6k2r7t9u1Y="  # the fixed test key, not a real one
 OUR_NUMBER = "+447700900001"
 PATH = "/sms/inbound"
-MAX_RATE = 8000  # texts/s the pre-signed request pool allows for; far above any measured rate
+MAX_RATE = 5000  # texts/s the pre-signed requests allow for; 2.5x the best bare ceiling seen
+CORES = os.cpu_count() or 1
 
-# The worker models compared; "default" (no --models) is what gunicorn.conf.py would choose.
+# The worker models compared, each at its usual size; gthread's is gunicorn.conf.py's default.
 MODELS = {
-    "sync": WorkerModel("sync", "sync", workers=5),
-    "gthread": WorkerModel("gthread", "gthread", workers=2, threads=8),
-    "gevent": WorkerModel("gevent", "gevent", workers=2),
+    "sync": WorkerModel("sync", "sync", workers=2 * CORES + 1),
+    "gthread": WorkerModel("gthread", "gthread", workers=CORES, threads=8),
+    "gevent": WorkerModel("gevent", "gevent", workers=CORES),
 }
 
 

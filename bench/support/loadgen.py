@@ -231,5 +231,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: loadgen.py SPEC.json  (bench/inbound.py writes the spec)")
     with open(sys.argv[1]) as fh:
         print(json.dumps(run(json.load(fh))))
