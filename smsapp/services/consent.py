@@ -8,6 +8,7 @@ by a facilitator counts too. `textable_reason` is the one rule the sending path 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -48,28 +49,65 @@ def needs_assent(session: Session, participant: Participant) -> bool:
     return bool(groups_requiring_assent(session, participant.id))
 
 
+@dataclass(frozen=True)
+class Textability:
+    """The facts about a participant that decide whether a text may go to them."""
+
+    simulated: bool
+    status: str | None
+    has_phone: bool
+    number_status: str | None
+    has_consent: bool
+    needs_assent: bool
+
+
+def text_gate(facts: Textability, kind: str) -> str | None:
+    """The one rule: why a text of this kind must NOT go, or None when it may. Pure."""
+    if facts.simulated:
+        return "simulated participant (the admin page's pretend phone)"
+    if facts.status != ParticipantStatus.ACTIVE:
+        return f"participant is {facts.status}"
+    if not facts.has_phone:
+        return "no phone number held"
+    if facts.number_status == NumberStatus.INVALID:
+        return "number cannot receive texts"
+    if not facts.has_consent:
+        return "no guardian consent recorded"
+    if kind == JOIN_INVITATION:
+        if not facts.needs_assent:
+            return "no assent needed (already given, or not asked for by the group)"
+        return None
+    if facts.needs_assent:
+        return "waiting for the young person's assent (reply JOIN)"
+    return None
+
+
 def textable_reason(session: Session, participant: Participant, *, kind: str) -> str | None:
     """Why a text of this kind must NOT go to this participant, or None when it may.
 
-    Checked by the sending path for every queued text, whatever queued it.
+    The sending path applies the same `text_gate` to every claimed text, whatever queued it.
     """
-    if participant.simulated:
-        return "simulated participant (the admin page's pretend phone)"
-    if participant.status != ParticipantStatus.ACTIVE:
-        return f"participant is {participant.status}"
-    if participant.phone_ciphertext is None:
-        return "no phone number held"
-    if participant.number_status == NumberStatus.INVALID:
-        return "number cannot receive texts"
-    if participant.consent_at is None:
-        return "no guardian consent recorded"
-    if kind == JOIN_INVITATION:
-        if not needs_assent(session, participant):
-            return "no assent needed (already given, or not asked for by the group)"
-        return None
-    if needs_assent(session, participant):
-        return "waiting for the young person's assent (reply JOIN)"
-    return None
+    facts = Textability(
+        simulated=participant.simulated,
+        status=participant.status,
+        has_phone=participant.phone_ciphertext is not None,
+        number_status=participant.number_status,
+        has_consent=participant.consent_at is not None,
+        needs_assent=needs_assent(session, participant),
+    )
+    return text_gate(facts, kind)
+
+
+def awaiting_assent(session: Session, participant_ids: set[int]) -> set[int]:
+    """Of these participants (without assent), the ones a group of theirs asks assent from."""
+    if not participant_ids:
+        return set()
+    rows = session.execute(
+        sa.select(GroupMembership.participant_id, Group.settings)
+        .join(Group, Group.id == GroupMembership.group_id)
+        .where(GroupMembership.participant_id.in_(participant_ids))
+    ).all()
+    return {pid for pid, settings in rows if (settings or {}).get("assent_by_text")}
 
 
 def join_invitation_text(group: Group) -> str:

@@ -152,6 +152,15 @@ def activate_next_waiting(
         conversation.state = first.state.to_dict()
         conversation.invited_at = now
         conversation.last_activity_at = now
+        reminders = defn.reminders
+        # Reminders count from when this invitation really went out, not from the launch.
+        conversation.next_reminder_at = (
+            now + reminders.after
+            if reminders and reminders.max > 0 and not first.finished
+            else None
+        )
+        if first.finished:
+            end_conversation(conversation, ConversationStatus.FINISHED, now)
         session.flush()
         return Turn("poll-start", list(first.replies), conversation.id, poll.id)
     return None

@@ -209,7 +209,16 @@ def _route_text(
         consent.record_assent(
             session, participant, method=consent.ASSENT_BY_TEXT, actor=participant.pseudonym
         )
-        return Turn("join", [consent.joined_reply(participant)])
+        turn = Turn("join", [consent.joined_reply(participant)])
+        if participant.consent_at is not None and not conversations.open_conversation(
+            session, participant.id
+        ):
+            # A poll launched while they had not yet joined was kept waiting for them.
+            following = conversations.activate_next_waiting(runtime, session, participant, utcnow())
+            if following:
+                turn.replies += following.replies
+                turn.conversation_id, turn.poll_id = following.conversation_id, following.poll_id
+        return turn
     if participant.consent_at is not None and consent.needs_assent(session, participant):
         # No poll text before assent: whatever they sent, the answer is the JOIN invitation.
         group = consent.groups_requiring_assent(session, participant.id)[0]
@@ -296,8 +305,11 @@ def _receive(
         if session.get_bind().dialect.name == "postgresql":
             stmt = stmt.with_for_update()
         participant = session.scalar(stmt)
-    elif sender_index is not None:
-        stmt = sa.select(Participant).where(Participant.phone_index == sender_index)
+    elif sender_index is not None and e164 is not None:
+        # Mid-rotation (`smsapp keys rotate` not finished), some rows still carry an index
+        # made with an old key: look for those too, so nobody seems unknown meanwhile.
+        indexes = [sender_index, *runtime.vault.old_indexes(e164)]
+        stmt = sa.select(Participant).where(Participant.phone_index.in_(indexes))
         if session.get_bind().dialect.name == "postgresql":
             stmt = stmt.with_for_update()  # one text at a time per person
         participant = session.scalar(stmt)

@@ -21,6 +21,7 @@ from smsapp.db import for_update, utcnow
 from smsapp.models import (
     Conversation,
     ConversationStatus,
+    Group,
     GroupMembership,
     NumberStatus,
     OutboundMessage,
@@ -31,7 +32,7 @@ from smsapp.models import (
     PollStatus,
 )
 from smsapp.runtime import Runtime
-from smsapp.services import audit
+from smsapp.services import audit, consent
 from smsapp.services.group_policy import group_quiet_hours, send_time
 from smsapp.services.polls import PollError, closes_at, load_definition, open_poll
 from smsapp.services.sending import PART_GAP
@@ -55,6 +56,7 @@ class Member:
     consent_at: datetime | None
     number_status: str
     has_phone: bool
+    assent_at: datetime | None = None
 
 
 def exclusion_reason(member: Member) -> str | None:
@@ -94,6 +96,11 @@ class LaunchPlan:
     segments: int = 0
     texts: int = 0
     timezone: str = "Europe/London"
+    # Recipients whose group asks for their own assent by text and who have not replied JOIN:
+    # they wait for the poll, and those not yet asked get the JOIN invitation (join_texts).
+    awaiting_assent: set[int] = field(default_factory=set)
+    join_text: str | None = None
+    join_texts: set[int] = field(default_factory=set)
 
     def local(self, moment: datetime) -> str:
         return f"{moment.astimezone(ZoneInfo(self.timezone)):%a %d %b %Y %H:%M} ({self.timezone})"
@@ -116,6 +123,12 @@ class LaunchPlan:
                 else ""
             ),
         ]
+        if self.awaiting_assent:
+            lines.append(
+                f"Awaiting the young person's own assent: {len(self.awaiting_assent)} "
+                f"({len(self.join_texts)} get a JOIN invitation now; each gets the poll after "
+                "replying JOIN)"
+            )
         if self.excluded:
             lines.append("Not texted:")
             lines += [f"  {reason}: {n}" for reason, n in sorted(self.excluded.items())]
@@ -143,6 +156,7 @@ def _members(session: Session, group_id: int) -> list[Member]:
             Participant.consent_at,
             Participant.number_status,
             Participant.phone_ciphertext.is_not(None),
+            Participant.assent_at,
         )
         .join(GroupMembership, GroupMembership.participant_id == Participant.id)
         .where(GroupMembership.group_id == group_id, Participant.simulated.is_(False))
@@ -177,7 +191,26 @@ def plan_launch(
             )
         )
     )
-    waiting = {m.id for m in recipients if m.id in busy}
+    group = session.get(Group, poll.group_id)
+    awaiting_assent: set[int] = set()
+    join_texts: set[int] = set()
+    join_text = None
+    if group is not None and consent.group_requires_assent(group):
+        awaiting_assent = {m.id for m in recipients if m.assent_at is None}
+        join_text = consent.join_invitation_text(group)
+        asked = set(
+            session.scalars(
+                sa.select(OutboundMessage.participant_id).where(
+                    OutboundMessage.kind == consent.JOIN_INVITATION,
+                    OutboundMessage.participant_id.in_(awaiting_assent),
+                    OutboundMessage.status.not_in(
+                        [OutboundStatus.CANCELLED, OutboundStatus.FAILED]
+                    ),
+                )
+            )
+        )
+        join_texts = awaiting_assent - asked
+    waiting = {m.id for m in recipients if m.id in busy} | awaiting_assent
     max_attempts = runtime.settings.max_attempts
     # The first texts differ only by nickname: compute each distinct one once.
     texts_by_nickname: dict[str | None, tuple[str, ...]] = {}
@@ -196,6 +229,9 @@ def plan_launch(
                 segments_of[body] = count_segments(body).segments
             segments += segments_of[body]
             texts += 1
+    if join_text is not None and join_texts:
+        segments += count_segments(join_text).segments * len(join_texts)
+        texts += len(join_texts)
     policy = group_quiet_hours(session, poll.group_id)
     send_after, deferred = send_time(now, policy, runtime.settings.timezone)
     return LaunchPlan(
@@ -217,6 +253,9 @@ def plan_launch(
         segments=segments,
         texts=texts,
         timezone=runtime.settings.timezone,
+        awaiting_assent=awaiting_assent,
+        join_text=join_text,
+        join_texts=join_texts,
     )
 
 
@@ -349,6 +388,28 @@ def launch_poll(
                     "extra": no_extra,
                 }
             )
+    if plan.join_text is not None:
+        join_segments = count_segments(plan.join_text).segments
+        for member_id in sorted(plan.join_texts):
+            message_rows.append(
+                {
+                    "participant_id": member_id,
+                    "poll_id": poll.id,
+                    "conversation_id": None,
+                    "kind": consent.JOIN_INVITATION,
+                    "body": plan.join_text,
+                    "segments": join_segments,
+                    "backend": backend,
+                    "status": OutboundStatus.QUEUED,
+                    "send_after": plan.send_after,
+                    "deferred": plan.deferred,
+                    "valid_until": None,
+                    "attempts": 0,
+                    "created_at": now,
+                    "updated_at": now,
+                    "extra": no_extra,
+                }
+            )
     bulk_insert(session, OutboundMessage.__table__, message_rows)  # type: ignore[arg-type]
     audit.record(
         session,
@@ -357,6 +418,7 @@ def launch_poll(
         poll.slug,
         recipients=len(plan.recipients),
         waiting=len(plan.waiting),
+        awaiting_assent=len(plan.awaiting_assent),
         excluded=dict(plan.excluded),
         segments=plan.segments,
         deferred_until=plan.send_after.isoformat() if plan.deferred else None,

@@ -3,7 +3,7 @@ consent and assent, and the rule the sending path checks (`textable_reason`)."""
 
 from __future__ import annotations
 
-import inspect
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -159,17 +159,6 @@ def test_every_reason_not_to_text(runtime, change: dict, expected: str) -> None:
     assert _reason(runtime, p.id, consent.JOIN_INVITATION) == expected
 
 
-def _send_path_checks_assent() -> bool:
-    from smsapp.services import sending
-
-    return "textable_reason" in inspect.getsource(sending)
-
-
-@pytest.mark.xfail(
-    not _send_path_checks_assent(),
-    reason="services/sending.py does not call consent.textable_reason yet",
-    strict=True,
-)
 def test_the_sending_path_itself_refuses_a_poll_text_before_assent(runtime) -> None:
     from smsapp.services.sending import send_batch
 
@@ -201,3 +190,42 @@ def test_the_sending_path_itself_refuses_a_poll_text_before_assent(runtime) -> N
     assert status[(waiting.id, "invitation")] == OutboundStatus.CANCELLED
     assert status[(waiting.id, consent.JOIN_INVITATION)] == OutboundStatus.SENT
     assert status[(ready.id, "invitation")] == OutboundStatus.SENT
+
+
+def test_launch_asks_for_join_first_and_the_poll_follows_the_reply(runtime, phone) -> None:
+    from smsapp.services.launch import launch_poll, preview_launch
+    from smsapp.services.sending import send_batch
+
+    _require_assent(runtime)
+    waiting = make_participant(runtime, SAM, nickname="Sam")
+    joined = make_participant(runtime, "+447911123457", nickname="Ali")
+    with runtime.db.transaction() as s:
+        row = s.get(Participant, joined.id)
+        assert row is not None
+        consent.record_assent(s, row, method="in-person", actor="fac@x.org")
+        import_poll(s, (DATA / "every_kind.yaml").read_text())
+        noon = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)  # outside quiet hours
+        plan = preview_launch(runtime, s, "every-kind", now=noon)
+        assert plan.awaiting_assent == {waiting.id} and plan.join_texts == {waiting.id}
+        assert any("JOIN invitation" in line for line in plan.summary_lines())
+        launch_poll(runtime, s, "every-kind", now=noon)
+    send_batch(runtime, now=noon)
+    with runtime.db.transaction() as s:
+        sent = s.execute(
+            sa.select(OutboundMessage.participant_id, OutboundMessage.kind, OutboundMessage.body)
+            .where(OutboundMessage.status == OutboundStatus.SENT)
+            .order_by(OutboundMessage.id)
+        ).all()
+    kinds = {(pid, kind) for pid, kind, _ in sent}
+    assert (joined.id, "invitation") in kinds
+    assert (waiting.id, consent.JOIN_INVITATION) in kinds
+    assert (waiting.id, "invitation") not in kinds  # no poll text before assent
+
+    replies = phone(SAM).replies("join")
+    assert "you've joined" in replies[0]
+    assert "Hi Sam! A quick poll" in replies[-1]  # the waiting poll starts at once
+    with runtime.db.transaction() as s:
+        status = s.scalar(
+            sa.select(Conversation.status).where(Conversation.participant_id == waiting.id)
+        )
+    assert status == "open"
