@@ -234,11 +234,12 @@ def test_sigkill_a_worker_mid_launch_still_exactly_n(
     s.kill(first)
     partial = len(standin.recorded())
     assert partial < n, "the launch finished before the kill: nothing was tested"
-    # Some texts reached Twilio but were never recorded: they sit in `sending`, and only asking
-    # Twilio (reconcile_stuck) can tell them from the ones never sent.
+    # The killed worker left claimed texts in `sending`. Usually some of them had reached
+    # Twilio before their outcome was written, and only asking Twilio (reconcile_stuck) tells
+    # those from the ones never sent; on a loaded machine the worker may have written every
+    # outcome just before the kill, so that part is not asserted (test_sending covers it).
     at_kill = s.statuses()
     assert at_kill.get(OutboundStatus.SENDING, 0) > 0
-    assert partial > at_kill.get(OutboundStatus.SENT, 0)
     s.start_worker()
     assert s.wait_until(lambda: s.statuses() == {OutboundStatus.SENT: n}, timeout=40)
     assert_exactly_once(s, standin, numbers)
