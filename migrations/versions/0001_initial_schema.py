@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-02 02:48:09.053098
+Create Date: 2026-12-02 03:16:02.568526
 """
 
 from __future__ import annotations
@@ -52,6 +52,9 @@ def upgrade() -> None:
         sa.Column("consent_method", sa.String(length=40), nullable=True),
         sa.Column("assent_at", smsapp.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("assent_method", sa.String(length=40), nullable=True),
+        sa.Column("assent_by", sa.String(length=254), nullable=True),
+        sa.Column("withdrawn_at", smsapp.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("erased_at", smsapp.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("opted_out_at", smsapp.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("simulated", sa.Boolean(), nullable=False),
         sa.Column("created_at", smsapp.db.UTCDateTime(timezone=True), nullable=False),
@@ -221,6 +224,29 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "export_run",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("poll_id", sa.Integer(), nullable=False),
+        sa.Column("requested_by", sa.String(length=254), nullable=False),
+        sa.Column("options", sa.JSON(), nullable=False),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("rows_done", sa.Integer(), nullable=False),
+        sa.Column("rows_total", sa.Integer(), nullable=True),
+        sa.Column("path", sa.String(length=500), nullable=True),
+        sa.Column("filename", sa.String(length=200), nullable=True),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("created_at", smsapp.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", smsapp.db.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["poll_id"], ["poll.id"], name=op.f("fk_export_run_poll_id_poll"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_export_run")),
+    )
+    with op.batch_alter_table("export_run", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_export_run_poll_id"), ["poll_id"], unique=False)
+
+    op.create_table(
         "outbound_message",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("participant_id", sa.Integer(), nullable=True),
@@ -268,6 +294,44 @@ def upgrade() -> None:
             batch_op.f("ix_outbound_message_participant_id"), ["participant_id"], unique=False
         )
         batch_op.create_index(batch_op.f("ix_outbound_message_poll_id"), ["poll_id"], unique=False)
+
+    op.create_table(
+        "safeguarding_flag",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("inbound_message_id", sa.Integer(), nullable=False),
+        sa.Column("participant_id", sa.Integer(), nullable=True),
+        sa.Column("categories", sa.JSON(), nullable=False),
+        sa.Column("matched", sa.JSON(), nullable=False),
+        sa.Column("created_at", smsapp.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("due_at", smsapp.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("acknowledged_by", sa.String(length=254), nullable=True),
+        sa.Column("acknowledged_at", smsapp.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("note", sa.Text(), nullable=True),
+        sa.Column("emailed_at", smsapp.db.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["inbound_message_id"],
+            ["inbound_message.id"],
+            name=op.f("fk_safeguarding_flag_inbound_message_id_inbound_message"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["participant_id"],
+            ["participant.id"],
+            name=op.f("fk_safeguarding_flag_participant_id_participant"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_safeguarding_flag")),
+        sa.UniqueConstraint(
+            "inbound_message_id", name=op.f("uq_safeguarding_flag_inbound_message_id")
+        ),
+    )
+    with op.batch_alter_table("safeguarding_flag", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_safeguarding_flag_open", ["acknowledged_at", "due_at"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_safeguarding_flag_participant_id"), ["participant_id"], unique=False
+        )
 
     op.create_table(
         "tally_run",
@@ -343,6 +407,22 @@ def upgrade() -> None:
         batch_op.create_index("ix_answer_poll_question", ["poll_id", "question_key"], unique=False)
 
     op.create_table(
+        "free_text_moderation",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("answer_id", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("moderated_by", sa.String(length=254), nullable=False),
+        sa.Column("moderated_at", smsapp.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["answer_id"],
+            ["answer.id"],
+            name=op.f("fk_free_text_moderation_answer_id_answer"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_free_text_moderation")),
+        sa.UniqueConstraint("answer_id", name=op.f("uq_free_text_moderation_answer_id")),
+    )
+    op.create_table(
         "nomination",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("poll_id", sa.Integer(), nullable=False),
@@ -392,6 +472,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_nomination_poll_id"))
 
     op.drop_table("nomination")
+    op.drop_table("free_text_moderation")
     with op.batch_alter_table("answer", schema=None) as batch_op:
         batch_op.drop_index("ix_answer_poll_question")
         batch_op.drop_index(batch_op.f("ix_answer_participant_id"))
@@ -402,6 +483,11 @@ def downgrade() -> None:
         batch_op.drop_index("ix_tally_run_poll_question")
 
     op.drop_table("tally_run")
+    with op.batch_alter_table("safeguarding_flag", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_safeguarding_flag_participant_id"))
+        batch_op.drop_index("ix_safeguarding_flag_open")
+
+    op.drop_table("safeguarding_flag")
     with op.batch_alter_table("outbound_message", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_outbound_message_poll_id"))
         batch_op.drop_index(batch_op.f("ix_outbound_message_participant_id"))
@@ -409,6 +495,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_outbound_due")
 
     op.drop_table("outbound_message")
+    with op.batch_alter_table("export_run", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_export_run_poll_id"))
+
+    op.drop_table("export_run")
     with op.batch_alter_table("conversation", schema=None) as batch_op:
         batch_op.drop_index(
             "uq_conversation_one_open",
