@@ -71,6 +71,8 @@ class Settings:
     timezone: str = "Europe/London"
     send_rate: float = 10.0
     max_concurrent_sends: int = 8
+    stuck_send_seconds: float = 180.0  # a claim this old means its worker died (maybe mid-call)
+    send_jobs: int = 4  # send jobs that may run at once; one per worker is the useful most
     price_per_segment: float = 0.04
     currency: str = "GBP"
     queue_mode: str = "redis"  # "redis", "embedded" (no Redis), or "manual" (tests)
@@ -180,6 +182,8 @@ def load_settings(instance_path: Path, env: dict[str, str] | None = None) -> Set
         timezone=get("SMSAPP_TIMEZONE") or "Europe/London",
         send_rate=_float(get("SMSAPP_SEND_RATE"), 10.0),
         max_concurrent_sends=_int(get("SMSAPP_MAX_CONCURRENT_SENDS"), 8),
+        stuck_send_seconds=_float(get("SMSAPP_STUCK_SEND_SECONDS"), 180.0),
+        send_jobs=_int(get("SMSAPP_SEND_JOBS"), 4),
         price_per_segment=_float(get("SMSAPP_PRICE_PER_SEGMENT"), 0.04),
         currency=get("SMSAPP_CURRENCY") or "GBP",
         queue_mode=queue_mode,

@@ -49,32 +49,22 @@ VERIFY_SLACK = 60  # seconds before the ambiguous attempt from which to look at 
 BACKOFF_BASE = timedelta(seconds=2)
 BACKOFF_CAP = timedelta(minutes=5)
 # A worker gives back what it claimed but has not started sending after this long, so that a
-# row in ``sending`` older than STUCK_AFTER really means "the worker died, maybe mid-call".
+# row in ``sending`` older than stuck_after() (default three minutes) really means "the worker died, maybe mid-call".
 CLAIM_HOLD = timedelta(seconds=60)
-STUCK_AFTER = timedelta(minutes=3)
 TWILIO_MAX_VALIDITY = 36_000  # seconds: Twilio's own ceiling (and default) for ValidityPeriod
 RECORD_EVERY = 25  # outcomes written per transaction: fewer commits, same safety (see above)
 RECORD_INTERVAL = 0.5  # seconds: ... and never older than this
 JOB_BUDGET = 20.0  # seconds one send job runs before handing over to the next
 
 
-def _env_float(name: str, default: float) -> float:
-    value = os.environ.get(name, "").strip()
-    return float(value) if value else default
-
-
 def stuck_after(runtime: Runtime) -> timedelta:
-    """How old a claim must be before reconciling it; tests and drills shorten it."""
-    seconds = runtime.settings.extra.get("stuck_send_seconds")
-    if seconds is None:
-        seconds = _env_float("SMSAPP_STUCK_SEND_SECONDS", STUCK_AFTER.total_seconds())
-    return timedelta(seconds=float(seconds))
+    """How old a claim must be before reconciling it (SMSAPP_STUCK_SEND_SECONDS)."""
+    return timedelta(seconds=runtime.settings.stuck_send_seconds)
 
 
 def send_fanout(runtime: Runtime) -> int:
-    """How many send jobs may run at once (one per worker is the useful most)."""
-    value = runtime.settings.extra.get("send_jobs") or os.environ.get("SMSAPP_SEND_JOBS") or 4
-    return max(1, int(value))
+    """How many send jobs may run at once (SMSAPP_SEND_JOBS; one per worker is the useful most)."""
+    return max(1, runtime.settings.send_jobs)
 
 
 def backoff(attempts: int, rng: random.Random | None = None) -> timedelta:
