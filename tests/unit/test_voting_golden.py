@@ -10,7 +10,8 @@ import pytest
 from smsapp.voting import Ballot, consensus_check, tally
 from smsapp.voting.ballots import aggregate, pairwise
 
-DATA = Path("/work/shared/data/elections")
+# Byte-for-byte copies of the shared PrefLib files (see tests/data/elections/README.md).
+DATA = Path(__file__).resolve().parent.parent / "data" / "elections"
 if not DATA.is_dir():  # the repository may carry its own copy
     DATA = Path(__file__).resolve().parents[1] / "data" / "elections"
 
