@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -160,3 +161,34 @@ def format_summary(summary: PollSummary) -> str:
             lines.append("  (free text: see the moderated results page or the export)")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def respondents_over_time(session: Session, poll: Poll) -> list[tuple[datetime, int]]:
+    """How many real participants had answered at least once, cumulative, per hour (per day once
+    answers span more than three days); empty hours or days in between are filled in."""
+    firsts = sorted(
+        session.scalars(
+            sa.select(sa.func.min(Answer.answered_at))
+            .join(Participant, Participant.id == Answer.participant_id)
+            .where(Answer.poll_id == poll.id, Participant.simulated.is_(False))
+            .group_by(Answer.participant_id)
+        )
+    )
+    if not firsts:
+        return []
+    by_day = firsts[-1] - firsts[0] > timedelta(days=3)
+    step = timedelta(days=1) if by_day else timedelta(hours=1)
+
+    def floor(moment: datetime) -> datetime:
+        moment = moment.replace(minute=0, second=0, microsecond=0)
+        return moment.replace(hour=0) if by_day else moment
+
+    points: list[tuple[datetime, int]] = []
+    at, total, index = floor(firsts[0]), 0, 0
+    while index < len(firsts):
+        while index < len(firsts) and floor(firsts[index]) <= at:
+            total += 1
+            index += 1
+        points.append((at, total))
+        at += step
+    return points

@@ -21,6 +21,7 @@ from werkzeug.security import generate_password_hash
 import smsapp.queue
 from smsapp.models import StaffUser
 from smsapp.services import staff
+from smsapp.services.launch import launch_poll
 from smsapp.services.polls import import_poll
 from smsapp.services.staff import create_user
 from tests.support.factories import make_participant
@@ -30,6 +31,7 @@ CHEAP = "pbkdf2:sha256:1000"
 ROLES = ("admin", "facilitator", "researcher", "safeguarding")
 STAFF = set(ROLES)
 PEOPLE = {"admin", "facilitator"}
+READERS = {"admin", "facilitator", "researcher"}  # results pages: no numbers, no nicknames
 # The decided role sets for the pages that exist; routes added later are held to their own
 # `allowed_roles` (and must have one).
 DECIDED = {
@@ -50,6 +52,21 @@ DECIDED = {
     "admin.simulator": PEOPLE,
     "admin.simulator_send": PEOPLE,
     "admin.simulator_start": PEOPLE,
+    "admin.poll_launch_preview": PEOPLE,
+    "admin.poll_launch": PEOPLE,
+    "admin.poll_status": PEOPLE,
+    "admin.poll_close_confirm": PEOPLE,
+    "admin.poll_close": PEOPLE,
+    "admin.poll_tally": PEOPLE,
+    "admin.poll_announce_preview": PEOPLE,
+    "admin.poll_announce": PEOPLE,
+    "admin.poll_results": READERS,
+    "admin.poll_nominations": PEOPLE,
+    "admin.poll_nominations_moderate": PEOPLE,
+    "admin.poll_nominations_merge": PEOPLE,
+    "admin.poll_nominations_shortlist": PEOPLE,
+    "admin.messages": PEOPLE,
+    "admin.audit_log": {"admin"},
     "admin.users": {"admin"},
     "admin.user_create": {"admin"},
     "admin.user_active": {"admin"},
@@ -99,6 +116,9 @@ def world(runtime: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         import_poll(s, POLL)
         s.flush()
         target_id = target.id
+    with runtime.db.transaction() as s:
+        # Launched, so results, sending and message pages show real rows to every role.
+        launch_poll(runtime, s, "matrix-poll", actor="matrix")
     return {
         "pid": participant.id,
         "pseudonym": participant.pseudonym,

@@ -38,5 +38,15 @@ def form_values() -> dict[str, Any]:
 
 
 # The views register themselves on bp when imported (after bp exists: they import it).
-for _module in ("dashboard", "people", "polls", "simulator", "users"):
+for _module in (
+    "dashboard",
+    "people",
+    "polls",
+    "simulator",
+    "users",
+    "launch",
+    "results",
+    "moderation",
+    "messages",
+):
     importlib.import_module(f"{__name__}.{_module}")
