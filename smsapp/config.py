@@ -91,6 +91,7 @@ class Settings:
     smtp_user: str | None = None
     smtp_password: str | None = None
     smtp_from: str | None = None
+    smtp_starttls: bool = True  # off only for a relay on a trusted local network
     safeguarding_email: str | None = None  # where a new flag is announced (no message text)
     flag_ack_hours: float = 24.0  # a flag must be acknowledged within this many hours
     support_reply: str = (
@@ -196,6 +197,7 @@ def load_settings(instance_path: Path, env: dict[str, str] | None = None) -> Set
         smtp_user=get("SMSAPP_SMTP_USER") or None,
         smtp_password=get("SMSAPP_SMTP_PASSWORD") or None,
         smtp_from=get("SMSAPP_SMTP_FROM") or None,
+        smtp_starttls=_bool(get("SMSAPP_SMTP_STARTTLS"), default=True),
         safeguarding_email=get("SMSAPP_SAFEGUARDING_EMAIL") or None,
         flag_ack_hours=_float(get("SMSAPP_FLAG_ACK_HOURS"), 24.0),
         safeguarding_phrases=get("SMSAPP_SAFEGUARDING_PHRASES") or None,

@@ -48,7 +48,7 @@ from smsapp.services import audit
 
 log = logging.getLogger(__name__)
 
-EMAIL_JOB = "smsapp.services.safeguarding.email_flag_job"
+EMAIL_JOB = "jobs.safeguarding.email_flag"
 
 
 @lru_cache(maxsize=8)
@@ -310,25 +310,11 @@ def send_flag_email(
     message = flag_email(settings, flag, inbox)
     assert settings.smtp_host
     with smtp_factory(settings.smtp_host, settings.smtp_port, timeout=20) as smtp:
-        if settings.smtp_port != 25:
+        if settings.smtp_starttls:
             smtp.starttls()
         if settings.smtp_user:
             smtp.login(settings.smtp_user, settings.smtp_password or "")
         smtp.send_message(message)
-
-
-def email_flag_job(flag_id: int) -> bool:
-    """RQ job: e-mail the safeguarding lead about one flag (once)."""
-    from smsapp.runtime import get_runtime
-
-    runtime = get_runtime()
-    with runtime.db.transaction() as session:
-        flag = session.get(SafeguardingFlag, flag_id)
-        if flag is None or flag.emailed_at is not None or not email_configured(runtime.settings):
-            return False
-        send_flag_email(runtime.settings, flag)
-        flag.emailed_at = utcnow()
-        return True
 
 
 # -- free text shown to the group ----------------------------------------------------------------

@@ -336,12 +336,3 @@ def end_group(session: Session, group: Group, *, actor: str, at: datetime | None
     """Mark a group as ended: its retention clock starts from `at` (now by default)."""
     group.ended_at = at or utcnow()
     audit.record(session, actor, "group.end", group.slug, ended_at=group.ended_at.isoformat())
-
-
-def retention_sweep_job() -> int:
-    """RQ job for the clock (daily is plenty): run the retention sweep; returns how many."""
-    from smsapp.runtime import get_runtime
-
-    runtime = get_runtime()
-    with runtime.db.transaction() as session:
-        return len(retention_sweep(runtime, session).erased)

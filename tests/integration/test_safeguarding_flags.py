@@ -275,3 +275,25 @@ def test_the_email_names_no_child_and_quotes_no_text(runtime, phone) -> None:
     assert "https://sms.example.org/admin/safeguarding/" in body and "Self-harm" in body
     for secret in ("kill", "Sam", p.pseudonym, "7911123456"):
         assert secret not in body and secret not in message["Subject"]
+
+
+def test_a_flag_emails_the_lead_through_the_queued_job(runtime, phone) -> None:
+    from smsapp.queue import run_pending
+    from tests.support.smtp_sink import SmtpSink
+
+    make_participant(runtime, SAM)
+    with SmtpSink() as sink:
+        runtime.settings = runtime.settings.with_overrides(
+            smtp_host="127.0.0.1",
+            smtp_port=sink.port,
+            smtp_starttls=False,
+            safeguarding_email="dsl@school.example",
+        )
+        phone(SAM).replies("i want to kill myself")
+        assert [job for job, _, _ in runtime.pending_jobs] == ["jobs.safeguarding.email_flag"]
+        run_pending(runtime)
+        run_pending(runtime)  # nothing left: each flag is e-mailed once
+        [message] = sink.received
+    assert message["To"] == "dsl@school.example"
+    [flag] = _flags(runtime)
+    assert flag.emailed_at is not None
