@@ -44,7 +44,7 @@ class ConnectionPool:
     def connection(self) -> Iterator[psycopg.Connection[Any]]:
         conn = self.free.get(timeout=30)
         try:
-            if conn is None or getattr(conn, "closed", True):
+            if conn is None or conn.closed:
                 conn = psycopg.connect(self.dsn)
             yield conn
         except BaseException:
@@ -67,6 +67,9 @@ def create_app(mode: str = "bare") -> Flask:
         dsn = os.environ["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://", 1)
         pool = ConnectionPool(dsn, POOL_SIZE)
         with pool.connection() as conn:
+            # Every worker runs this at once; concurrent CREATE TABLE IF NOT EXISTS can still
+            # collide in the catalogue, so take turns.
+            conn.execute("SELECT pg_advisory_xact_lock(31415926)")
             conn.execute(TABLE_DDL)
             conn.commit()
 

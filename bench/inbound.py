@@ -23,6 +23,7 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]  # this tree's smsapp, and bench/support
 
+import sqlalchemy as sa  # noqa: E402
 from support.stack import (  # noqa: E402
     Server,
     WorkerModel,
@@ -104,15 +105,46 @@ def form(sender: str, body: str) -> dict[str, str]:
     }
 
 
+CONVERSATION_QUESTIONS = 200  # enough that no participant finishes during a run
+
+
 def conversation_setup(runtime: Any, count: int) -> Any:
-    # Hook for the next engineer: create participants, create and launch a poll to them (so each
-    # has an open conversation), and return what params() needs, e.g. the phones and a list of
-    # answers that advance the poll's questions in order.
-    raise NotImplementedError("the conversation scenario needs a launched poll: not written yet")
+    """Participants in a group, each with an open conversation of a long poll (launched, so the
+    invitations sit queued; no worker runs). Every text then answers the current question."""
+    import yaml
+
+    from smsapp.models import Participant
+    from smsapp.services.launch import launch_poll
+    from smsapp.services.participants import create_group
+    from smsapp.services.polls import import_poll
+
+    phones = create_participants(runtime, count)
+    questions = [
+        {
+            "key": f"q{i}",
+            "kind": "choice",
+            "prompt": f"Question {i}: which one?",
+            "options": ["Red", "Green", "Blue"],
+        }
+        for i in range(CONVERSATION_QUESTIONS)
+    ]
+    poll = {"slug": "bench", "title": "Bench", "group": "bench", "questions": questions}
+    with runtime.db.transaction() as session:
+        group = create_group(session, "bench", "Bench")
+        session.flush()
+        from smsapp.models import GroupMembership
+
+        for pid in session.scalars(sa.select(Participant.id)):
+            session.add(GroupMembership(group_id=group.id, participant_id=pid))
+        session.execute(sa.update(Participant).values(consent_at=sa.func.now()))
+        import_poll(session, yaml.safe_dump(poll))
+        launch_poll(runtime, session, "bench")
+    return phones
 
 
-def conversation_params(context: Any, k: int) -> dict[str, str]:
-    raise NotImplementedError
+def conversation_params(phones: Any, k: int) -> dict[str, str]:
+    # Texts go round the participants, so each one's answers arrive one question at a time.
+    return form(phones[k % len(phones)], "ABC"[k % 3].lower())
 
 
 SCENARIOS = {
@@ -140,7 +172,7 @@ SCENARIOS = {
         ),
         Scenario(
             "conversation",
-            "every text advances a real conversation (not written yet)",
+            "every text answers the current question of an open conversation",
             conversation_setup,
             conversation_params,
         ),
