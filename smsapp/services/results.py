@@ -165,7 +165,8 @@ def format_summary(summary: PollSummary) -> str:
 
 def respondents_over_time(session: Session, poll: Poll) -> list[tuple[datetime, int]]:
     """How many real participants had answered at least once, cumulative, per hour (per day once
-    answers span more than three days); empty hours or days in between are filled in."""
+    answers span more than three days), from 0 the step before the first answer; empty hours or
+    days in between are filled in."""
     firsts = sorted(
         session.scalars(
             sa.select(sa.func.min(Answer.answered_at))
@@ -183,7 +184,8 @@ def respondents_over_time(session: Session, poll: Poll) -> list[tuple[datetime, 
         moment = moment.replace(minute=0, second=0, microsecond=0)
         return moment.replace(hour=0) if by_day else moment
 
-    points: list[tuple[datetime, int]] = []
+    # The line starts from nobody, one step before the first answer.
+    points: list[tuple[datetime, int]] = [(floor(firsts[0]) - step, 0)]
     at, total, index = floor(firsts[0]), 0, 0
     while index < len(firsts):
         while index < len(firsts) and floor(firsts[index]) <= at:

@@ -6,10 +6,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from html import escape
 
-WIDTH = 640
-LABEL_W = 200  # room for the option labels left of the bars
-VALUE_W = 70  # room for the number right of each bar
-ROW_H = 26
+# A narrow drawing (scaled to fit by CSS) keeps 14px text readable on a phone.
+WIDTH = 480
+LABEL_W = 150  # room for the option labels left of the bars
+VALUE_W = 50  # room for the number right of each bar
+ROW_H = 28
+LABEL_CHARS = 19
 SERIES = 8  # colour classes s0..s7 in static/app.css
 
 
@@ -36,7 +38,9 @@ def _open(chart_id: str, title: str, height: float, desc: str = "") -> list[str]
 def bar_chart(
     bars: Sequence[tuple[str, float]], *, title: str, chart_id: str, unit: str = ""
 ) -> str:
-    """Horizontal bars, one per (label, value), longest = full width; values written beside."""
+    """Horizontal bars, one per (label, value), longest = full width; values written beside.
+
+    One colour for all: the bars are one series, told apart by their labels."""
     top = max((v for _, v in bars), default=0) or 1
     span = WIDTH - LABEL_W - VALUE_W
     height = max(1, len(bars)) * ROW_H + 8
@@ -47,11 +51,10 @@ def bar_chart(
         w = span * max(0.0, value) / top
         out.append(
             f'<text class="label" x="{LABEL_W - 8}" y="{y + ROW_H / 2 + 5:g}" '
-            f'text-anchor="end">{escape(_clip(label, 28))}</text>'
+            f'text-anchor="end">{escape(_clip(label, LABEL_CHARS))}</text>'
         )
         out.append(
-            f'<rect class="bar s{i % SERIES}" x="{LABEL_W}" y="{y + 3}" '
-            f'width="{w:.1f}" height="{ROW_H - 6}"/>'
+            f'<rect class="bar s0" x="{LABEL_W}" y="{y + 3}" width="{w:.1f}" height="{ROW_H - 6}"/>'
         )
         out.append(
             f'<text class="value" x="{LABEL_W + w + 6:.1f}" y="{y + ROW_H / 2 + 5:g}">'
@@ -73,7 +76,7 @@ def line_chart(
 ) -> str:
     """A line through (x label, y) points in order, with the first and last x labels and
     y gridlines at 0, half and the top. y_max fixes the top (e.g. everyone invited)."""
-    height, left, right, top_pad, bottom = 220, 50, 20, 14, 36
+    height, left, right, top_pad, bottom = 200, 44, 16, 14, 36
     plot_w, plot_h = WIDTH - left - right, height - top_pad - bottom
     top = max([y_max or 0, *(v for _, v in points)]) or 1
     last = points[-1] if points else None
@@ -128,8 +131,8 @@ def rounds_chart(
     codes = list(labels)
     colour = {code: i % SERIES for i, code in enumerate(codes)}
     top = max((v for r in rounds for v in r.values()), default=0) or 1
-    bar_h, gap = 16, 14
-    legend_h = 22 * ((len(codes) + 3) // 4) + 6
+    bar_h, gap = 20, 14
+    legend_h = 22 * ((len(codes) + 1) // 2) + 6
     group_h = [len(r) * bar_h + gap for r in rounds]
     height = legend_h + sum(group_h) + 24 * len(rounds) + 6
     span = WIDTH - LABEL_W - VALUE_W
@@ -139,11 +142,11 @@ def rounds_chart(
     )
     out = _open(chart_id, title, height, desc)
     for i, code in enumerate(codes):
-        lx, ly = 8 + (i % 4) * (WIDTH // 4), 6 + (i // 4) * 22
+        lx, ly = 8 + (i % 2) * (WIDTH // 2), 6 + (i // 2) * 22
         out.append(f'<rect class="bar s{colour[code]}" x="{lx}" y="{ly}" width="14" height="14"/>')
         out.append(
             f'<text class="label" x="{lx + 20}" y="{ly + 12}">'
-            f"{escape(_clip(labels[code], 22))}</text>"
+            f"{escape(_clip(labels[code], 26))}</text>"
         )
     y = float(legend_h)
     for n, counts in enumerate(rounds, 1):
@@ -155,7 +158,7 @@ def rounds_chart(
             w = span * max(0.0, value) / top
             out.append(
                 f'<text class="label" x="{LABEL_W - 8}" y="{y + bar_h - 3:g}" text-anchor="end">'
-                f"{escape(_clip(labels.get(code, code), 28))}</text>"
+                f"{escape(_clip(labels.get(code, code), LABEL_CHARS))}</text>"
             )
             out.append(
                 f'<rect class="bar s{colour.get(code, 0)}" x="{LABEL_W}" y="{y + 1:g}" '

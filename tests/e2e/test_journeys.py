@@ -190,6 +190,7 @@ def _launch_answer_and_read_results(
         dialog.dismiss()
 
     page.on("dialog", dialog_opened)
+    page.set_viewport_size({"width": 1280, "height": 900})
     make_participant(server.runtime, "07911 123456", nickname="Sam")
     make_participant(server.runtime, "07911 123457", nickname="Alex")
     make_participant(server.runtime, "07911 123458", nickname="Kim", consent=False)
@@ -232,6 +233,10 @@ def _launch_answer_and_read_results(
     page.goto(server.url + "/admin/messages?direction=in")
     expect(page.locator("table.messages")).to_contain_text(XSS)
     shoot(page, "08-messages")
+    page.set_viewport_size({"width": 390, "height": 844})
+    shoot(page, "08-messages-phone")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     page.goto(server.url + "/admin/polls/lunch-club/results")
     food = page.locator("section.question-result").filter(has_text="What should we eat?")

@@ -66,6 +66,14 @@ class QuestionView:
     counts: list[Count] = field(default_factory=list)
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _count_view(run: TallyRun, labels: dict[str, str], chart_id: str, when: str) -> Count:
     result = run.result
     winners = set(result.get("winners", []))
@@ -121,9 +129,12 @@ def results_page_data(poll: Poll) -> dict[str, Any]:
         free = q.kind in FREE_TEXT
         chart = None
         if q.counts and not free:
+            counts = q.counts
+            if q.kind == "scale":  # 1, 2, 3 … in order, not most-chosen first
+                counts = sorted(counts, key=lambda c: float(c[0]) if _is_number(c[0]) else 0.0)
             bars = [
                 (label if code == label else f"{code} {label}", float(k))
-                for code, label, k in q.counts
+                for code, label, k in counts
             ]
             chart = charts.bar_chart(bars, title=f"Answers to {q.key}", chart_id=f"q{n}")
         view = QuestionView(q, chart, free)
