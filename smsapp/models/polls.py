@@ -39,9 +39,10 @@ class Poll(Base):
     )
     keyword: Mapped[str | None] = mapped_column(sa.String(40), index=True)
     status: Mapped[str] = mapped_column(sa.String(10), default=PollStatus.DRAFT)
-    # The validated definition (poll_to_dict); frozen once the poll is launched.
-    definition: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
-    source_yaml: Mapped[str | None] = mapped_column(sa.Text)
+    # The validated definition (poll_to_dict); frozen once the poll is launched. Deferred:
+    # a long poll's JSON is big, and load_definition parses it once per process per version.
+    definition: Mapped[dict[str, Any]] = mapped_column(sa.JSON, deferred=True)
+    source_yaml: Mapped[str | None] = mapped_column(sa.Text, deferred=True)
     tie_seed: Mapped[str] = mapped_column(sa.String(80))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

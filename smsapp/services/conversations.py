@@ -39,6 +39,9 @@ class Turn:
     replies: list[str] = field(default_factory=list)
     conversation_id: int | None = None
     poll_id: int | None = None
+    # Kinds of the answers this text completed: a nomination can gather several texts, so
+    # safeguarding screens the finished answer again (only then: it costs a query).
+    recorded_kinds: tuple[str, ...] = ()
 
 
 def open_conversation(session: Session, participant_id: int) -> Conversation | None:
@@ -57,18 +60,22 @@ def record_answers(
     *,
     inbound_id: int | None,
     now: datetime,
+    replaces: bool = False,
 ) -> None:
+    """Store answers. `replaces`: the question was answered before (a changed ballot)."""
     for a in answers:
         # One ballot per participant per question: a newer one supersedes, both are kept.
-        session.execute(
-            sa.update(Answer)
-            .where(
-                Answer.conversation_id == conversation.id,
-                Answer.question_key == a.question_key,
-                Answer.superseded.is_(False),
+        # (The engine only moves forward, so a first answer has nothing to supersede.)
+        if replaces:
+            session.execute(
+                sa.update(Answer)
+                .where(
+                    Answer.conversation_id == conversation.id,
+                    Answer.question_key == a.question_key,
+                    Answer.superseded.is_(False),
+                )
+                .values(superseded=True)
             )
-            .values(superseded=True)
-        )
         row = Answer(
             poll_id=conversation.poll_id,
             conversation_id=conversation.id,
@@ -317,7 +324,7 @@ def change_ballot(
     recorded = engine.RecordedAnswer(
         question.key, question.kind, parsed.value, parsed.label, inbound.body, 1, False, None
     )
-    record_answers(session, latest, (recorded,), inbound_id=inbound.id, now=now)
+    record_answers(session, latest, (recorded,), inbound_id=inbound.id, now=now, replaces=True)
     what = "order" if question.kind == "rank" else "vote"
     said = " ".join([f"Got it: {parsed.label}.", *parsed.notes, f"Send a new {what} to change it."])
     return Turn("ballot-changed", [said], latest.id, poll.id)
@@ -360,7 +367,13 @@ def step_conversation(
     record_answers(session, conversation, result.answers, inbound_id=inbound.id, now=now)
     conversation.state = result.state.to_dict()
     conversation.last_activity_at = now
-    turn = Turn("poll", list(result.replies), conversation.id, poll.id)
+    turn = Turn(
+        "poll",
+        list(result.replies),
+        conversation.id,
+        poll.id,
+        recorded_kinds=tuple(a.kind for a in result.answers),
+    )
     if result.finished:
         end_conversation(conversation, ConversationStatus.FINISHED, now)
         session.flush()

@@ -158,7 +158,8 @@ def _route(
     # anything it answered is kept out of results and away from the group.
     flag = safeguarding.check_inbound(runtime, session, inbound, participant)
     turn = _route_text(runtime, session, inbound, participant)
-    if flag is not None or safeguarding.screen_answers(runtime, session, inbound):
+    gathered = "nominate" in turn.recorded_kinds  # an answer built from earlier texts too
+    if flag is not None or (gathered and safeguarding.screen_answers(runtime, session, inbound)):
         safeguarding.exclude_flagged_answers(session, inbound)
     # An opted-out number cannot be texted (Twilio refuses, 21610); the lead still sees it.
     opted_out = participant is not None and participant.status == ParticipantStatus.OPTED_OUT
