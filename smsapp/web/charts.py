@@ -82,12 +82,14 @@ def line_chart(
     last = points[-1] if points else None
     desc = f"{len(points)} points; latest {last[0]}: {_num(last[1])}{unit}" if last else "no data"
     out = _open(chart_id, title, height, desc)
-    for frac in (0.0, 0.5, 1.0):
-        y = top_pad + plot_h * (1 - frac)
+    # Gridlines at 0, about half and the top; whole numbers when counting whole things.
+    middle = top // 2 if float(top).is_integer() and top >= 2 else top / 2
+    for tick in sorted({0.0, float(middle), float(top)}):
+        y = top_pad + plot_h * (1 - tick / top)
         out.append(f'<line class="grid" x1="{left}" x2="{WIDTH - right}" y1="{y:g}" y2="{y:g}"/>')
         out.append(
             f'<text class="axis" x="{left - 6}" y="{y + 4:g}" text-anchor="end">'
-            f"{escape(_num(round(top * frac, 1)) + unit)}</text>"
+            f"{escape(_num(round(tick, 1)) + unit)}</text>"
         )
     if points:
         step = plot_w / max(1, len(points) - 1)
@@ -123,8 +125,10 @@ def rounds_chart(
     *,
     title: str,
     chart_id: str,
+    notes: Sequence[str] = (),
 ) -> str:
-    """Grouped bars: one group per counting round, one bar per option still in the count.
+    """Grouped bars: one group per counting round, one bar per option still in the count;
+    `notes[n]` follows round n+1's heading (e.g. who went out).
 
     Each option keeps its colour across rounds, so a reader can follow it until it is out.
     """
@@ -150,7 +154,8 @@ def rounds_chart(
         )
     y = float(legend_h)
     for n, counts in enumerate(rounds, 1):
-        out.append(f'<text class="round" x="8" y="{y + 16:g}">Round {n}</text>')
+        note = f" \u2014 {notes[n - 1]}" if n <= len(notes) and notes[n - 1] else ""
+        out.append(f'<text class="round" x="8" y="{y + 16:g}">{escape(f"Round {n}{note}")}</text>')
         y += 24
         for code, value in sorted(
             counts.items(), key=lambda cv: (-cv[1], codes.index(cv[0]) if cv[0] in codes else 0)

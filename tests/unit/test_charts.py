@@ -54,6 +54,9 @@ def test_line_rises_with_a_cumulative_count_and_y_max_sets_the_top() -> None:
     assert len(ys) == 3 and ys[0] > ys[1] > ys[2]  # SVG y grows downwards
     axis = [t.text for t in svg.iterfind(".//s:text", NS) if t.get("class") == "axis"]
     assert "8" in axis and "4" in axis and "9am" in axis and "11am" in axis
+    odd = parse(charts.line_chart([("9am", 9)], title="T", chart_id="t"))
+    ticks = [t.text for t in odd.iterfind(".//s:text", NS) if t.get("class") == "axis"]
+    assert ticks[:3] == ["0", "4", "9"]  # people come whole: no "4.5" gridline
 
 
 def test_an_empty_line_chart_says_so() -> None:
@@ -64,9 +67,10 @@ def test_an_empty_line_chart_says_so() -> None:
 def test_rounds_keep_each_option_colour_and_drop_the_eliminated() -> None:
     rounds = [{"A": 3, "B": 2, "C": 1}, {"A": 3, "B": 3}, {"B": 4, "A": 3}]
     labels = {"A": "Apples", "B": "Bananas", "C": "Cherries"}
-    svg = parse(charts.rounds_chart(rounds, labels, title="IRV", chart_id="r"))
+    notes = ["C out", "", "B elected"]
+    svg = parse(charts.rounds_chart(rounds, labels, title="IRV", chart_id="r", notes=notes))
     titles = [t.text for t in svg.iterfind(".//s:text", NS) if t.get("class") == "round"]
-    assert titles == ["Round 1", "Round 2", "Round 3"]
+    assert titles == ["Round 1 \u2014 C out", "Round 2", "Round 3 \u2014 B elected"]
     # legend (3) + one bar per option still counted in each round (3 + 2 + 2)
     classes = [r.get("class") for r in bars_of(svg)]
     assert len(classes) == 3 + 7

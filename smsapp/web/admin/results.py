@@ -74,6 +74,18 @@ def _is_number(text: str) -> bool:
     return True
 
 
+def _round_note(record: dict[str, Any], labels: dict[str, str]) -> str:
+    """ "B Bananas out" or "A Apples elected": what the round decided, in words."""
+    parts = []
+    if record.get("elected"):
+        parts.append(f"{record['elected']} {labels.get(record['elected'], '')} elected".strip())
+    if record.get("eliminated"):
+        parts.append(f"{record['eliminated']} {labels.get(record['eliminated'], '')} out")
+    if record.get("exhausted"):
+        parts.append(f"{record['exhausted']} exhausted")
+    return ", ".join(parts)
+
+
 def _count_view(run: TallyRun, labels: dict[str, str], chart_id: str, when: str) -> Count:
     result = run.result
     winners = set(result.get("winners", []))
@@ -98,6 +110,7 @@ def _count_view(run: TallyRun, labels: dict[str, str], chart_id: str, when: str)
             {code: f"{code} {labels.get(code, code)}" for code in labels},
             title=f"Votes in each round of {name}",
             chart_id=f"{chart_id}-rounds",
+            notes=[_round_note(r, labels) for r in rounds],
         )
     consensus = run.consensus
     schulze = consensus.get("schulze_winner") if consensus else None
