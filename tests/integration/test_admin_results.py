@@ -166,6 +166,19 @@ def test_launch_page_shows_the_plan_and_sends_nothing_until_confirmed(runtime, c
     assert "already open" in again and "I have checked" not in again
 
 
+def test_a_poll_nobody_can_receive_does_not_launch(runtime, client, login):
+    make_participant(runtime, "+447911200001", consent=False)
+    with runtime.db.transaction() as s:
+        import_poll(s, CLUB)
+    token = login()
+    page = client.get("/admin/polls/club/launch").get_data(as_text=True)
+    assert "nothing to launch" in page and "Launch and send" not in page
+    refused = _launch(client, token)
+    assert refused.status_code == 302 and refused.headers["Location"].endswith("/launch")
+    with runtime.db.transaction() as s:
+        assert s.scalar(sa.select(Poll.status).where(Poll.slug == "club")) == "draft"
+
+
 def test_results_show_counts_charts_rounds_and_the_schulze_disagreement(runtime, client, voted):
     tallied = client.post("/admin/polls/club/tally", data={"csrf_token": voted})
     assert tallied.status_code == 302

@@ -61,6 +61,8 @@ def poll_launch(slug: str) -> ResponseReturnValue:
     release_request_session()
     try:
         with runtime().db.transaction() as s:
+            if not preview_launch(runtime(), s, slug).recipients:
+                raise PollError("nobody in the group can be texted")
             result = launch_poll(runtime(), s, slug, actor=actor)
     except PollError as exc:
         flash(f"Not launched: {exc}")
