@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response, g, request
 
 from smsapp.config import Settings, load_settings
+from smsapp.logs import (
+    configure_logging,
+    new_request_id,
+    reset_request_id,
+    sane_request_id,
+    set_request_id,
+)
 from smsapp.runtime import (
     DEFAULT_INSTANCE_PATH,
     PROJECT_ROOT,
@@ -60,9 +68,59 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update({k: v for k, v in config.items() if k.isupper()})
     app.extensions["smsapp"] = runtime
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(settings.log_format, settings.log_level)
+    _install_request_ids(app)
 
     from smsapp.web import register
 
     register(app)
     return app
+
+
+_request_log = logging.getLogger("smsapp.request")
+# Polled every few seconds by the platform: only worth a line when debugging.
+_QUIET_PATHS = ("/healthz", "/static/")
+
+
+def _install_request_ids(app: Flask) -> None:
+    """Every request gets an id: in each log line it causes and in `X-Request-Id` back.
+
+    A sane incoming `X-Request-Id` (from a proxy) is kept so lines join up across services.
+    Twilio's `I-Twilio-Idempotency-Token` is deliberately not used: it repeats on retries.
+    """
+
+    @app.before_request
+    def bind_request_id() -> None:
+        request_id = sane_request_id(request.headers.get("X-Request-Id")) or new_request_id()
+        g.request_id = request_id
+        g.request_id_token = set_request_id(request_id)
+        g.request_started = time.perf_counter()
+
+    @app.after_request
+    def send_request_id(response: Response) -> Response:
+        request_id = g.get("request_id")
+        if request_id is None:  # a request that failed before before_request ran
+            return response
+        response.headers["X-Request-Id"] = request_id
+        quiet = request.path.startswith(_QUIET_PATHS)
+        # The path only: a query string may hold a search for a number or a name.
+        _request_log.log(
+            logging.DEBUG if quiet else logging.INFO,
+            "%s %s %s",
+            request.method,
+            request.path,
+            response.status_code,
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "duration_ms": round((time.perf_counter() - g.request_started) * 1000, 1),
+            },
+        )
+        return response
+
+    @app.teardown_request
+    def unbind_request_id(_exc: BaseException | None) -> None:
+        token = g.pop("request_id_token", None)
+        if token is not None:
+            reset_request_id(token)

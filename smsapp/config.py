@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+import sys
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,8 @@ class Settings:
     safeguarding_phrases: str | None = None  # a YAML file adding to (or replacing) the lists
     retention_days: int = 90  # numbers are erased this many days after a group ends
     small_count: int = 5  # counts below this are hidden from participants and the group
+    log_format: str = "text"  # "text" or "json" (smsapp/logs.py); see load_settings
+    log_level: str = "INFO"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -165,6 +168,16 @@ def load_settings(instance_path: Path, env: dict[str, str] | None = None) -> Set
     if backend not in {"twilio", "outbox"}:
         raise ValueError(f"SMS_BACKEND must be 'twilio' or 'outbox', not {backend!r}")
 
+    # JSON lines where nobody reads a terminal (a platform's log drain), readable text at one.
+    log_format = (get("SMSAPP_LOG_FORMAT") or "").strip().lower() or (
+        "text" if sys.stderr is not None and sys.stderr.isatty() else "json"
+    )
+    if log_format not in {"text", "json"}:
+        raise ValueError(f"SMSAPP_LOG_FORMAT must be 'text' or 'json', not {log_format!r}")
+    log_level = (get("SMSAPP_LOG_LEVEL") or "INFO").strip().upper()
+    if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+        raise ValueError(f"SMSAPP_LOG_LEVEL must be a logging level name, not {log_level!r}")
+
     return Settings(
         database_url=database_url,
         redis_url=redis_url,
@@ -204,4 +217,6 @@ def load_settings(instance_path: Path, env: dict[str, str] | None = None) -> Set
         retention_days=_int(get("SMSAPP_RETENTION_DAYS"), 90),
         small_count=_int(get("SMSAPP_SMALL_COUNT"), 5),
         support_reply=get("SMSAPP_SUPPORT_REPLY") or Settings.support_reply,
+        log_format=log_format,
+        log_level=log_level,
     )

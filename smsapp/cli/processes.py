@@ -2,18 +2,41 @@
 
 from __future__ import annotations
 
+import signal
+from typing import Any
+
 import click
 from flask import current_app
 
 from smsapp.cli.base import cli, fail, runtime
+from smsapp.logs import request_context
+
+
+def _worker_class() -> Any:
+    """RQ's forking worker, with each job's log lines tagged and the job safe from SIGTERM."""
+    from rq import Worker
+
+    class SmsappWorker(Worker):
+        def perform_job(self, job: Any, *args: Any, **kwargs: Any) -> bool:
+            # Runs in the work-horse: every line the job logs carries its job id.
+            with request_context(job.id):
+                return bool(super().perform_job(job, *args, **kwargs))
+
+        def setup_work_horse_signals(self) -> None:
+            super().setup_work_horse_signals()
+            # Platforms (Heroku, `docker stop` under an init) send SIGTERM to every process,
+            # not only to the worker. RQ's warm shutdown waits for the job, so the horse
+            # ignores SIGTERM and finishes it; a second SIGTERM to the worker (cold shutdown),
+            # the job timeout and SIGKILL still end it.
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+    return SmsappWorker
 
 
 @cli.command("worker")
 @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
 def worker(burst: bool) -> None:
-    """Run an RQ worker for smsapp's queue (needs Redis)."""
-    from rq import Worker
-
+    """Run an RQ worker for smsapp's queue (needs Redis). SIGTERM: finish the job, then exit."""
     from smsapp.queue import QUEUE_NAME
 
     rt = runtime()
@@ -21,14 +44,19 @@ def worker(burst: bool) -> None:
     if redis is None:
         fail("no Redis configured (set REDIS_URL); without Redis, jobs run inside the web process")
         return
-    Worker([QUEUE_NAME], connection=redis).work(burst=burst, with_scheduler=False)
+    # Logging is already set up by create_app (smsapp.logs); RQ adds no handlers of its own
+    # when the root logger has one, so its lines come out in the same format.
+    _worker_class()([QUEUE_NAME], connection=redis).work(burst=burst, with_scheduler=False)
 
 
 @cli.command("clock")
 @click.option("--interval", default=5.0, show_default=True, help="Seconds between ticks.")
 @click.option("--once", is_flag=True, help="One tick, then exit.")
 def clock(interval: float, once: bool) -> None:
-    """Enqueue due work (sends, reminders, deadlines, stuck sends) every few seconds."""
+    """Enqueue due work (sends, reminders, deadlines, stuck sends) every few seconds.
+
+    SIGTERM ends the wait between ticks (a tick in progress completes) and exits with 0.
+    """
     from smsapp.services.clock import run_clock
 
     run_clock(runtime(), interval=interval, once=once)

@@ -42,7 +42,7 @@ def _close_session(_exc: BaseException | None) -> None:
 
 
 def register(app: Flask) -> None:
-    from smsapp.web import admin, auth, downloads, health, safeguarding, security, webhooks
+    from smsapp.web import admin, auth, downloads, health, jobs, safeguarding, security, webhooks
 
     app.teardown_appcontext(_close_session)
     security.init_app(app)
@@ -53,3 +53,4 @@ def register(app: Flask) -> None:
     app.register_blueprint(admin.bp)
     app.register_blueprint(downloads.bp)
     app.register_blueprint(safeguarding.bp)
+    app.register_blueprint(jobs.bp)
