@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.serving import run_simple
 
 from smsapp.runtime import Runtime
 
@@ -38,7 +39,8 @@ def run_all(app: Flask, *, host: str, port: int) -> None:
     print(f" * Database: {settings.database_url.split('@')[-1]}")
     print(f" * Admin page: http://{host}:{port}/login")
     try:
-        app.run(host=host, port=port, threaded=True, use_reloader=False)
+        # Werkzeug directly: Flask's app.run() refuses to serve from inside a CLI command.
+        run_simple(host, port, app, threaded=True, use_reloader=False)
     finally:
         stop.set()
         for child in children:
