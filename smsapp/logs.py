@@ -131,15 +131,26 @@ def make_formatter(log_format: str) -> logging.Formatter:
     return JsonFormatter() if log_format == "json" else TextFormatter()
 
 
-def configure_logging(log_format: str = "text", level: str | int = "INFO") -> logging.Handler:
-    """Send every log record to stderr in `log_format`; safe to call again (replaces itself)."""
+def configure_logging(
+    log_format: str = "text", level: str | int = "INFO", *, force: bool = False
+) -> logging.Handler | None:
+    """Send every log record to stderr in `log_format`; calling again replaces our handler.
+
+    Like logging.basicConfig, it leaves a host's own logging set-up alone (gunicorn's
+    --log-config, pytest's capture): when the root logger has handlers that are not ours,
+    nothing changes unless `force`. Returns the handler installed, or None.
+    """
+    # Whatever else is configured, these never log numbers or texts.
+    for name, quiet_level in QUIET_LOGGERS.items():
+        logging.getLogger(name).setLevel(quiet_level)
     root = logging.getLogger()
-    for old in [h for h in root.handlers if isinstance(h, StderrHandler)]:
+    ours = [h for h in root.handlers if isinstance(h, StderrHandler)]
+    if len(ours) != len(root.handlers) and not force:
+        return None
+    for old in ours:
         root.removeHandler(old)
     handler = StderrHandler()
     handler.setFormatter(make_formatter(log_format))
     root.addHandler(handler)
     root.setLevel(level.upper() if isinstance(level, str) else level)
-    for name, quiet_level in QUIET_LOGGERS.items():
-        logging.getLogger(name).setLevel(quiet_level)
     return handler
