@@ -273,8 +273,163 @@ def _answer_cells() -> Callable[[str, str | None], str]:
     return cell
 
 
+def _copied_rows(session: Session, stmt: sa.Select[Any]) -> Iterator[tuple[Any, ...]]:
+    """PostgreSQL: the rows of `COPY (stmt) TO STDOUT` on the raw psycopg connection.
+
+    COPY streams: the server keeps producing rows (on its own core) while this process writes
+    them, and only a socket's worth is ever buffered, so memory stays flat. Every column must
+    already be text (or NULL): psycopg's C text loader is then the only work per value, with
+    none of SQLAlchemy's per-row result processing. COPY takes no bind parameters, so the
+    statement is compiled with its values inline; callers pass only numbers, booleans and fixed
+    words, never user input. The connection is busy until the rows are all read.
+    """
+    raw = session.connection().connection.driver_connection
+    assert raw is not None
+    dialect = session.get_bind().dialect
+    query = str(stmt.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+    width = len(stmt.selected_columns)
+    # The params mapping makes psycopg read the compiler's escaped %% back as %.
+    with raw.cursor() as cursor, cursor.copy(f"COPY ({query}) TO STDOUT", {}) as copy:
+        copy.set_types(["text"] * width)
+        yield from copy.rows()
+
+
+def _pg_iso(column: Any) -> sa.ColumnElement[str]:
+    """_iso in SQL: ISO 8601 in UTC with a Z, microseconds only when there are some."""
+    moment = sa.func.timezone("UTC", column)
+    text = sa.func.to_char(moment, 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+    return sa.func.replace(text, ".000000Z", "Z")
+
+
+def _pg_round(seconds: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """Python's round() (half to even) of an exact numeric, as text."""
+    half = seconds - sa.func.floor(seconds) == 0.5
+    return sa.cast(
+        sa.case((half, 2 * sa.func.round(seconds / 2)), else_=sa.func.round(seconds)),
+        sa.BigInteger,
+    )
+
+
+def _pg_response_rows(session: Session, poll: Poll) -> Iterator[Row]:
+    """response_rows on PostgreSQL: times, paradata and flags computed by the server.
+
+    Same cells as the portable path, byte for byte (tests/integration/test_export_bytes.py):
+    the asked-at time is the previous kept answer of the conversation (a window over the same
+    order as the rows), else the invitation, else the start; reminders are counted per answer
+    only when the poll has any. Answers and free text still go through cells in Python.
+    """
+    previous = sa.func.lag(Answer.answered_at).over(
+        partition_by=Answer.conversation_id, order_by=(Answer.answered_at, Answer.id)
+    )
+    inner = (
+        _answers_from(
+            sa.select(
+                Answer.id,
+                Answer.conversation_id,
+                Participant.pseudonym,
+                Answer.question_key,
+                Answer.kind,
+                sa.case((Answer.skipped, None), else_=sa.cast(Answer.value, sa.Text)).label(
+                    "value_json"
+                ),
+                sa.case((Answer.skipped, None), else_=Answer.label).label("label"),
+                Answer.raw_text,
+                Answer.answered_at,
+                Answer.attempts,
+                Answer.skipped,
+                Conversation.invited_at,
+                sa.func.coalesce(previous, Conversation.invited_at, Conversation.created_at).label(
+                    "asked_at"
+                ),
+            ).select_from(Answer)
+        )
+        .join(Conversation, Conversation.id == Answer.conversation_id)
+        .where(*_kept_answers(poll.id))
+        .subquery("kept")
+    )
+    sent_reminder = (
+        OutboundMessage.poll_id == poll.id,
+        OutboundMessage.kind == "reminder",
+        OutboundMessage.status != OutboundStatus.CANCELLED,
+    )
+    nudges: sa.ColumnElement[Any] = sa.literal("0")
+    has_any = sa.exists().where(*sent_reminder, OutboundMessage.conversation_id.is_not(None))
+    if session.scalar(sa.select(has_any)):
+        at = _raw_time(OutboundMessage.created_at)
+        nudges = sa.cast(
+            sa.select(sa.func.count())
+            .select_from(OutboundMessage)
+            .where(
+                *sent_reminder,
+                OutboundMessage.conversation_id == inner.c.conversation_id,
+                sa.or_(
+                    inner.c.asked_at.is_(None),
+                    sa.and_(at > inner.c.asked_at, at <= inner.c.answered_at),
+                ),
+            )
+            .correlate(inner)
+            .scalar_subquery(),
+            sa.Text,
+        )
+    waited = sa.extract("epoch", inner.c.answered_at - inner.c.asked_at)
+    stmt = sa.select(
+        inner.c.pseudonym,
+        inner.c.question_key,
+        inner.c.kind,
+        inner.c.value_json,
+        inner.c.label,
+        inner.c.raw_text,
+        _pg_iso(inner.c.answered_at),
+        sa.cast(inner.c.attempts, sa.Text),
+        _pg_iso(inner.c.invited_at),
+        nudges,
+        sa.cast(_pg_round(waited), sa.Text),
+        sa.case((inner.c.skipped, "1"), else_="0"),
+    ).order_by(inner.c.conversation_id, inner.c.answered_at, inner.c.id)
+    slug = poll.slug
+    answer_cell = _answer_cells()
+    text_cell = functools.lru_cache(maxsize=CELL_CACHE)(cells.safe_text)
+    for (
+        pseudonym,
+        key,
+        kind,
+        value_json,
+        label,
+        raw_text,
+        answered,
+        attempts,
+        invited,
+        reminded,
+        seconds,
+        skipped,
+    ) in _copied_rows(session, stmt):
+        # None is written as an empty cell, as the portable path writes "".
+        yield [
+            pseudonym,
+            slug,
+            key,
+            kind,
+            answer_cell(kind, value_json),
+            text_cell(label),
+            text_cell(raw_text),
+            answered,
+            attempts,
+            invited,
+            reminded,
+            seconds,
+            skipped,
+        ]
+
+
 def response_rows(session: Session, poll: Poll) -> Iterator[Row]:
     """Long responses: the contract's columns then the paradata, one row per kept answer."""
+    if session.get_bind().dialect.name == "postgresql":
+        return _pg_response_rows(session, poll)
+    return _portable_response_rows(session, poll)
+
+
+def _portable_response_rows(session: Session, poll: Poll) -> Iterator[Row]:
+    """response_rows through SQLAlchemy Core, for SQLite (development) or any other backend."""
     stmt = (
         _answers_from(
             sa.select(
