@@ -69,4 +69,4 @@ def serve(port: int, host: str) -> None:
     """Run web, worker and clock together for development (what `make run` calls)."""
     from smsapp.devserver import run_all
 
-    run_all(current_app, host=host, port=port)
+    run_all(current_app._get_current_object(), host=host, port=port)  # type: ignore[attr-defined]
