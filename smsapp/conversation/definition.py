@@ -478,7 +478,7 @@ def _question(
     most = check.integer(raw, "max", f"{where}.max", least=1)
     least_floor = 0 if kind in BOUNDED_KINDS else 1
     least = check.integer(raw, "min", f"{where}.min", least=least_floor)
-    if kind == "scale" and "max" not in raw:
+    if kind == "scale" and raw.get("max") is None:
         check.add(f"{where}.max", "a scale question needs max, e.g. 5")
     if kind in PICKS_KINDS and most is not None and options and most > len(options):
         check.add(f"{where}.max", f"is {most} but there are only {len(options)} options")

@@ -223,7 +223,7 @@ def _resolve(question: Question, token: str) -> list[str] | None:
     codes = question.codes
     if token in codes:
         return [token]
-    if token.isdigit():
+    if token.isdecimal():  # "❷".isdigit() is true, but int() cannot read it
         index = int(token)
         return [codes[index - 1]] if 1 <= index <= len(codes) else None
     if _single_char_codes(question) and all(ch in codes for ch in token):
