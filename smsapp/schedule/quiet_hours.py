@@ -56,6 +56,29 @@ def is_quiet(when_utc: datetime, policy: QuietHours, tz: str = DEFAULT_TIMEZONE)
     return _quiet_until(local, policy) is not None
 
 
+def _first_instant_at_or_after(wall: datetime, zone: ZoneInfo) -> datetime:
+    """The first UTC instant whose local wall-clock time is at or after ``wall`` (naive).
+
+    Usually that is simply ``wall`` in the zone (the same local time across clock changes; an
+    ambiguous autumn time gives its first occurrence). A wall time inside the spring gap does
+    not exist: the answer is then the moment the clocks jump, the first instant after it.
+    """
+    guess = wall.replace(tzinfo=zone).astimezone(UTC)
+    if guess.astimezone(zone).replace(tzinfo=None) == wall:
+        return guess
+    # Whole seconds: clocks jump on a whole second, so the search lands exactly on it.
+    low = int(wall.replace(tzinfo=zone, fold=1).timestamp())  # before the jump
+    high = int(guess.timestamp())  # after it
+    while high - low > 1:
+        middle = (low + high) // 2
+        local = datetime.fromtimestamp(middle, zone).replace(tzinfo=None)
+        if local >= wall:
+            high = middle
+        else:
+            low = middle
+    return datetime.fromtimestamp(high, UTC)
+
+
 def next_allowed(when_utc: datetime, policy: QuietHours, tz: str = DEFAULT_TIMEZONE) -> datetime:
     """``when_utc`` if a text may go then, else the first instant (aware UTC) one may."""
     when = _as_utc(when_utc)
@@ -70,8 +93,5 @@ def next_allowed(when_utc: datetime, policy: QuietHours, tz: str = DEFAULT_TIMEZ
         if until is None:
             return when
         day, wall = until
-        # Combining a wall time with the zone picks that date's offset, so the answer stays at
-        # the same local time across clock changes. A wall time in the spring gap maps to the
-        # instant just after the gap; an ambiguous autumn time maps to its first occurrence.
-        when = datetime.combine(day, wall, tzinfo=zone).astimezone(UTC)
+        when = _first_instant_at_or_after(datetime.combine(day, wall), zone)
     raise ValueError(f"quiet hours policy never allows sending: {policy!r}")

@@ -147,3 +147,12 @@ def test_next_allowed_is_the_first_allowed_instant(when: datetime, policy: Quiet
         assert is_quiet(when, policy, LONDON)
         assert is_quiet(result - timedelta(seconds=1), policy, LONDON)
         assert is_quiet(when + (result - when) / 2, policy, LONDON)
+
+
+def test_a_quiet_spell_ending_inside_the_spring_gap_ends_when_the_clocks_jump() -> None:
+    # Found by hypothesis: 01:15 does not exist on 31 March 2024 in London (01:00 GMT becomes
+    # 02:00 BST), so the spell ends at the jump, 01:00 UTC, not at 02:15 BST.
+    policy = QuietHours(start=time(3, 0), end=time(1, 15))
+    result = next_allowed(datetime(2024, 3, 30, 3, 0, tzinfo=UTC), policy, LONDON)
+    assert result == datetime(2024, 3, 31, 1, 0, tzinfo=UTC)
+    assert is_quiet(result - timedelta(seconds=1), policy, LONDON)
