@@ -117,13 +117,17 @@ def test_sigterm_lets_the_worker_finish_its_job_then_exit_0(
 
 
 def test_sigterm_stops_the_clock_promptly_with_exit_0(
-    redis_client: Any, spawn: Callable[..., subprocess.Popen[bytes]]
+    tmp_path: Path, redis_client: Any, spawn: Callable[..., subprocess.Popen[bytes]]
 ) -> None:
     queue = Queue(QUEUE_NAME, connection=redis_client)
+    log = tmp_path / "clock.log"
     clock = spawn("clock", "--interval", "0.2")
-    wait_for(lambda: queue.count > 0, 30, "the clock's first tick")
+    # Its own "started" line: the SIGTERM handler is in place by then.
+    wait_for(lambda: "clock started" in log.read_text(), 30, "the clock to start")
+    wait_for(lambda: "clock-jobs-sending-kick" in queue.get_job_ids(), 10, "a tick")
     signalled = time.monotonic()
     os.kill(clock.pid, signal.SIGTERM)
     assert clock.wait(timeout=10) == 0
     assert time.monotonic() - signalled < 3
-    assert "clock-jobs-sending-kick" in queue.get_job_ids()
+    started = [line for line in json_lines(log) if line["message"].startswith("clock started")]
+    assert len(started) == 1 and started[0]["logger"] == "smsapp.services.clock"
