@@ -219,7 +219,7 @@ class PrivatePostgres:
 # -- the stack -----------------------------------------------------------------------------------
 
 
-def _stop_group(process: subprocess.Popen[bytes], timeout: float = 10) -> None:
+def _stop_group(process: subprocess.Popen[bytes], timeout: float = 5) -> None:
     if process.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
@@ -344,6 +344,13 @@ class Stack:
             text = path.read_text(errors="replace").splitlines()[-lines:]
             out.append(f"--- {path.name}\n" + "\n".join(text))
         return "\n".join(out)
+
+    def log_lines(self, kind: str) -> list[str]:
+        return [
+            line
+            for path in sorted(self.logs.glob(f"{kind}-*.log"))
+            for line in path.read_text(errors="replace").splitlines()
+        ]
 
     def stop_all(self) -> None:
         for kind in ("clock", "worker", "web"):

@@ -138,7 +138,7 @@ def test_twilio_answering_429_500_and_slowly(
     time.sleep(3.0)
     standin.set_delay(0.0)
     assert_everyone_texted_once(stack, standin, numbers)
-    assert standin.request_count > n + 12  # the refusals and the look-ups happened
+    assert standin.request_count >= n + 12  # every refusal cost one more request
 
 
 def test_status_callbacks_duplicated_and_out_of_order(

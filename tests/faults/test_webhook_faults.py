@@ -124,3 +124,6 @@ def test_fuzzed_webhook_texts_never_get_a_server_error(
     }
     assert not (refused - ok) & set(counts), "a refused text was stored"
     assert plan.kinds["duplicate"] > 50 and plan.kinds["invalid"] > 100
+    # No crash caught and logged inside the app either (a parser raising, say).
+    errors = [line for line in stack.log_lines("web") if '"level": "ERROR"' in line]
+    assert not errors, errors[:3]
