@@ -59,15 +59,19 @@ def test_a_worker_sigkilled_mid_launch_ten_times(
     standin.set_delay(0.05)  # each call in flight for a while, so kills land mid-call too
     stack.launch()
     rng = random.Random(7)
-    at_kill = []
+    at_kill: list[int] = []
+    left_sending: list[int] = []  # claims the dead worker held, until someone resolves them
     for _ in range(10):
         wait_for_arrivals(standin, len(standin.recorded()) + 3, timeout=15)
         victim = rng.choice(stack.live("worker"))
         stack.kill(victim)
         at_kill.append(len(standin.recorded()))
+        left_sending.append(stack.statuses().get(OutboundStatus.SENDING, 0))
         stack.start_worker()  # what the platform does when a process dies
     assert len(at_kill) == 10
     assert at_kill[-1] < n, f"the launch finished before the tenth kill: {at_kill}"
+    print(f"texts at Twilio at each kill: {at_kill}; rows left in sending: {left_sending}")
+    assert any(left_sending), "no kill caught a worker holding claimed texts"
     assert_everyone_texted_once(stack, standin, numbers, timeout=120)
 
 
