@@ -12,7 +12,9 @@ worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 timeout = 30
 keepalive = 5
-accesslog = "-"
+# smsapp logs every request itself (with its request id, and without query strings, which can
+# hold a participant search); set GUNICORN_ACCESS_LOG=- to have gunicorn's access log too.
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 
 
 def post_worker_init(worker):  # type: ignore[no-untyped-def]

@@ -62,6 +62,7 @@ class Settings:
     old_data_keys: tuple[str, ...] = ()
     twilio_account_sid: str | None = None
     twilio_auth_token: str | None = None
+    twilio_previous_auth_tokens: tuple[str, ...] = ()  # still accepted on webhooks (rotation)
     twilio_from_number: str | None = None
     twilio_messaging_service_sid: str | None = None
     twilio_api_base_url: str | None = None
@@ -186,6 +187,9 @@ def load_settings(instance_path: Path, env: dict[str, str] | None = None) -> Set
         old_data_keys=old_keys,
         twilio_account_sid=get("TWILIO_ACCOUNT_SID") or None,
         twilio_auth_token=token,
+        twilio_previous_auth_tokens=tuple(
+            t.strip() for t in (get("TWILIO_PREVIOUS_AUTH_TOKENS") or "").split(",") if t.strip()
+        ),
         twilio_from_number=get("TWILIO_FROM_NUMBER") or None,
         twilio_messaging_service_sid=get("TWILIO_MESSAGING_SERVICE_SID") or None,
         twilio_api_base_url=(get("TWILIO_API_BASE_URL") or None),

@@ -36,14 +36,21 @@ def twilio_signed(view: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(view)
     def checked(*args: Any, **kwargs: Any) -> Any:
         settings = runtime().settings
-        if settings.signatures_required and not is_valid_twilio_request(
-            settings.twilio_auth_token or "",
-            signed_url(),
-            request.form,
-            request.headers,
-            shared_key_secret=settings.twilio_webhook_shared_key,
-        ):
-            abort(403, description="The X-Twilio-Signature is missing or does not match.")
+        if settings.signatures_required:
+            url = signed_url()
+            # During a token rotation Twilio may still sign with the previous token.
+            tokens = [settings.twilio_auth_token or "", *settings.twilio_previous_auth_tokens]
+            if not any(
+                is_valid_twilio_request(
+                    token,
+                    url,
+                    request.form,
+                    request.headers,
+                    shared_key_secret=settings.twilio_webhook_shared_key,
+                )
+                for token in tokens
+            ):
+                abort(403, description="The X-Twilio-Signature is missing or does not match.")
         return view(*args, **kwargs)
 
     return checked

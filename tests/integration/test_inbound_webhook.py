@@ -198,3 +198,20 @@ def test_number_in_other_formats_finds_the_same_participant(runtime, phone) -> N
     phone("+447911123456").replies("hi")
     with runtime.db.transaction() as s:
         assert s.scalar(sa.select(InboundMessage.participant_id)) == p.id
+
+
+def test_previous_auth_token_is_accepted_during_a_rotation(runtime, client) -> None:
+    runtime.settings = runtime.settings.with_overrides(
+        twilio_auth_token="the-new-token", twilio_previous_auth_tokens=(AUTH_TOKEN,)
+    )
+    params = {
+        "MessageSid": "SM" + "7" * 32,
+        "AccountSid": ACCOUNT_SID,
+        "From": STRANGER,
+        "Body": "hi",
+    }
+    assert post_signed(client, "/sms/inbound", params, token=AUTH_TOKEN).status_code == 200
+    params["MessageSid"] = "SM" + "8" * 32
+    assert post_signed(client, "/sms/inbound", params, token="the-new-token").status_code == 200
+    params["MessageSid"] = "SM" + "9" * 32
+    assert post_signed(client, "/sms/inbound", params, token="never-a-token").status_code == 403
