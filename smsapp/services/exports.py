@@ -302,13 +302,14 @@ def _pg_iso(column: Any) -> sa.ColumnElement[str]:
     return sa.func.replace(text, ".000000Z", "Z")
 
 
-def _pg_round(seconds: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
-    """Python's round() (half to even) of an exact numeric, as text."""
-    half = seconds - sa.func.floor(seconds) == 0.5
-    return sa.cast(
-        sa.case((half, 2 * sa.func.round(seconds / 2)), else_=sa.func.round(seconds)),
-        sa.BigInteger,
-    )
+def _pg_seconds(later: Any, earlier: Any) -> sa.ColumnElement[Any]:
+    """round((later - earlier).total_seconds()) as Python computes it.
+
+    date_part gives the nearest double to the exact difference, as total_seconds() does, and
+    round() of a double is rint(): half to even, like Python's round().
+    """
+    waited = sa.func.date_part("epoch", later - earlier, type_=sa.Float)
+    return sa.cast(sa.func.round(waited), sa.BigInteger)
 
 
 def _pg_responses(session: Session, poll: Poll, *, joined_tail: bool) -> sa.Select[Any]:
@@ -374,13 +375,12 @@ def _pg_responses(session: Session, poll: Poll, *, joined_tail: bool) -> sa.Sele
             .scalar_subquery(),
             sa.Text,
         )
-    waited = sa.extract("epoch", inner.c.answered_at - inner.c.asked_at)
     tail = [
         _pg_iso(inner.c.answered_at),
         sa.cast(inner.c.attempts, sa.Text),
         _pg_iso(inner.c.invited_at),
         nudges,
-        sa.cast(_pg_round(waited), sa.Text),
+        sa.cast(_pg_seconds(inner.c.answered_at, inner.c.asked_at), sa.Text),
         sa.case((inner.c.skipped, "1"), else_="0"),
     ]
     if joined_tail:
