@@ -282,15 +282,18 @@ def _copied_rows(session: Session, stmt: sa.Select[Any]) -> Iterator[tuple[Any, 
     already be text (or NULL): psycopg's C text loader is then the only work per value, with
     none of SQLAlchemy's per-row result processing. COPY takes no bind parameters, so the
     statement is compiled with its values inline; callers pass only numbers, booleans and fixed
-    words, never user input. The connection is busy until the rows are all read.
+    words, never user input. The connection is busy until the rows are all read (or dropped).
     """
     raw = session.connection().connection.driver_connection
     assert raw is not None
     dialect = session.get_bind().dialect
     query = str(stmt.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
     width = len(stmt.selected_columns)
+    # A savepoint: a reader that stops early (a download the browser dropped) cancels the
+    # COPY, which would otherwise leave the caller's transaction aborted.
     # The params mapping makes psycopg read the compiler's escaped %% back as %.
-    with raw.cursor() as cursor, cursor.copy(f"COPY ({query}) TO STDOUT", {}) as copy:
+    statement = f"COPY ({query}) TO STDOUT"
+    with raw.transaction(), raw.cursor() as cursor, cursor.copy(statement, {}) as copy:
         copy.set_types(["text"] * width)
         yield from copy.rows()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Generator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,7 +18,14 @@ from smsapp.exports import cells, columns
 from smsapp.models import Answer, Conversation, InboundMessage, OutboundMessage, Participant, Poll
 from smsapp.runtime import Runtime
 from smsapp.services import exports
-from tests.integration.test_exports import SAM_ANSWERS, T0, add_conversation, build_every_kind
+from tests.integration.test_export_memory import add_people
+from tests.integration.test_exports import (
+    SAM_ANSWERS,
+    T0,
+    add_conversation,
+    build_every_kind,
+    open_every_kind,
+)
 from tests.support.factories import make_participant
 
 BALLOT_KEYS = ("name", "topics", "colour", "budget")
@@ -196,6 +204,27 @@ def test_long_responses_match_the_reference_byte_for_byte(runtime) -> None:
     assert "[number]" in expected and "[email]" in expected and "'=1+1" in expected
     # 2.5 s and 1.5 s waits both round to 2, half to even as Python's round() does
     assert ",2,0\r\n" in expected and ",3,0\r\n" not in expected
+
+
+def test_a_dropped_download_leaves_the_session_usable(runtime) -> None:
+    # Thousands of rows, more than the socket holds: PostgreSQL is still sending when the reader
+    # stops, so its COPY is cancelled part way.
+    poll_id = open_every_kind(runtime)
+    add_people(runtime, poll_id, 0, 500)
+    request = exports.ExportRequest("responses")
+    with runtime.db.transaction() as s:
+        poll = s.get(Poll, poll_id)
+        assert poll is not None
+        whole = io.StringIO()
+        exports.write_csv(whole, s, poll, request)
+        rows = exports.export_rows(s, poll, request)
+        assert isinstance(rows, Generator)
+        first = next(rows)
+        rows.close()  # the browser went away after one row
+        again = io.StringIO()
+        assert exports.write_csv(again, s, poll, request) == 5000
+    assert ",".join(map(str, first)) in whole.getvalue()
+    assert again.getvalue() == whole.getvalue()
 
 
 def test_empty_poll_is_just_the_header(runtime) -> None:
