@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import signal
+import threading
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -10,6 +13,8 @@ from flask import current_app
 
 from smsapp.cli.base import cli, fail, runtime
 from smsapp.logs import request_context
+
+log = logging.getLogger(__name__)
 
 
 def _worker_class() -> Any:
@@ -46,7 +51,32 @@ def worker(burst: bool) -> None:
         return
     # Logging is already set up by create_app (smsapp.logs); RQ adds no handlers of its own
     # when the root logger has one, so its lines come out in the same format.
-    _worker_class()([QUEUE_NAME], connection=redis).work(burst=burst, with_scheduler=False)
+    run_worker_until_stopped(lambda: _worker_class()([QUEUE_NAME], connection=redis), burst)
+
+
+def run_worker_until_stopped(make_worker: Callable[[], Any], burst: bool) -> None:
+    """Run RQ workers one after another: when Redis goes away, wait and reconnect.
+
+    RQ's work() raises when Redis disappears; a platform would restart the process, but the
+    database holds everything due, so simply connecting again is enough. SIGTERM during the
+    wait exits at once, with 0.
+    """
+    import redis.exceptions
+
+    stop = threading.Event()
+    delay = 1.0
+    while not stop.is_set():
+        try:
+            make_worker().work(burst=burst, with_scheduler=False)
+            return  # burst finished, or a warm shutdown (SIGTERM) completed
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+            log.warning("Redis is unreachable (%s); reconnecting in %.0f s", exc, delay)
+        previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        try:
+            stop.wait(delay)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+        delay = min(delay * 2, 15.0)
 
 
 @cli.command("clock")
