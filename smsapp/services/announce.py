@@ -26,7 +26,7 @@ from smsapp.models import (
 from smsapp.runtime import Runtime
 from smsapp.services import audit
 from smsapp.services.group_policy import group_quiet_hours, send_time
-from smsapp.services.launch import Member, exclusion_reason
+from smsapp.services.launch import MEMBER_COLUMNS, Member, exclusion_reason
 from smsapp.services.polls import PollError, load_definition
 from smsapp.services.sending import queue_texts
 from smsapp.services.tallying import ballot_questions, latest_results
@@ -123,14 +123,7 @@ def _took_part(session: Session, poll: Poll) -> list[Member]:
         Conversation.poll_id == poll.id, Conversation.status == ConversationStatus.FINISHED
     )
     rows = session.execute(
-        sa.select(
-            Participant.id,
-            Participant.nickname,
-            Participant.status,
-            Participant.consent_at,
-            Participant.number_status,
-            Participant.phone_ciphertext.is_not(None),
-        )
+        sa.select(*MEMBER_COLUMNS)
         .where(
             Participant.simulated.is_(False),
             sa.or_(Participant.id.in_(answered), Participant.id.in_(finished)),

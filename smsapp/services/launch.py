@@ -33,6 +33,7 @@ from smsapp.models import (
 )
 from smsapp.runtime import Runtime
 from smsapp.services import audit, consent
+from smsapp.services.consent import Textability, text_gate
 from smsapp.services.group_policy import group_quiet_hours, send_time
 from smsapp.services.polls import PollError, closes_at, load_definition, open_poll
 from smsapp.services.sending import PART_GAP
@@ -59,8 +60,34 @@ class Member:
     assent_at: datetime | None = None
 
 
+MEMBER_COLUMNS = (
+    Participant.id,
+    Participant.nickname,
+    Participant.status,
+    Participant.consent_at,
+    Participant.number_status,
+    Participant.phone_ciphertext.is_not(None),
+    Participant.assent_at,
+)
+
+
 def exclusion_reason(member: Member) -> str | None:
-    """Why this group member is not texted, or None when they are."""
+    """Why this group member is not texted (a short category for the preview), or None.
+
+    Whether they are texted is consent.text_gate's decision, the same rule the send path
+    applies to every text; this only names the reason in the preview's words. Assent is left
+    out here: the launch asks for it with a JOIN invitation instead of excluding anyone.
+    """
+    facts = Textability(
+        simulated=False,
+        status=member.status,
+        has_phone=member.has_phone,
+        number_status=member.number_status,
+        has_consent=member.consent_at is not None,
+        needs_assent=False,
+    )
+    if text_gate(facts, "invitation") is None:
+        return None
     if member.status in (ParticipantStatus.WITHDRAWN, ParticipantStatus.ERASED):
         return WITHDRAWN
     if member.status == ParticipantStatus.OPTED_OUT:
@@ -149,15 +176,7 @@ class LaunchPlan:
 
 def _members(session: Session, group_id: int) -> list[Member]:
     rows = session.execute(
-        sa.select(
-            Participant.id,
-            Participant.nickname,
-            Participant.status,
-            Participant.consent_at,
-            Participant.number_status,
-            Participant.phone_ciphertext.is_not(None),
-            Participant.assent_at,
-        )
+        sa.select(*MEMBER_COLUMNS)
         .join(GroupMembership, GroupMembership.participant_id == Participant.id)
         .where(GroupMembership.group_id == group_id, Participant.simulated.is_(False))
         .order_by(Participant.id)
