@@ -23,6 +23,7 @@ from smsapp.models import (
     PollStatus,
     TallyRun,
 )
+from smsapp.privacy.suppression import suppress
 from smsapp.runtime import Runtime
 from smsapp.services import audit
 from smsapp.services.group_policy import group_quiet_hours, send_time
@@ -84,11 +85,19 @@ def _question_line(question: Question, run: TallyRun, many: bool) -> str:
     scores = run.result.get("scores", {})
     unit = UNITS.get(run.method)
     show_counts = run.ballots >= SMALL_NUMBERS and unit is not None
+    # Votes count people: a small one ("C (1 votes)") would single someone out, so those are
+    # hidden the same way as everywhere a group sees counts (secondary suppression included).
+    shown = (
+        suppress({c: int(n) for c, n in scores.items()}, SMALL_NUMBERS)
+        if unit == "votes"
+        else dict(scores)
+    )
     parts = []
     for place, code in enumerate(order, 1):
         part = f"{place} {labels.get(code, code)}"
         if show_counts:
-            part += f" ({scores.get(code, 0)} {unit})"
+            value = shown.get(code, 0)
+            part += f" ({value} {unit})" if value is not None else f" (fewer than {SMALL_NUMBERS})"
         parts.append(part)
     head = f"{shorten(question.prompt.splitlines()[0], 40)}: " if many else ""
     return head + ", ".join(parts)

@@ -330,3 +330,24 @@ def test_polls_tally_counts_now_and_says_how_to_recount(runtime, runner) -> None
     with runtime.db.transaction() as s:
         assert s.scalar(sa.select(sa.func.count()).select_from(TallyRun)) == 6
     assert runner.invoke(["polls", "tally", "nope"]).exit_code != 0
+
+
+def test_results_text_hides_a_small_count_among_many_ballots(runtime) -> None:
+    from smsapp.services import announce
+
+    poll_id = _open(runtime)
+    people = _people(runtime, 9)
+    for i, pid in enumerate(people):
+        for key, kind, value in [
+            ("name", "rank", ["A"]),
+            ("topics", "approve", ["A"] if i == 0 else ["B"]),  # one lone vote for A
+            ("first", "choice", "C"),
+            ("budget", "points", {"A": 5}),
+        ]:
+            cast(runtime, poll_id, pid, key, kind, value, T0)
+    _close(runtime, poll_id, T0 + timedelta(hours=1))
+    _tally(runtime, poll_id, final=True)
+    with runtime.db.transaction() as s:
+        text = announce.results_text(s, s.get(Poll, poll_id))
+    topics = next(line for line in text.splitlines() if line.startswith("Which topics?"))
+    assert "(1 votes)" not in topics and "(fewer than 5)" in topics
