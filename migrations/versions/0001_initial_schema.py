@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-02 03:16:02.568526
+Create Date: 2026-12-02 04:01:56.629407
 """
 
 from __future__ import annotations
@@ -404,6 +404,11 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_answer_participant_id"), ["participant_id"], unique=False
         )
+        batch_op.create_index(
+            "ix_answer_poll_order",
+            ["poll_id", "conversation_id", "answered_at", "id"],
+            unique=False,
+        )
         batch_op.create_index("ix_answer_poll_question", ["poll_id", "question_key"], unique=False)
 
     op.create_table(
@@ -475,6 +480,7 @@ def downgrade() -> None:
     op.drop_table("free_text_moderation")
     with op.batch_alter_table("answer", schema=None) as batch_op:
         batch_op.drop_index("ix_answer_poll_question")
+        batch_op.drop_index("ix_answer_poll_order")
         batch_op.drop_index(batch_op.f("ix_answer_participant_id"))
         batch_op.drop_index(batch_op.f("ix_answer_conversation_id"))
 

@@ -82,7 +82,11 @@ class Conversation(Base):
 
 class Answer(Base):
     __tablename__ = "answer"
-    __table_args__ = (sa.Index("ix_answer_poll_question", "poll_id", "question_key"),)
+    __table_args__ = (
+        sa.Index("ix_answer_poll_question", "poll_id", "question_key"),
+        # The order exports stream a poll's answers in: no sort before the first row.
+        sa.Index("ix_answer_poll_order", "poll_id", "conversation_id", "answered_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     poll_id: Mapped[int] = mapped_column(sa.ForeignKey("poll.id", ondelete="CASCADE"))
