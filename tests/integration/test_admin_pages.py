@@ -414,3 +414,22 @@ def test_the_form_holds_every_field_of_a_definition(extra: str) -> None:
     assert parse_poll(builder.form_to_data(form)) == defn
     yaml_view = builder.data_to_yaml(builder.form_to_data(form))
     assert parse_poll_yaml(yaml_view) == defn
+
+
+def test_facilitator_withdraws_a_participant_with_the_button(runtime, client, login) -> None:
+    p = make_participant(runtime, "+447911123456", nickname="Sam")
+    token = login("facilitator")
+    page = client.get(f"/admin/participants/{p.id}").get_data(as_text=True)
+    assert "coming soon" not in page and f"Withdraw {p.pseudonym}" in page
+    # Without the tick box nothing changes.
+    client.post(f"/admin/participants/{p.id}/withdraw", data={"csrf_token": token})
+    with runtime.db.transaction() as s:
+        assert s.get(Participant, p.id).status == "active"  # type: ignore[union-attr]
+    done = client.post(
+        f"/admin/participants/{p.id}/withdraw", data={"csrf_token": token, "confirm": "yes"}
+    )
+    assert done.status_code == 302
+    with runtime.db.transaction() as s:
+        row = s.get(Participant, p.id)
+        assert row is not None and row.status == "withdrawn"
+        assert row.phone_ciphertext is None and row.phone_index is None and row.nickname is None

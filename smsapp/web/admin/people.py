@@ -15,6 +15,7 @@ from flask_login import current_user
 from smsapp.models import Group, GroupMembership, Participant
 from smsapp.privacy.phones import PhoneNumberError, normalise_phone
 from smsapp.services import participants as people
+from smsapp.services import withdrawal
 from smsapp.web import db_session, request_transaction, runtime
 from smsapp.web.admin import PEOPLE, bp
 from smsapp.web.auth import roles_required
@@ -253,3 +254,22 @@ def _participant_form(
         methods=people.CONSENT_METHODS,
         today=date.today().isoformat(),
     ), status
+
+
+@bp.post("/participants/<int:pid>/withdraw")
+@roles_required(*PEOPLE)
+def participant_withdraw(pid: int) -> ResponseReturnValue:
+    """The withdraw button: stop all texts and erase the number and nickname (not undoable)."""
+    if request.form.get("confirm") != "yes":
+        flash("Tick the box to confirm: withdrawal erases personal data and cannot be undone.")
+        return redirect(url_for("admin.participant_edit", pid=pid))
+    with request_transaction() as s:
+        participant = _participant_or_404(pid)
+        result = withdrawal.withdraw(
+            runtime(), s, participant, via="button", actor=current_user.email
+        )
+    flash(
+        f"Withdrawn {result.pseudonym}: number and nickname erased; "
+        f"{result.answers_kept} answer(s) kept anonymised, {result.answers_erased} erased."
+    )
+    return redirect(url_for("admin.participants"))
