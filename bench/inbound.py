@@ -388,11 +388,7 @@ def main(argv: list[str] | None = None) -> int:
         upgrade(database_url)
         env = {**app_env(database_url), "PUBLIC_BASE_URL": "http://127.0.0.1"}
         runtime = build_runtime(load_settings(ROOT / "instance", env))
-        try:
-            context = scenario.setup(runtime, participants)
-        except NotImplementedError as exc:
-            print(f"inbound: scenario {scenario.name}: {exc}", file=sys.stderr)
-            return 2
+        context = scenario.setup(runtime, participants)
         runtime.db.engine.dispose()
         settings = server_settings(database_url)
         print(
