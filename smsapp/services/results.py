@@ -15,11 +15,11 @@ from smsapp.models import (
     Answer,
     Conversation,
     ConversationStatus,
-    InboundMessage,
     Participant,
     Poll,
 )
 from smsapp.services.polls import load_definition
+from smsapp.services.safeguarding import answer_is_flagged
 
 CHOICE_KINDS = ("choice", "multi", "approve", "yesno")
 
@@ -93,12 +93,7 @@ def summarise(session: Session, poll: Poll) -> PollSummary:
             Answer.superseded.is_(False),
             Answer.participant_id.in_(real),
             # A safeguarding-flagged text never counts towards what the group sees.
-            sa.or_(
-                Answer.inbound_message_id.is_(None),
-                Answer.inbound_message_id.not_in(
-                    sa.select(InboundMessage.id).where(InboundMessage.flagged.is_(True))
-                ),
-            ),
+            sa.not_(answer_is_flagged()),
         )
     ).all()
     per_question: dict[str, list[Any]] = {}

@@ -179,6 +179,14 @@ def flagged_inbound_ids() -> sa.Select[Any]:
     return sa.select(InboundMessage.id).where(InboundMessage.flagged.is_(True))
 
 
+def answer_is_flagged() -> sa.ColumnElement[bool]:
+    """True for an answer that came in a flagged text: it never counts, in results or tallies."""
+    return sa.and_(
+        Answer.inbound_message_id.is_not(None),
+        Answer.inbound_message_id.in_(flagged_inbound_ids()),
+    )
+
+
 # -- the inbox -----------------------------------------------------------------------------------
 
 

@@ -20,6 +20,7 @@ from smsapp.db import utcnow
 from smsapp.models import Answer, Participant, Poll, PollStatus, TallyRun
 from smsapp.services import audit
 from smsapp.services.polls import PollError, load_definition
+from smsapp.services.safeguarding import answer_is_flagged
 from smsapp.voting import Ballot, TallyResult, consensus_check, tally
 from smsapp.voting.budget import RULE as BUDGET_RULE
 from smsapp.voting.budget import count_budget
@@ -54,10 +55,12 @@ class CastBallot:
 def cast_ballots(session: Session, poll: Poll, question: Question) -> list[CastBallot]:
     """Each real participant's last ballot cast before the close (earlier ones stay for audit).
 
-    Skipped answers are no ballot; the admin's simulated phone never counts.
+    Skipped answers are no ballot; the admin's simulated phone never counts; nor does a ballot
+    that came in a safeguarding-flagged text (the exported ballots leave it out the same way,
+    so a recount from the export still gives the stored result).
     """
     stmt = (
-        sa.select(Answer, Participant.pseudonym)
+        sa.select(Answer, Participant.pseudonym, answer_is_flagged())
         .join(Participant, Participant.id == Answer.participant_id)
         .where(
             Answer.poll_id == poll.id,
@@ -68,13 +71,13 @@ def cast_ballots(session: Session, poll: Poll, question: Question) -> list[CastB
     )
     if poll.closed_at is not None:
         stmt = stmt.where(Answer.answered_at <= poll.closed_at)
-    latest: dict[int, tuple[Answer, str]] = {}
-    for answer, pseudonym in session.execute(stmt).all():
-        latest[answer.participant_id] = (answer, pseudonym)
+    latest: dict[int, tuple[Answer, str, bool]] = {}
+    for answer, pseudonym, flagged in session.execute(stmt).all():
+        latest[answer.participant_id] = (answer, pseudonym, bool(flagged))
     return [
         CastBallot(answer.participant_id, pseudonym, answer.value, answer.answered_at)
-        for answer, pseudonym in sorted(latest.values(), key=lambda row: row[1])
-        if not answer.skipped and answer.value is not None
+        for answer, pseudonym, flagged in sorted(latest.values(), key=lambda row: row[1])
+        if not answer.skipped and answer.value is not None and not flagged
     ]
 
 

@@ -351,3 +351,31 @@ def test_results_text_hides_a_small_count_among_many_ballots(runtime) -> None:
         text = announce.results_text(s, s.get(Poll, poll_id))
     topics = next(line for line in text.splitlines() if line.startswith("Which topics?"))
     assert "(1 votes)" not in topics and "(fewer than 5)" in topics
+
+
+def test_a_ballot_in_a_flagged_text_is_not_counted_nor_exported(runtime) -> None:
+    from smsapp.models import Answer, InboundMessage
+    from smsapp.services.exports import ExportRequest, export_rows
+
+    poll_id = _open(runtime)
+    kept, flagged = _people(runtime, 2)
+    cast(runtime, poll_id, kept, "name", "rank", ["A"], T0)
+    cast(runtime, poll_id, flagged, "name", "rank", ["B"], T0)
+    with runtime.db.transaction() as s:
+        text = InboundMessage(message_sid="SM" + "f" * 32, body="B", flagged=True)
+        s.add(text)
+        s.flush()
+        s.execute(
+            sa.update(Answer)
+            .where(Answer.participant_id == flagged)
+            .values(inbound_message_id=text.id)
+        )
+    _close(runtime, poll_id, T0 + timedelta(hours=1))
+    with runtime.db.transaction() as s:
+        poll = s.get(Poll, poll_id)
+        assert poll is not None
+        question = load_definition(poll).question("name")
+        counted = {b.participant_id for b in tallying.cast_ballots(s, poll, question)}
+        exported = [row for row in export_rows(s, poll, ExportRequest("ballots", question="name"))]
+    assert counted == {kept}
+    assert len(exported) == 1  # the export and the count agree, so a recount matches
