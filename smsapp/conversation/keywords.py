@@ -19,11 +19,6 @@ RESERVED = OPT_OUT | OPT_IN | HELP | {"YES"} | SERVICE
 _WORD = re.compile(r"[a-z]+")
 
 
-def is_reserved(word: str) -> bool:
-    """True when `word` (any case, surrounding spaces ignored) may not be an option code or keyword."""
-    return word.strip().upper() in RESERVED
-
-
 def command_word(text: str) -> str | None:
     """The canonical upper-case reserved word when the whole message is one, else None.
 

@@ -50,17 +50,6 @@ def safe_text(text: str | None) -> str:
     return neutralise(redact(text))
 
 
-def safe_cell(value: object) -> str | int | float:
-    """Any cell: numbers pass through; text is neutralised (not redacted: use safe_text)."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, int | float):
-        return value
-    return neutralise(str(value))
-
-
 def suppress(count: int, below: int | None) -> int | str:
     """Small-cell suppression: a count of 1 to below-1 is shown as "<below"; 0 stays 0."""
     if below is not None and 0 < count < below:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -398,7 +398,3 @@ def default_matcher() -> Matcher:
 
 def check(text: str, matcher: Matcher | None = None) -> list[Match]:
     return (matcher or default_matcher()).check(text)
-
-
-def categories_of(matches: Iterable[Match]) -> list[str]:
-    return [m.category for m in matches]

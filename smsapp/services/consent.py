@@ -176,10 +176,3 @@ def record_assent(
     participant.assent_by = actor[:254]
     audit.record(session, actor, "participant.assent", participant.pseudonym, method=method)
     return True
-
-
-def withdraw_assent(session: Session, participant: Participant, *, actor: str) -> None:
-    participant.assent_at = None
-    participant.assent_method = None
-    participant.assent_by = None
-    audit.record(session, actor, "participant.assent_withdrawn", participant.pseudonym)
