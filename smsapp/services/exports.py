@@ -628,6 +628,9 @@ def ballot_rows(session: Session, poll: Poll, question: str | None = None) -> It
     )
     if question is not None:
         stmt = stmt.where(Answer.question_key == question)
+    if poll.closed_at is not None:
+        # Exactly the ballots the final count took, so `smsapp tally` on this file recreates it.
+        stmt = stmt.where(Answer.answered_at <= poll.closed_at)
     for pseudonym, key, kind, value, cast_at in _stream(session, stmt):
         found = columns.ballot_cells(kind, value)
         if found is None:

@@ -99,23 +99,6 @@ def ranking_of(question: Question, value: Any) -> tuple[str, ...]:
     return ()
 
 
-def ballot_rows(session: Session, poll: Poll) -> list[dict[str, str]]:
-    """The ballots export: `participant, poll, question, ranking, cast_at` (contract.md)."""
-    rows = []
-    for question in ballot_questions(load_definition(poll)):
-        for ballot in cast_ballots(session, poll, question):
-            rows.append(
-                {
-                    "participant": ballot.pseudonym,
-                    "poll": poll.slug,
-                    "question": question.key,
-                    "ranking": " ".join(ranking_of(question, ballot.value)),
-                    "cast_at": ballot.cast_at.isoformat(),
-                }
-            )
-    return rows
-
-
 def reproduce_args(poll: Poll, question: Question, method: str) -> list[str]:
     """The `smsapp tally BALLOTS.csv …` arguments that recount a rank/approve/choice question."""
     args = ["--method", method, "--seed", poll.tie_seed, "--options", ",".join(question.codes)]

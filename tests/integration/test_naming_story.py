@@ -3,8 +3,6 @@ vote (messy ballots and a changed vote), close, tally, recount from the export, 
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from pathlib import Path
 
@@ -15,6 +13,7 @@ from smsapp.services import announce, tallying
 from smsapp.services.closing import close_poll
 from smsapp.services.polls import import_poll, load_definition, open_poll
 from smsapp.voting import Ballot, tally
+from tests.support.exports import exported_ballots
 from tests.support.factories import make_group, make_participant
 
 IDEAS = """
@@ -175,7 +174,8 @@ def test_name_our_group_by_text_end_to_end(runtime, phone, runner, monkeypatch, 
         kept = s.scalars(
             sa.select(Answer.value).where(Answer.poll_id == vote.id).order_by(Answer.id)
         ).all()
-        rows = tallying.ballot_rows(s, vote)
+        path = tmp_path / "ballots.csv"
+        exported_ballots(s, vote, path)  # the file a researcher downloads
     assert kept.count(["B", "A", "C"]) == 1  # the superseded ballot is still there
     expected_ballots = [Ballot(tuple(codes)) for _, codes in ballots.values()]
     recount = tally("irv", ["A", "B", "C"], expected_ballots, seed="naming-story-seed")
@@ -184,12 +184,6 @@ def test_name_our_group_by_text_end_to_end(runtime, phone, runner, monkeypatch, 
     assert irv.consensus is not None and "agrees" in irv.consensus
 
     # -- a researcher recounts from the exported ballots ------------------------------------
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, ["participant", "poll", "question", "ranking", "cast_at"])
-    writer.writeheader()
-    writer.writerows(rows)
-    path = tmp_path / "ballots.csv"
-    path.write_text(buffer.getvalue(), encoding="utf-8")
     for method, run in stored.items():
         args = tallying.reproduce_args(vote, question, method)
         result = runner.invoke(["tally", str(path), *args])
