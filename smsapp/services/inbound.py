@@ -263,16 +263,16 @@ def receive_text(runtime: Runtime, text: InboundText) -> Outcome:
     try:
         with runtime.db.transaction() as session:
             return _receive(runtime, session, text, e164, sender_index)
-    except IntegrityError:
-        # A concurrent delivery of the same MessageSid committed first: answer as it did.
-        with runtime.db.transaction() as session:
-            stored = _stored(session, text.message_sid)
-            if stored is not None:
-                return Outcome(
-                    list(stored.replies or []), stored.route or "", True, stored.participant_id
-                )
-        raise
     except Exception as exc:
+        if isinstance(exc, IntegrityError):
+            # Usually a repeat of a MessageSid (Twilio's retry, maybe concurrent) whose first
+            # delivery committed: answer exactly as that one did.
+            with runtime.db.transaction() as session:
+                stored = _stored(session, text.message_sid)
+                if stored is not None:
+                    return Outcome(
+                        list(stored.replies or []), stored.route or "", True, stored.participant_id
+                    )
         # Never lose a text: keep it, marked with the error, and answer nothing.
         log.exception("inbound %s failed; storing it unhandled", text.message_sid)
         with runtime.db.transaction() as session:

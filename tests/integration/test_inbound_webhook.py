@@ -215,3 +215,21 @@ def test_previous_auth_token_is_accepted_during_a_rotation(runtime, client) -> N
     assert post_signed(client, "/sms/inbound", params, token="the-new-token").status_code == 200
     params["MessageSid"] = "SM" + "9" * 32
     assert post_signed(client, "/sms/inbound", params, token="never-a-token").status_code == 403
+
+
+def test_a_failure_while_handling_still_keeps_the_text(runtime, phone, monkeypatch) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    from smsapp.services import inbound
+
+    make_participant(runtime, KNOWN)
+
+    def broken(*args, **kwargs):
+        raise IntegrityError("INSERT …", {}, Exception("some other unique index"))
+
+    monkeypatch.setattr(inbound, "_route", broken)
+    assert phone(KNOWN).replies("hello", sid="SM" + "4" * 32) == []
+    with runtime.db.transaction() as s:
+        stored = s.scalar(sa.select(InboundMessage))
+        assert stored is not None and stored.route == "error" and stored.body == "hello"
+        assert "IntegrityError" in (stored.error or "")
