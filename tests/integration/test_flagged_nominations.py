@@ -330,3 +330,35 @@ def test_a_flagged_free_text_answer_cannot_be_approved_for_the_group(runtime, ph
             safeguarding.moderate_free_text(s, answer.id, approve=True, by="fac@example.org")
         safeguarding.moderate_free_text(s, answer.id, approve=False, by="fac@example.org")
         assert safeguarding.group_visible_texts(s, answer.poll_id, "why_red") == []
+
+
+def test_a_disclosure_whose_handling_fails_still_reaches_the_lead(
+    runtime, phone, app, cheap_hashes, monkeypatch
+) -> None:
+    """A failure rolls the safeguarding check back with the rest; the text is screened again,
+    so the lead is told, the young person gets the supportive reply, and the stored error
+    (which would quote the failed statement's values) does not show the words."""
+    from sqlalchemy.exc import DataError
+
+    from smsapp.models import SafeguardingFlag
+    from smsapp.services import inbound
+
+    make_group(runtime)
+    kid = make_participant(runtime, PHONES[0], nickname="Kid")
+
+    def broken(runtime, session, row, participant):
+        inbound.safeguarding.check_inbound(runtime, session, row, participant)  # rolled back
+        raise DataError("UPDATE answer SET raw_text=%(raw)s", {"raw": row.body}, Exception("bad"))
+
+    monkeypatch.setattr(inbound, "_route", broken)
+    assert phone(PHONES[0]).replies(DISCLOSURE) == [Settings.support_reply]
+    with runtime.db.transaction() as s:
+        [flag] = s.scalars(sa.select(SafeguardingFlag)).all()
+        stored = s.get(InboundMessage, flag.inbound_message_id)
+        assert stored is not None and stored.flagged and stored.route == "error"
+        assert flag.participant_id == kid.id and not _says(stored.error or "")
+        assert stored.replies == [Settings.support_reply]
+    client = _login(app, runtime, "facilitator")
+    for tab in ("in", "out"):
+        assert not _says(client.get(f"/admin/messages?direction={tab}").get_data(as_text=True))
+    assert _says(_login(app, runtime, "safeguarding").get("/admin/safeguarding/").text)
