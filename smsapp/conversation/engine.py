@@ -9,6 +9,12 @@ up to `max` entries (default 1), one per text; after each one the reply asks for
 and the whole list is recorded as one answer when it is full or DONE/SKIP arrives. The replies of
 one step are joined into as few texts as fit in 1,600 characters, so they cannot arrive out of
 order.
+
+A text the safeguarding screen flagged (the shell screens it and says so: `flagged=True`) is
+never read back: a nomination in it is collected without the "Got it: “…”" echo, and a text
+that is not an answer gets no "Sorry, I didn't recognise …" (which quotes words) and costs no
+try. The shell sends the supportive reply instead, so that is all the young person gets unless
+the poll moves on.
 """
 
 from __future__ import annotations
@@ -129,10 +135,12 @@ def step(
     *,
     nickname: str | None,
     max_attempts: int = 3,
+    flagged: bool = False,
 ) -> Step:
     """Read one incoming text as an answer to the current question and move on as needed.
 
-    The given state is not changed; the returned Step holds the new one.
+    `flagged`: the safeguarding screen matched this text; no reply will quote it. The given
+    state is not changed; the returned Step holds the new one.
     """
     state = ConversationState.from_dict(state.to_dict())
     if state.finished or state.position >= len(poll.questions):
@@ -148,7 +156,7 @@ def step(
             return _after_answer(poll, state, [recorded], [], nickname)
         if not question.optional:
             problem = "I need at least one idea first."
-            return _failed(poll, state, question, text, problem, nickname, max_attempts)
+            return _failed(poll, state, question, text, problem, nickname, max_attempts, flagged)
         command = "SKIP"  # "no" / "done" before any idea skips an optional nomination
     if command == "SKIP":
         if question.optional:
@@ -163,19 +171,20 @@ def step(
                 "optional",
             )
             return _after_answer(poll, state, [recorded], [], nickname)
-        return _failed(
-            poll, state, question, text, "This one can't be skipped.", nickname, max_attempts
-        )
+        problem = "This one can't be skipped."
+        return _failed(poll, state, question, text, problem, nickname, max_attempts, flagged)
 
     parsed = parse_answer(question, text)
     if not parsed.ok:
         problem = parsed.problem or "I didn't get that."
-        return _failed(poll, state, question, text, problem, nickname, max_attempts)
+        return _failed(poll, state, question, text, problem, nickname, max_attempts, flagged)
 
     if question.kind == "nominate":
         state.pending_entries.append(str(parsed.value))
         state.pending_raw.append(text)
         if len(state.pending_entries) < question.places:
+            if flagged:  # kept (held for the safeguarding lead), never echoed
+                return Step((), (), state, False)
             count = len(state.pending_entries)
             reply = (
                 f"Got it: \u201c{parsed.value}\u201d ({count} of {question.places}). "
@@ -232,7 +241,12 @@ def _failed(
     problem: str,
     nickname: str | None,
     max_attempts: int,
+    flagged: bool = False,
 ) -> Step:
+    if flagged:
+        # Not an answer, and the problem may quote it ("I didn't recognise KILL and MYSELF"):
+        # say nothing and count no try; the supportive reply is the whole answer.
+        return Step((), (), state, False)
     state.attempts += 1
     if state.attempts >= max(max_attempts, 1):
         if question.kind == "nominate" and state.pending_entries:

@@ -363,6 +363,9 @@ def step_conversation(
         inbound.body,
         nickname=participant.nickname,
         max_attempts=runtime.settings.max_attempts,
+        # The safeguarding screen ran before routing (services/inbound.py) and marked the text;
+        # the engine then reads nothing of it back.
+        flagged=bool(inbound.flagged),
     )
     record_answers(session, conversation, result.answers, inbound_id=inbound.id, now=now)
     conversation.state = result.state.to_dict()

@@ -28,7 +28,6 @@ from smsapp.models import (
     Conversation,
     ExportRun,
     ExportStatus,
-    InboundMessage,
     OutboundMessage,
     OutboundStatus,
     Participant,
@@ -37,6 +36,7 @@ from smsapp.models import (
 )
 from smsapp.services import audit
 from smsapp.services.polls import load_definition
+from smsapp.services.safeguarding import answer_is_flagged
 
 KINDS = ("responses", "ballots", "tally", "codebook", "floip")
 STREAM_BATCH = 2000  # rows fetched per round trip from the server-side cursor
@@ -145,19 +145,18 @@ def _stream(session: Session, stmt: sa.Executable) -> Iterator[Any]:
 
 
 def _kept_answers(poll_id: int) -> list[sa.ColumnElement[bool]]:
-    """Answers a researcher may see: current, from real people, not from a flagged text."""
+    """Answers a researcher may see: current, from real people, not from a flagged text
+    (safeguarding.answer_is_flagged decides that, for results and tallies too)."""
     return [
         Answer.poll_id == poll_id,
         Answer.superseded.is_(False),
         Participant.simulated.is_(False),
-        sa.or_(InboundMessage.id.is_(None), InboundMessage.flagged.is_(False)),
+        sa.not_(answer_is_flagged()),
     ]
 
 
 def _answers_from(stmt: SelectT) -> SelectT:
-    return stmt.join(Participant, Participant.id == Answer.participant_id).outerjoin(
-        InboundMessage, InboundMessage.id == Answer.inbound_message_id
-    )
+    return stmt.join(Participant, Participant.id == Answer.participant_id)
 
 
 def count_answers(session: Session, poll: Poll, request: ExportRequest) -> int:

@@ -161,11 +161,50 @@ def _route(
     gathered = "nominate" in turn.recorded_kinds  # an answer built from earlier texts too
     if flag is not None or (gathered and safeguarding.screen_answers(runtime, session, inbound)):
         safeguarding.exclude_flagged_answers(session, inbound)
-    # An opted-out number cannot be texted (Twilio refuses, 21610); the lead still sees it.
-    opted_out = participant is not None and participant.status == ParticipantStatus.OPTED_OUT
-    if flag is not None and not opted_out:
-        turn.replies = [safeguarding.support_reply(runtime.settings), *turn.replies]
+    if flag is not None:
+        turn.replies = [*_support(runtime, participant), *turn.replies]
     return turn
+
+
+def _support(runtime: Runtime, participant: Participant | None) -> list[str]:
+    """The supportive reply to a flagged text, unless the number cannot be texted."""
+    # An opted-out number cannot be texted (Twilio refuses, 21610); the lead still sees it.
+    if participant is not None and participant.status == ParticipantStatus.OPTED_OUT:
+        return []
+    return [safeguarding.support_reply(runtime.settings)]
+
+
+def _screen_unhandled(runtime: Runtime, text: InboundText, failure: str) -> list[str]:
+    """Screen a text whose handling failed, and return the replies to send.
+
+    The failure rolled the safeguarding check back with everything else, so a disclosure in it
+    would reach nobody. Screened here, it still raises its flag and gets the supportive reply.
+    Its stored error keeps only the kind of failure: the details may quote the text.
+    """
+    try:
+        with runtime.db.transaction() as session:
+            inbound = _stored(session, text.message_sid)
+            if inbound is None or inbound.route != "error" or inbound.flagged:
+                return []
+            if text.participant_id is not None:
+                participant = session.get(Participant, text.participant_id)
+            elif inbound.sender_index is not None:
+                participant = session.scalar(
+                    sa.select(Participant).where(Participant.phone_index == inbound.sender_index)
+                )
+            else:
+                participant = None
+            if safeguarding.check_inbound(runtime, session, inbound, participant) is None:
+                return []
+            inbound.error = f"{failure} (details in the log)"
+            replies = _support(runtime, participant)
+            for reply in replies:
+                log_reply(session, participant, reply, inbound=inbound)
+            inbound.replies = replies
+            return replies
+    except Exception:
+        log.exception("could not screen inbound %s after its failure", text.message_sid)
+        return []
 
 
 def _route_text(
@@ -286,7 +325,7 @@ def receive_text(runtime: Runtime, text: InboundText) -> Outcome:
                         error=f"{type(exc).__name__}: {exc}"[:2000],
                     )
                 )
-        return Outcome([], "error")
+        return Outcome(_screen_unhandled(runtime, text, type(exc).__name__), "error")
 
 
 def _stored(session: Session, sid: str) -> InboundMessage | None:

@@ -1,6 +1,12 @@
 """Nominations: collected from nominate answers, moderated (approve, reject, merge), and turned
 into the options of a vote poll by a shortlist. Rejected or merged-away entries never reach a
-ballot."""
+ballot.
+
+A nomination whose answer came in a safeguarding-flagged text is *held*: staff see its code and
+the status "held", never its words or its author, and nothing here will approve, reject, merge or
+shortlist it. Which answers are flagged is safeguarding.answer_is_flagged's decision alone (the
+row itself is also stored as rejected by safeguarding, so every status filter leaves it out).
+"""
 
 from __future__ import annotations
 
@@ -22,9 +28,11 @@ from smsapp.db import utcnow
 from smsapp.models import Answer, Nomination, NominationStatus, Participant, Poll, PollStatus
 from smsapp.services import audit
 from smsapp.services.polls import PollError, load_definition, require_poll, save_definition
+from smsapp.services.safeguarding import answer_is_flagged
 from smsapp.voting.similarity import MergeSuggestion, compact, suggest_merges
 
 TEXT_LIMIT = 200  # the column's width, and an option label's limit
+HELD = "held"  # the status staff see for a nomination from a flagged text (never stored)
 
 
 # -- collecting ---------------------------------------------------------------------------------
@@ -96,9 +104,26 @@ def _rows(session: Session, poll: Poll) -> list[Nomination]:
     return sorted(rows, key=lambda n: (_number(n.code), n.id))
 
 
+def held_ids(session: Session, poll: Poll) -> set[int]:
+    """The nominations of this poll held for safeguarding: those whose answer came in a flagged
+    text (safeguarding.answer_is_flagged), including every entry of such an answer."""
+    return set(
+        session.scalars(
+            sa.select(Nomination.id)
+            .join(Answer, Answer.id == Nomination.answer_id)
+            .where(Nomination.poll_id == poll.id, answer_is_flagged())
+        )
+    )
+
+
 def list_nominations(session: Session, poll: Poll) -> list[NominationLine]:
-    """Every nomination in code order, with its author's pseudonym (never a name or number)."""
+    """Every nomination in code order, with its author's pseudonym (never a name or number).
+
+    A held one carries its code and the status "held" only: its words and author stay out of
+    the line, so no page or command built on it can show them.
+    """
     rows = _rows(session, poll)
+    held = held_ids(session, poll)
     by_id = {n.id: n.code for n in rows}
     pseudonyms = dict(
         session.execute(
@@ -108,7 +133,9 @@ def list_nominations(session: Session, poll: Poll) -> list[NominationLine]:
         ).all()
     )
     return [
-        NominationLine(
+        NominationLine(n.code, "", "-", HELD, n.question_key, None)
+        if n.id in held
+        else NominationLine(
             n.code,
             n.text,
             pseudonyms.get(n.participant_id, "-") if n.participant_id else "-",
@@ -127,11 +154,13 @@ def format_line(line: NominationLine) -> str:
 
 
 def merge_suggestions(session: Session, poll: Poll) -> list[MergeSuggestion]:
-    """Near-duplicates among the nominations still in play (not rejected, not merged)."""
+    """Near-duplicates among the nominations still in play (not rejected, not merged, not
+    held): a held one is never offered as a merge, either way."""
+    held = held_ids(session, poll)
     live = [
         (n.code, n.text)
         for n in _rows(session, poll)
-        if n.status in (NominationStatus.PENDING, NominationStatus.APPROVED)
+        if n.status in (NominationStatus.PENDING, NominationStatus.APPROVED) and n.id not in held
     ]
     return suggest_merges(live)
 
@@ -150,6 +179,16 @@ def _by_codes(session: Session, poll: Poll, codes: Iterable[str]) -> list[Nomina
     missing = [code for code in wanted if code not in found]
     if missing:
         raise PollError(f"poll {poll.slug!r} has no nomination {', '.join(missing)}")
+    # Every moderation step starts here, so a held nomination is refused before anything changes.
+    held = held_ids(session, poll)
+    refused = [code for code in wanted if found[code].id in held]
+    if refused:
+        one = len(refused) == 1
+        raise PollError(
+            f"{', '.join(refused)} {'is' if one else 'are'} held for safeguarding and cannot be "
+            "approved, rejected, merged or put on a ballot; only the safeguarding lead sees "
+            f"{'it' if one else 'them'}"
+        )
     return [found[code] for code in wanted]
 
 

@@ -134,8 +134,9 @@ def raise_flag(
 def exclude_flagged_answers(session: Session, inbound: InboundMessage) -> int:
     """Answers and nominations that came from a flagged text never reach the group.
 
-    Results skip them by their inbound message; a nomination is rejected outright so that no
-    moderator can approve it onto a ballot by mistake.
+    Results skip them by their inbound message (answer_is_flagged); a nomination is also stored
+    as rejected, so every filter on status leaves it out. Staff see it as "held", and no
+    moderation step accepts it (services/nominations.py, held_ids).
     """
     answer_ids = sa.select(Answer.id).where(Answer.inbound_message_id == inbound.id)
     result = session.execute(
@@ -329,7 +330,16 @@ def send_flag_email(
 
 
 def moderate_free_text(session: Session, answer_id: int, *, approve: bool, by: str) -> None:
-    """A staff decision on one free-text answer; only approved ones are ever shown to a group."""
+    """A staff decision on one free-text answer; only approved ones are ever shown to a group.
+
+    An answer from a flagged text cannot be approved: its words are for the lead only.
+    """
+    if approve and session.scalar(
+        sa.select(Answer.id).where(Answer.id == answer_id, answer_is_flagged())
+    ):
+        raise FlagError(
+            f"answer {answer_id} came in a text held for safeguarding and cannot be approved"
+        )
     row = session.scalar(
         sa.select(FreeTextModeration).where(FreeTextModeration.answer_id == answer_id)
     )
@@ -349,7 +359,6 @@ def group_visible_texts(session: Session, poll_id: int, question_key: str) -> li
         sa.select(Answer.value)
         .join(FreeTextModeration, FreeTextModeration.answer_id == Answer.id)
         .join(Participant, Participant.id == Answer.participant_id)
-        .outerjoin(InboundMessage, InboundMessage.id == Answer.inbound_message_id)
         .where(
             Answer.poll_id == poll_id,
             Answer.question_key == question_key,
@@ -357,7 +366,7 @@ def group_visible_texts(session: Session, poll_id: int, question_key: str) -> li
             Answer.skipped.is_(False),
             FreeTextModeration.status == FreeTextReview.APPROVED,
             Participant.simulated.is_(False),
-            sa.or_(InboundMessage.id.is_(None), InboundMessage.flagged.is_(False)),
+            sa.not_(answer_is_flagged()),
         )
         .order_by(Answer.answered_at, Answer.id)
     ).all()

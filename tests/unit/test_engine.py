@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -239,6 +240,29 @@ def test_optional_nominate_can_be_declined() -> None:
     assert answer.skipped and answer.skip_reason == "optional"
 
 
+def test_a_flagged_nomination_is_kept_without_a_read_back() -> None:
+    defn = poll({"key": "ideas", "kind": "nominate", "prompt": "Ideas?", "max": 2}, WHY)
+    first = step(defn, ConversationState(), "i want to kill myself", nickname="Sam", flagged=True)
+    # No "Got it: “…” (1 of 2)": the shell's supportive reply is all that goes back.
+    assert first.replies == () and first.answers == () and not first.finished
+    assert first.state.pending_entries == ["i want to kill myself"]
+    done = step(defn, first.state, "Skate park", nickname="Sam")
+    (answer,) = done.answers
+    assert answer.value == ["i want to kill myself", "Skate park"]
+    assert done.replies == ("Why?",)
+
+
+def test_a_flagged_text_that_is_no_answer_costs_no_try_and_is_not_quoted() -> None:
+    plain = step(poll(RANK), ConversationState(), "i want to kill myself", nickname=None)
+    assert "KILL" in plain.replies[0] and plain.state.attempts == 1  # the reprompt quotes it
+    state = ConversationState()
+    for _ in range(5):
+        flagged = step(poll(RANK), state, "i want to kill myself", nickname=None, flagged=True)
+        assert flagged.replies == () and flagged.answers == ()
+        state = flagged.state
+    assert state == ConversationState()  # still on the question, with every try left
+
+
 def test_replies_never_exceed_1600_characters() -> None:
     long_options = [f"Option {i} " + "x" * 140 for i in range(20)]
     defn = poll(
@@ -314,3 +338,18 @@ def test_any_stream_of_texts_keeps_the_conversation_sound(texts: list[str]) -> N
         json.dumps([a.value for a in s.answers])
         assert s.finished == (s.state.position == len(EVERY_KIND.questions))
         assert s.finished or s.replies  # an unfinished step always says something
+
+
+# No prompt or option of EVERY_KIND uses these words: one in a reply is a read-back.
+READ_BACK = re.compile(r"\b(kill|myself|hates|hits|unsafe)\b", re.IGNORECASE)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["i want to kill myself", "everyone hates me", "A he hits me", "b, kill myself", "unsafe 3"],
+)
+@pytest.mark.parametrize("position", range(len(EVERY_KIND.questions)))
+def test_a_flagged_text_is_never_read_back(position: int, text: str) -> None:
+    state = ConversationState(position=position)
+    result = step(EVERY_KIND, state, text, nickname="Sam", flagged=True)
+    assert not any(READ_BACK.search(reply) for reply in result.replies), result.replies

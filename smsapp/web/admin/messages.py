@@ -18,6 +18,7 @@ from smsapp.models import (
     Participant,
     Poll,
 )
+from smsapp.services.safeguarding import flagged_inbound_ids
 from smsapp.web import db_session
 from smsapp.web.admin import ADMINS, PEOPLE, bp
 from smsapp.web.auth import roles_required
@@ -59,8 +60,11 @@ def messages() -> ResponseReturnValue:
     who = (Participant.pseudonym, Participant.phone_masked, Participant.simulated)
     stmt: Any  # one of two selects, each with its own row shape
     if direction == "out":
+        # A reply to a flagged text is not shown: older versions quoted the text back in it
+        # ("Got it: “…”"), and its words are for the safeguarding lead only.
+        to_flagged = OutboundMessage.in_reply_to_id.in_(flagged_inbound_ids())
         stmt = (
-            sa.select(OutboundMessage, Poll.slug, *who)
+            sa.select(OutboundMessage, Poll.slug, *who, to_flagged)
             .outerjoin(Participant, Participant.id == OutboundMessage.participant_id)
             .outerjoin(Poll, Poll.id == OutboundMessage.poll_id)
             .order_by(OutboundMessage.id.desc())
