@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import sqlalchemy as sa
 
 from smsapp.db import for_update, utcnow
@@ -32,23 +34,32 @@ def record_status(
         if message is None:
             return False
         current = OutboundStatus.RANK.get(message.status, 0)
-        if OutboundStatus.RANK[status] > current:
-            message.status = status
-            message.updated_at = utcnow()
-            if error_code:
-                message.error_code = error_code
-                message.error_message = error_message
-        if error_code and message.participant_id is not None:
-            participant = session.get(Participant, message.participant_id)
-            if participant is not None:
-                apply_error_to_participant(session, participant, error_code)
+        if OutboundStatus.RANK[status] <= current:
+            # A repeat, or overtaken by a later status: it says nothing new about the number.
+            return True
+        message.status = status
+        message.updated_at = utcnow()
+        if error_code:
+            message.error_code = error_code
+            message.error_message = error_message
+            if message.participant_id is not None:
+                participant = session.get(Participant, message.participant_id)
+                if participant is not None:
+                    sent_at = message.sent_at or message.created_at
+                    apply_error_to_participant(session, participant, error_code, sent_at=sent_at)
         return True
 
 
 def apply_error_to_participant(
-    session: sa.orm.Session, participant: Participant, code: int
+    session: sa.orm.Session, participant: Participant, code: int, *, sent_at: datetime
 ) -> None:
-    """Twilio's word on a number outranks ours: an opted-out or invalid number is not texted."""
+    """Twilio's word on a number outranks ours: an opted-out or invalid number is not texted.
+
+    Unless the text it is about (`sent_at`) went before the participant's last START: a
+    callback carries no time of its own and may come late, and the refusal was about then.
+    """
+    if participant.opted_in_at is not None and sent_at <= participant.opted_in_at:
+        return
     if code == OPTED_OUT_CODE:
         opt_out(session, participant, reason="Twilio error 21610 (recipient replied STOP)")
     elif code in INVALID_NUMBER_CODES:

@@ -192,6 +192,7 @@ def _route_text(
         inbound.participant_id = participant.id
         return Turn("withdraw", [result.confirmation] if result.confirmation else [])
     if word in OPT_IN:
+        participant.opted_in_at = utcnow()
         if participant.status == ParticipantStatus.OPTED_OUT:
             participant.status = ParticipantStatus.ACTIVE
             participant.opted_out_at = None
