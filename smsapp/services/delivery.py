@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from smsapp.db import for_update, utcnow
 from smsapp.models import OutboundMessage, OutboundStatus, Participant
 from smsapp.runtime import Runtime
-from smsapp.services.inbound import opt_out
+from smsapp.services.inbound import is_message_sid, opt_out
 
 OPTED_OUT_CODE = 21610
 INVALID_NUMBER_CODES = frozenset({21211, 21614, 21612})
@@ -24,8 +24,11 @@ def record_status(
 ) -> bool:
     """Apply one callback. Returns False when the SID is not one of ours (nothing changes)."""
     status = status.strip().lower()
-    if status not in OutboundStatus.RANK:
+    if status not in OutboundStatus.RANK or not is_message_sid(sid):
         return False
+    if error_message is not None:
+        # PostgreSQL cannot store NUL; the rest of Twilio's words are kept.
+        error_message = error_message.replace("\x00", "\ufffd")
     with runtime.db.transaction() as session:
         stmt = for_update(
             sa.select(OutboundMessage).where(OutboundMessage.twilio_sid == sid), session

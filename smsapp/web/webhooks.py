@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import io
+import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -158,7 +159,9 @@ def sms_status() -> Response:
     if not sid or not status:
         return twiml([], status=400)
     code_text = (request.form.get("ErrorCode") or "").strip()
-    code = int(code_text) if code_text.isdigit() else None
+    # ASCII digits only: str.isdigit() also accepts "²", which int() refuses; and at most six,
+    # which fits the column (Twilio's codes have five).
+    code = int(code_text) if re.fullmatch(r"[0-9]{1,6}", code_text) else None
     delivery.record_status(runtime(), sid, status, code, request.form.get("ErrorMessage"))
     return twiml([])
 

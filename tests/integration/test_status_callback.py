@@ -132,3 +132,31 @@ def test_an_invalid_number_code_only_counts_when_the_status_moves(runtime, clien
     with runtime.db.transaction() as s:
         participant = s.get(Participant, p.id)
         assert participant is not None and participant.number_status == "ok"
+
+
+def test_an_error_code_that_is_not_a_plain_number_is_ignored(runtime, client) -> None:
+    # "²".isdigit() is True but int("²") raises: that was a 500. A code too big for the column
+    # was a PostgreSQL error. Either way the status still counts; the code is dropped.
+    mid = _message(runtime)
+    for code in ("²", "١٢", "99999999999", "-5", "21 610"):
+        assert _callback(client, "sent", code).status_code == 200, code
+    assert _callback(client, "failed", "²").status_code == 200
+    assert _status(runtime, mid) == ("failed", None)
+
+
+def test_nul_characters_in_a_callback_are_not_a_database_error(runtime, client) -> None:
+    mid = _message(runtime)
+    assert _callback(client, "sent", sid=SID + "\x00").status_code == 200  # not one of ours
+    assert _callback(client, "deliv\x00ered").status_code in (200, 400)
+    params = {
+        "MessageSid": SID,
+        "MessageStatus": "failed",
+        "AccountSid": ACCOUNT_SID,
+        "ErrorCode": "30008",
+        "ErrorMessage": "Unknown\x00error",
+    }
+    assert post_signed(client, "/sms/status", params).status_code == 200
+    with runtime.db.transaction() as s:
+        message = s.get(OutboundMessage, mid)
+        assert message is not None and message.status == "failed"
+        assert message.error_message == "Unknown\ufffderror"
