@@ -232,7 +232,7 @@ def _read_rows(data: bytes | str) -> tuple[list[str], list[tuple[int, dict[str, 
     return columns, rows
 
 
-def _length(column: str) -> int:
+def column_length(column: str) -> int:
     """The participant column's length: longer text fails on PostgreSQL (SQLite ignores it)."""
     kind = Participant.__table__.c[column].type
     assert isinstance(kind, sa.String) and kind.length is not None
@@ -256,7 +256,7 @@ def _row_problem(row: dict[str, str]) -> str | None:
     if len(nickname) > NICKNAME_LIMIT:
         return f"nickname longer than {NICKNAME_LIMIT} characters"
     for column in ("age_band", "language"):
-        limit = _length(column)
+        limit = column_length(column)
         if len((row.get(column) or "").strip()) > limit:
             return f"{column} longer than {limit} characters"
     return None

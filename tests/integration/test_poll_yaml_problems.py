@@ -10,15 +10,14 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from smsapp.models import Poll, StaffUser
-from smsapp.services.staff import create_user
+from smsapp.models import Poll
+from tests.integration.test_admin_pages import login  # noqa: F401 - the fixture
 from tests.support.factories import make_group
 
 EVERY_KIND = (Path(__file__).parent.parent / "data" / "every_kind.yaml").read_text()
 DEEP = "title: " + "[" * 3000 + "]" * 3000 + "\n"
 DUPLICATE = EVERY_KIND.replace("\ntitle: ", "\ntitle: First title\ntitle: ", 1)
 NUL = EVERY_KIND.replace("\ntitle: ", '\ntitle: "Zero\\0"\nintro: ', 1)
-PASSWORD = "correct horse battery"
 
 
 def _polls(runtime) -> list[str]:
@@ -73,19 +72,9 @@ def test_cli_refuses_a_date_that_does_not_exist(runtime, runner, tmp_path) -> No
 
 
 @pytest.fixture
-def token(runtime, client) -> str:
-    with runtime.db.transaction() as s:
-        if s.scalar(sa.select(StaffUser.id)) is None:
-            create_user(s, "facilitator@example.org", PASSWORD, "facilitator")
-
-    def csrf(path: str) -> str:
-        match = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).get_data(True))
-        assert match
-        return match.group(1)
-
-    login = {"email": "facilitator@example.org", "password": PASSWORD, "csrf_token": csrf("/login")}
-    assert client.post("/login", data=login).status_code == 302
-    return csrf("/admin/")
+def token(request) -> str:
+    """A facilitator's CSRF token, logged in by test_admin_pages' `login` fixture."""
+    return str(request.getfixturevalue("login")())
 
 
 def _preview(client, token: str, text: str) -> dict:
