@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import secrets
 import sys
 from dataclasses import dataclass, field, fields, replace
@@ -82,6 +83,9 @@ class Settings:
     conversation_timeout_hours: float = 168.0  # a week without a reply ends a conversation
     max_attempts: int = 3  # failed tries before a question is skipped
     secure_cookies: bool = False
+    # Proxies in front of the app whose X-Forwarded-For/-Proto are believed (0: none, so a
+    # client cannot claim HTTPS or another address). Heroku-style routers and one nginx: 1.
+    trusted_proxies: int = 0
     service_name: str = "smsapp"
     help_text: str = (
         "This is {service}, texts for your youth group. Reply STOP to stop all texts, "
@@ -175,6 +179,12 @@ def load_settings(instance_path: Path, env: dict[str, str] | None = None) -> Set
     )
     if log_format not in {"text", "json"}:
         raise ValueError(f"SMSAPP_LOG_FORMAT must be 'text' or 'json', not {log_format!r}")
+    proxies = (get("SMSAPP_TRUSTED_PROXIES") or "").strip() or "0"
+    if not re.fullmatch(r"[0-9]{1,2}", proxies):
+        raise ValueError(
+            "SMSAPP_TRUSTED_PROXIES must be how many proxies are in front of the app "
+            f"(0, 1, 2 ...), not {proxies!r}"
+        )
     log_level = (get("SMSAPP_LOG_LEVEL") or "INFO").strip().upper()
     if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
         raise ValueError(f"SMSAPP_LOG_LEVEL must be a logging level name, not {log_level!r}")
@@ -209,6 +219,7 @@ def load_settings(instance_path: Path, env: dict[str, str] | None = None) -> Set
         conversation_timeout_hours=_float(get("SMSAPP_CONVERSATION_TIMEOUT_HOURS"), 168.0),
         max_attempts=_int(get("SMSAPP_MAX_ATTEMPTS"), 3),
         secure_cookies=_bool(get("SMSAPP_SECURE_COOKIES"), default=False),
+        trusted_proxies=int(proxies),
         smtp_host=get("SMSAPP_SMTP_HOST") or None,
         smtp_port=_int(get("SMSAPP_SMTP_PORT"), 587),
         smtp_user=get("SMSAPP_SMTP_USER") or None,

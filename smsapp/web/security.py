@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, Response, abort, request
+from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 
 csrf = CSRFProtect()
@@ -46,8 +47,17 @@ def _refuse_nul() -> None:
         abort(400, description=NUL_REFUSED)
 
 
+class _SessionInterface(SecureCookieSessionInterface):
+    """The session cookie is Secure on every HTTPS request (behind a proxy: with
+    SMSAPP_TRUSTED_PROXIES set), and always with SMSAPP_SECURE_COOKIES."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(super().get_cookie_secure(app)) or request.is_secure
+
+
 def init_app(app: Flask) -> None:
     csrf.init_app(app)
+    app.session_interface = _SessionInterface()
     app.before_request(_refuse_nul)
     app.after_request(_headers)
     from smsapp.web import webhooks
