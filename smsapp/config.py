@@ -10,6 +10,7 @@ import os
 import re
 import secrets
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -127,6 +128,24 @@ class Settings:
             else:
                 extra[key] = value
         return replace(self, extra=extra, **direct)
+
+
+def unsigned_webhooks_refusal(env: Mapping[str, str]) -> str | None:
+    """Why a production web process must not start, or None.
+
+    Without TWILIO_AUTH_TOKEN the webhooks accept anyone's requests: fine on a laptop (`make
+    run`), dangerous on the internet. gunicorn.conf.py asks this; `smsapp serve` does not.
+    SMS_BACKEND=outbox, set explicitly, says running without Twilio is meant.
+    """
+    if env.get("TWILIO_AUTH_TOKEN"):
+        return None
+    if (env.get("SMS_BACKEND") or "").strip().lower() == "outbox":
+        return None
+    return (
+        "TWILIO_AUTH_TOKEN is not set, so /sms/inbound and /sms/status would accept requests "
+        "from anyone. Set it to the Twilio account's Auth Token, or set SMS_BACKEND=outbox to "
+        "run without Twilio on purpose (nothing is texted; webhooks are not signed)."
+    )
 
 
 def redis_answers(url: str, timeout: float = 0.5) -> bool:
