@@ -17,6 +17,19 @@ keepalive = 5
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 
 
+def on_starting(server):  # type: ignore[no-untyped-def]
+    """No production web process with unsigned webhooks by accident (smsapp.config says when)."""
+    from smsapp.config import unsigned_webhooks_refusal
+
+    refusal = unsigned_webhooks_refusal(os.environ)
+    if refusal:
+        raise RuntimeError(refusal)  # gunicorn prints "Error: ..." and exits with status 1
+    if not os.environ.get("TWILIO_AUTH_TOKEN"):
+        server.log.warning(
+            "SMS_BACKEND=outbox without TWILIO_AUTH_TOKEN: webhooks accept unsigned requests"
+        )
+
+
 def post_worker_init(worker):  # type: ignore[no-untyped-def]
     """psycopg picks how it waits for the server when first imported; imported before gevent
     patched select, every query would block the whole worker. Refuse to run like that."""

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, g, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from smsapp.config import Settings, load_settings
 from smsapp.logs import (
@@ -74,6 +75,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from smsapp.web import register
 
     register(app)
+    if settings.trusted_proxies:
+        # The client's address and scheme as the proxy saw them: HTTPS then counts for HSTS,
+        # Secure cookies and the URL a webhook signature covers. The host stays the Host
+        # header (PUBLIC_BASE_URL covers a proxy that rewrites it).
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     return app
 
 

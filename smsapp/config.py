@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import secrets
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -82,6 +84,9 @@ class Settings:
     conversation_timeout_hours: float = 168.0  # a week without a reply ends a conversation
     max_attempts: int = 3  # failed tries before a question is skipped
     secure_cookies: bool = False
+    # Proxies in front of the app whose X-Forwarded-For/-Proto are believed (0: none, so a
+    # client cannot claim HTTPS or another address). Heroku-style routers and one nginx: 1.
+    trusted_proxies: int = 0
     service_name: str = "smsapp"
     help_text: str = (
         "This is {service}, texts for your youth group. Reply STOP to stop all texts, "
@@ -123,6 +128,24 @@ class Settings:
             else:
                 extra[key] = value
         return replace(self, extra=extra, **direct)
+
+
+def unsigned_webhooks_refusal(env: Mapping[str, str]) -> str | None:
+    """Why a production web process must not start, or None.
+
+    Without TWILIO_AUTH_TOKEN the webhooks accept anyone's requests: fine on a laptop (`make
+    run`), dangerous on the internet. gunicorn.conf.py asks this; `smsapp serve` does not.
+    SMS_BACKEND=outbox, set explicitly, says running without Twilio is meant.
+    """
+    if env.get("TWILIO_AUTH_TOKEN"):
+        return None
+    if (env.get("SMS_BACKEND") or "").strip().lower() == "outbox":
+        return None
+    return (
+        "TWILIO_AUTH_TOKEN is not set, so /sms/inbound and /sms/status would accept requests "
+        "from anyone. Set it to the Twilio account's Auth Token, or set SMS_BACKEND=outbox to "
+        "run without Twilio on purpose (nothing is texted; webhooks are not signed)."
+    )
 
 
 def redis_answers(url: str, timeout: float = 0.5) -> bool:
@@ -175,6 +198,12 @@ def load_settings(instance_path: Path, env: dict[str, str] | None = None) -> Set
     )
     if log_format not in {"text", "json"}:
         raise ValueError(f"SMSAPP_LOG_FORMAT must be 'text' or 'json', not {log_format!r}")
+    proxies = (get("SMSAPP_TRUSTED_PROXIES") or "").strip() or "0"
+    if not re.fullmatch(r"[0-9]{1,2}", proxies):
+        raise ValueError(
+            "SMSAPP_TRUSTED_PROXIES must be how many proxies are in front of the app "
+            f"(0, 1, 2 ...), not {proxies!r}"
+        )
     log_level = (get("SMSAPP_LOG_LEVEL") or "INFO").strip().upper()
     if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
         raise ValueError(f"SMSAPP_LOG_LEVEL must be a logging level name, not {log_level!r}")
@@ -209,6 +238,7 @@ def load_settings(instance_path: Path, env: dict[str, str] | None = None) -> Set
         conversation_timeout_hours=_float(get("SMSAPP_CONVERSATION_TIMEOUT_HOURS"), 168.0),
         max_attempts=_int(get("SMSAPP_MAX_ATTEMPTS"), 3),
         secure_cookies=_bool(get("SMSAPP_SECURE_COOKIES"), default=False),
+        trusted_proxies=int(proxies),
         smtp_host=get("SMSAPP_SMTP_HOST") or None,
         smtp_port=_int(get("SMSAPP_SMTP_PORT"), 587),
         smtp_user=get("SMSAPP_SMTP_USER") or None,

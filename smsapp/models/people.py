@@ -49,6 +49,8 @@ class Participant(Base):
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The last START/UNSTOP: a delivery error about a text sent before it is out of date.
+    opted_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The admin page's pretend phone: never texted, never in results or exports.
     simulated: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import sqlalchemy as sa
 
 from smsapp.db import for_update, utcnow
 from smsapp.models import OutboundMessage, OutboundStatus, Participant
 from smsapp.runtime import Runtime
-from smsapp.services.inbound import opt_out
+from smsapp.services.inbound import is_message_sid, opt_out
 
 OPTED_OUT_CODE = 21610
 INVALID_NUMBER_CODES = frozenset({21211, 21614, 21612})
@@ -22,8 +24,11 @@ def record_status(
 ) -> bool:
     """Apply one callback. Returns False when the SID is not one of ours (nothing changes)."""
     status = status.strip().lower()
-    if status not in OutboundStatus.RANK:
+    if status not in OutboundStatus.RANK or not is_message_sid(sid):
         return False
+    if error_message is not None:
+        # PostgreSQL cannot store NUL; the rest of Twilio's words are kept.
+        error_message = error_message.replace("\x00", "\ufffd")
     with runtime.db.transaction() as session:
         stmt = for_update(
             sa.select(OutboundMessage).where(OutboundMessage.twilio_sid == sid), session
@@ -32,23 +37,32 @@ def record_status(
         if message is None:
             return False
         current = OutboundStatus.RANK.get(message.status, 0)
-        if OutboundStatus.RANK[status] > current:
-            message.status = status
-            message.updated_at = utcnow()
-            if error_code:
-                message.error_code = error_code
-                message.error_message = error_message
-        if error_code and message.participant_id is not None:
-            participant = session.get(Participant, message.participant_id)
-            if participant is not None:
-                apply_error_to_participant(session, participant, error_code)
+        if OutboundStatus.RANK[status] <= current:
+            # A repeat, or overtaken by a later status: it says nothing new about the number.
+            return True
+        message.status = status
+        message.updated_at = utcnow()
+        if error_code:
+            message.error_code = error_code
+            message.error_message = error_message
+            if message.participant_id is not None:
+                participant = session.get(Participant, message.participant_id)
+                if participant is not None:
+                    sent_at = message.sent_at or message.created_at
+                    apply_error_to_participant(session, participant, error_code, sent_at=sent_at)
         return True
 
 
 def apply_error_to_participant(
-    session: sa.orm.Session, participant: Participant, code: int
+    session: sa.orm.Session, participant: Participant, code: int, *, sent_at: datetime
 ) -> None:
-    """Twilio's word on a number outranks ours: an opted-out or invalid number is not texted."""
+    """Twilio's word on a number outranks ours: an opted-out or invalid number is not texted.
+
+    Unless the text it is about (`sent_at`) went before the participant's last START: a
+    callback carries no time of its own and may come late, and the refusal was about then.
+    """
+    if participant.opted_in_at is not None and sent_at <= participant.opted_in_at:
+        return
     if code == OPTED_OUT_CODE:
         opt_out(session, participant, reason="Twilio error 21610 (recipient replied STOP)")
     elif code in INVALID_NUMBER_CODES:

@@ -62,6 +62,11 @@ class Outcome:
     participant_id: int | None = None
 
 
+def is_message_sid(sid: str) -> bool:
+    """What a Twilio MessageSid (or our simulator's) looks like; anything else is not looked up."""
+    return len(sid) <= 64 and re.fullmatch(r"[A-Za-z0-9_-]+", sid) is not None
+
+
 class BadInbound(ValueError):
     """A webhook request that is not a usable text (missing fields); nothing is stored."""
 
@@ -78,7 +83,7 @@ def validate(form: dict[str, str]) -> InboundText:
     missing = [name for name, value in (("MessageSid", sid), ("From", sender)) if not value]
     if missing:
         raise BadInbound(f"missing form field(s): {', '.join(missing)}")
-    if len(sid) > 64 or not re.fullmatch(r"[A-Za-z0-9_-]+", sid):
+    if not is_message_sid(sid):
         raise BadInbound("MessageSid is not a Twilio message id")
     return InboundText(
         message_sid=sid,
@@ -231,6 +236,7 @@ def _route_text(
         inbound.participant_id = participant.id
         return Turn("withdraw", [result.confirmation] if result.confirmation else [])
     if word in OPT_IN:
+        participant.opted_in_at = utcnow()
         if participant.status == ParticipantStatus.OPTED_OUT:
             participant.status = ParticipantStatus.ACTIVE
             participant.opted_out_at = None

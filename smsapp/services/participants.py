@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import io
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -142,6 +141,47 @@ class ImportReport:
         return "\n".join(lines)
 
 
+# A row is one line. A quoted cell may not run onto the next line: read loosely, one stray
+# opening quote swallowed every later row, numbers and all, into a single nickname.
+_LINE_END = re.compile(r"\r\n|\r|\n")
+# A delimiter followed by digits inside one cell: the tell-tale of another row (its phone
+# number first) caught inside a pair of quotes.
+_ROW_INSIDE_CELL = re.compile(r"[,;\t]\s*[+(]?\d")
+NICKNAME_LIMIT = 60
+
+
+class _Strict(csv.Dialect):
+    """The sniffed delimiter with double quotes and strict quoting (a bad quote is an error)."""
+
+    delimiter = ","
+    quotechar = '"'
+    doublequote = True
+    skipinitialspace = False
+    lineterminator = "\n"
+    quoting = csv.QUOTE_MINIMAL
+    strict = True
+
+
+def _dialect(sample: str) -> type[_Strict]:
+    """The file's delimiter (Excel writes ; in some locales) and spacing; quoting is fixed."""
+    try:
+        sniffed = csv.Sniffer().sniff(sample, delimiters=",;\t")
+        found = {"delimiter": sniffed.delimiter, "skipinitialspace": sniffed.skipinitialspace}
+    except csv.Error:
+        found = {}
+    return type("_Sniffed", (_Strict,), found)
+
+
+def _cells(line: str, dialect: type[csv.Dialect]) -> list[str]:
+    """One line's cells; csv.Error with a reason a facilitator can act on."""
+    try:
+        return next(csv.reader([line], dialect), [])
+    except csv.Error as exc:
+        if "unexpected end of data" in str(exc):
+            raise csv.Error('a quote (") is opened and never closed on this line') from None
+        raise csv.Error(f"the quotes on this line are malformed ({exc})") from None
+
+
 def _read_rows(data: bytes | str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     if isinstance(data, bytes):
         if len(data) > MAX_IMPORT_BYTES:
@@ -157,17 +197,12 @@ def _read_rows(data: bytes | str) -> tuple[list[str], list[tuple[int, dict[str, 
         text = data.lstrip("\ufeff")
     if not text.strip():
         raise ImportFileError("the file is empty")
+    dialect = _dialect(text[:4096])
+    lines = _LINE_END.split(text)
     try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(
-            text[:4096], delimiters=",;\t"
-        )
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(text, newline=""), dialect)
-    try:
-        header = next(reader)
-    except (StopIteration, csv.Error) as exc:
-        raise ImportFileError(f"the file has no readable header row ({exc})") from None
+        header = _cells(lines[0], dialect)
+    except csv.Error as exc:
+        raise ImportFileError(f"the file has no readable header row (line 1: {exc})") from None
     columns = [h.strip().lower().replace(" ", "_") for h in header]
     if "phone" not in columns:
         found = ", ".join(c for c in columns if c) or "none"
@@ -176,24 +211,55 @@ def _read_rows(data: bytes | str) -> tuple[list[str], list[tuple[int, dict[str, 
             f"expected columns: {', '.join(KNOWN_COLUMNS)}"
         )
     rows: list[tuple[int, dict[str, str]]] = []
-    try:
-        for values in reader:
-            if not any(v.strip() for v in values):
-                continue
-            line = reader.line_num
-            if len(values) > len(columns):
-                rows.append(
-                    (line, {"__error__": f"{len(values)} cells but the header has {len(columns)}"})
-                )
-                continue
+    for line, raw in enumerate(lines[1:], start=2):
+        try:
+            values = _cells(raw, dialect)
+        except csv.Error as exc:
+            rows.append((line, {"__error__": str(exc)}))
+            continue
+        if not any(v.strip() for v in values):
+            continue
+        if len(values) > len(columns):
             rows.append(
-                (line, {c: (values[i] if i < len(values) else "") for i, c in enumerate(columns)})
+                (line, {"__error__": f"{len(values)} cells but the header has {len(columns)}"})
             )
-    except csv.Error as exc:
-        raise ImportFileError(f"line {reader.line_num}: the CSV is malformed ({exc})") from None
+            continue
+        rows.append(
+            (line, {c: (values[i] if i < len(values) else "") for i, c in enumerate(columns)})
+        )
     if not rows:
         raise ImportFileError("the file has a header but no rows")
     return columns, rows
+
+
+def column_length(column: str) -> int:
+    """The participant column's length: longer text fails on PostgreSQL (SQLite ignores it)."""
+    kind = Participant.__table__.c[column].type
+    assert isinstance(kind, sa.String) and kind.length is not None
+    return kind.length
+
+
+def _row_problem(row: dict[str, str]) -> str | None:
+    """Why a row cannot be stored as it is, or None. Never repeats the cell's text."""
+    for column in KNOWN_COLUMNS:
+        if "\x00" in row.get(column, ""):
+            # PostgreSQL cannot store NUL in text; before this check the row failed the import.
+            return f"the {column} cell holds a NUL character; retype it"
+    nickname = (row.get("nickname") or "").strip()
+    if len(nickname.splitlines()) > 1:
+        return "the nickname runs onto a second line; check the quotes on this line"
+    if _ROW_INSIDE_CELL.search(nickname):
+        return (
+            "the nickname has a comma followed by digits, like another row inside quotes; "
+            "check the quotes on this line"
+        )
+    if len(nickname) > NICKNAME_LIMIT:
+        return f"nickname longer than {NICKNAME_LIMIT} characters"
+    for column in ("age_band", "language"):
+        limit = column_length(column)
+        if len((row.get(column) or "").strip()) > limit:
+            return f"{column} longer than {limit} characters"
+    return None
 
 
 def import_participants(
@@ -214,8 +280,9 @@ def import_participants(
     parsed: list[tuple[int, str, dict[str, str], tuple[bool, datetime | None]]] = []
     seen: dict[str, int] = {}
     for line, row in rows:
-        if "__error__" in row:
-            report.rejected.append(RowReport(line, outcome="rejected", reason=row["__error__"]))
+        problem = row.get("__error__") or _row_problem(row)
+        if problem:
+            report.rejected.append(RowReport(line, outcome="rejected", reason=problem))
             continue
         try:
             e164 = normalise_phone(row.get("phone", "")).e164
@@ -234,12 +301,6 @@ def import_participants(
             consent = parse_consent(row.get("consent", ""))
         except ValueError as exc:
             report.rejected.append(RowReport(line, outcome="rejected", reason=str(exc)))
-            continue
-        nickname = (row.get("nickname") or "").strip()
-        if len(nickname) > 60:
-            report.rejected.append(
-                RowReport(line, outcome="rejected", reason="nickname longer than 60 characters")
-            )
             continue
         seen[e164] = line
         parsed.append((line, e164, row, consent))
@@ -269,7 +330,7 @@ def import_participants(
         for column in ("nickname", "age_band", "language"):
             value = (row.get(column) or "").strip()
             if value:
-                setattr(participant, column, value[:60])
+                setattr(participant, column, value)
         if has_consent and participant.consent_at is None:
             participant.consent_at = consent_at or now
             participant.consent_method = "import"

@@ -393,7 +393,7 @@ def record_outcomes(runtime: Runtime, outcomes: list[Outcome]) -> None:
             if o.error_code is not None and o.participant_id is not None:
                 participant = session.get(Participant, o.participant_id)
                 if participant is not None:
-                    apply_error_to_participant(session, participant, o.error_code)
+                    apply_error_to_participant(session, participant, o.error_code, sent_at=o.at)
 
 
 def outcome_of_error(message: Claimed, exc: SendError, now: datetime) -> Outcome:

@@ -45,6 +45,7 @@ def register(app: Flask) -> None:
     from smsapp.web import admin, auth, downloads, health, jobs, safeguarding, security, webhooks
 
     app.teardown_appcontext(_close_session)
+    app.wsgi_app = webhooks.WebhookBodyCap(app.wsgi_app)  # type: ignore[method-assign]
     security.init_app(app)
     auth.init_app(app)
     app.register_blueprint(webhooks.bp)

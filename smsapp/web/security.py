@@ -1,8 +1,9 @@
-"""CSRF on every form and security headers on every response."""
+"""CSRF on every form, no NUL character in any input, and security headers on every response."""
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
+from flask import Flask, Response, abort, request
+from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 
 csrf = CSRFProtect()
@@ -23,8 +24,41 @@ def _headers(response: Response) -> Response:
     return response
 
 
+NUL_REFUSED = (
+    "The form or address holds a NUL character (\\0), which cannot be stored. "
+    "Remove it (it often comes with text pasted from another program) and try again."
+)
+
+
+def _refuse_nul() -> None:
+    """400 for a NUL anywhere in the address or a form field, before a page acts on it.
+
+    PostgreSQL refuses NUL in text, even to compare: a search, a log-in or a saved name with one
+    was a DataError and a 500. One check here covers every admin form and query. Uploaded files
+    are checked by what reads them (the participant import, the poll YAML). The webhooks keep
+    what Twilio sent: it is signed as sent, and the text must be stored (without the NUL).
+    """
+    if request.blueprint == "webhooks":
+        return
+    fields = list(request.args.items(multi=True))
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        fields += request.form.items(multi=True)
+    if "\x00" in request.path or any("\x00" in k or "\x00" in v for k, v in fields):
+        abort(400, description=NUL_REFUSED)
+
+
+class _SessionInterface(SecureCookieSessionInterface):
+    """The session cookie is Secure on every HTTPS request (behind a proxy: with
+    SMSAPP_TRUSTED_PROXIES set), and always with SMSAPP_SECURE_COOKIES."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(super().get_cookie_secure(app)) or request.is_secure
+
+
 def init_app(app: Flask) -> None:
     csrf.init_app(app)
+    app.session_interface = _SessionInterface()
+    app.before_request(_refuse_nul)
     app.after_request(_headers)
     from smsapp.web import webhooks
 

@@ -433,3 +433,44 @@ def test_facilitator_withdraws_a_participant_with_the_button(runtime, client, lo
         row = s.get(Participant, p.id)
         assert row is not None and row.status == "withdrawn"
         assert row.phone_ciphertext is None and row.phone_index is None and row.nickname is None
+
+
+def test_a_nul_character_in_any_form_or_address_is_a_clear_400(runtime, app, client, login):
+    # PostgreSQL cannot store or even compare text with NUL: each of these was a DataError (500).
+    make_group(runtime)
+    token = login()
+    attempts = [
+        client.post("/admin/groups", data={"csrf_token": token, "slug": "x", "name": "Oak\x00"}),
+        client.get("/admin/participants", query_string={"q": "\x00"}),
+        client.get("/admin/groups/oak%00field"),
+        client.post(
+            "/admin/groups/oakfield/participants/new",
+            data={"csrf_token": token, "phone": "07911 123450", "nickname": "Kim\x00"},
+        ),
+    ]
+    for response in attempts:
+        assert response.status_code == 400, response.request.url
+        assert "NUL character" in response.get_data(as_text=True)
+    with runtime.db.transaction() as s:
+        assert s.scalar(sa.select(sa.func.count(Participant.id))) == 0
+    stranger = app.test_client()
+    login_page = _csrf(stranger, "/login")
+    refused = stranger.post(
+        "/login", data={"email": "a\x00@example.org", "password": "x", "csrf_token": login_page}
+    )
+    assert refused.status_code == 400
+
+
+def test_a_participant_field_longer_than_its_column_is_named(runtime, client, login):
+    # The form cut every field at 60 characters; age_band and language hold 20, and PostgreSQL
+    # refused the rest with a DataError (a 500).
+    make_group(runtime)
+    token = login()
+    response = client.post(
+        "/admin/groups/oakfield/participants/new",
+        data={"csrf_token": token, "phone": "07911 123450", "age_band": "1" * 21},
+    )
+    assert response.status_code == 422
+    assert "at most 20 characters" in response.get_data(as_text=True)
+    with runtime.db.transaction() as s:
+        assert s.scalar(sa.select(sa.func.count(Participant.id))) == 0

@@ -233,3 +233,18 @@ def test_a_failure_while_handling_still_keeps_the_text(runtime, phone, monkeypat
         stored = s.scalar(sa.select(InboundMessage))
         assert stored is not None and stored.route == "error" and stored.body == "hello"
         assert "IntegrityError" in (stored.error or "")
+
+
+def test_nul_characters_in_any_field_keep_the_text(runtime, client) -> None:
+    # Twilio could deliver a NUL; PostgreSQL cannot store one. The text is kept without it.
+    make_participant(runtime, KNOWN)
+    params = {
+        "MessageSid": "SM" + "2" * 32,
+        "AccountSid": ACCOUNT_SID,
+        "From": KNOWN + "\x00",
+        "To": "+447700900001\x00",
+        "Body": "my\x00 idea",
+    }
+    assert post_signed(client, "/sms/inbound", params).status_code == 200
+    with runtime.db.transaction() as s:
+        assert s.scalar(sa.select(InboundMessage.body)) == "my idea"

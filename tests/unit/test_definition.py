@@ -279,3 +279,73 @@ def test_durations(text: str, seconds: int) -> None:
     value = parse_duration(text)
     assert value.total_seconds() == seconds
     assert parse_duration(format_duration(value)) == value
+
+
+def _problems(text: str) -> list[str]:
+    with pytest.raises(PollDefinitionError) as info:
+        parse_poll_yaml(text)
+    return [str(p) for p in info.value.problems]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "title: " + "[" * 5000 + "]" * 5000,  # flow style
+        "title: " + "{a: " * 5000 + "1" + "}" * 5000,
+        "title:\n" + "".join("  " * i + "- \n" for i in range(1, 3000)),  # block style
+    ],
+)
+def test_deep_nesting_is_a_problem_with_a_line_not_a_recursion_error(text: str) -> None:
+    [problem] = _problems(text)
+    assert problem.startswith("yaml: line ")
+    assert "nested too deeply" in problem
+
+
+def test_deep_nesting_through_aliases_is_a_problem_too() -> None:
+    # Each anchor holds the one before: a short file, a structure thousands of levels deep.
+    lines = ["a0: &a0 [1]"] + [f"a{i}: &a{i} [*a{i - 1}]" for i in range(1, 3000)]
+    [problem] = _problems("\n".join(lines) + "\n")
+    assert "nested too deeply" in problem and "line " in problem
+
+
+def test_many_aliases_of_one_anchor_are_checked_once() -> None:
+    # The "billion laughs" shape: each level names the last one ten times (10**14 paths).
+    lines = ['l0: &l0 ["x"]'] + [
+        f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]" for i in range(1, 15)
+    ]
+    problems = _problems("\n".join(lines) + "\n")
+    assert any("is not a known field" in p for p in problems)
+
+
+def test_a_duplicate_key_is_a_problem_naming_the_key_and_its_lines() -> None:
+    text = FULL_POLL.replace("title: Name our group\n", "title: Name our group\ntitle: Other\n")
+    text = text.replace(
+        '    prompt: "Why? Reply SKIP to skip"\n',
+        '    prompt: "Why? Reply SKIP to skip"\n    prompt: "Again"\n',
+    )
+    text = text.replace("keyword: name\n", "keyword: STOP\n")  # and an ordinary problem
+    problems = _problems(text)
+    assert "title: is given twice (lines 3 and 4); keep one" in problems
+    assert "questions[1].prompt: is given twice (lines 21 and 22); keep one" in problems
+    assert "keyword: STOP is a reserved word and cannot start a poll" in problems
+
+
+def test_duplicate_keys_in_nested_mappings_are_named_by_their_place() -> None:
+    text = FULL_POLL.replace(
+        "reminders: {after: 24h, every: 12h, max: 2}", "reminders: {after: 24h, after: 1h, max: 2}"
+    )
+    problems = _problems(text)
+    assert "reminders.after: is given twice (lines 9 and 9); keep one" in problems
+
+
+def test_a_nul_character_in_a_value_is_a_problem() -> None:
+    # "\0" is a valid YAML escape; PostgreSQL cannot store the character it makes.
+    text = FULL_POLL.replace("title: Name our group", 'title: "Name our\\0group"')
+    problems = _problems(text)
+    assert problems == ["title: holds a NUL character (\\0), which cannot be stored; remove it"]
+
+
+def test_a_raw_control_character_names_its_line() -> None:
+    [problem] = _problems(FULL_POLL.replace("Name our group", "Name our\x00group"))
+    assert problem.startswith("yaml: line 3, column 16: ")
+    assert "#x0000" in problem

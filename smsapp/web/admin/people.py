@@ -154,9 +154,13 @@ def _apply_consent(
         errors[name] = text
 
 
-def _details(participant: Participant) -> None:
+def _details(participant: Participant, errors: dict[str, str]) -> None:
     for name in ("nickname", "age_band", "language"):
-        value = (request.form.get(name) or "").strip()[:60]
+        value = (request.form.get(name) or "").strip()
+        limit = people.column_length(name)
+        if len(value) > limit:  # PostgreSQL refuses longer text (a DataError, a 500)
+            errors[name] = f"at most {limit} characters"
+            continue
         setattr(participant, name, value or None)
 
 
@@ -182,7 +186,7 @@ def participant_new(slug: str) -> ResponseReturnValue:
     consent = _consent_fields(errors)
     try:
         participant = people.new_participant(s, runtime().vault, e164)
-        _details(participant)
+        _details(participant, errors)
         s.flush()
         s.add(GroupMembership(group_id=group.id, participant_id=participant.id))
         if consent is not None:
@@ -208,7 +212,7 @@ def participant_edit(pid: int) -> ResponseReturnValue:
         return _participant_form(participant, None, errors)
     s = db_session()
     try:
-        _details(participant)
+        _details(participant, errors)
         phone = (request.form.get("phone") or "").strip()
         if phone:
             try:
