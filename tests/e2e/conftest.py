@@ -22,7 +22,7 @@ from smsapp.services.participants import create_group
 from smsapp.services.staff import create_user
 from tests.conftest import make_test_settings, require_service
 from tests.support.databases import throwaway_database
-from tests.support.stack import PrivateRedis
+from tests.support.stack import own_redis_url  # noqa: F401  (the redis_url fixture)
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent.parent / "test-artifacts"
@@ -43,14 +43,6 @@ CHROMIUM_ARGS = [
 class LiveServer:
     url: str
     runtime: Runtime
-
-
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    """A redis-server of the test's own instead of the machine's Redis: two runs on one
-    machine never take each other's jobs, and nothing is left over from the test before."""
-    with PrivateRedis() as server:
-        yield server.url
 
 
 @pytest.fixture

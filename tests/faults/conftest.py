@@ -16,7 +16,12 @@ import pytest
 from smsapp.migrate import upgrade
 from tests.conftest import require_service
 from tests.support.databases import admin_url, postgres_database, postgres_server
-from tests.support.stack import PrivatePostgres, PrivateRedis, Stack
+from tests.support.stack import (
+    PrivatePostgres,
+    PrivateRedis,
+    Stack,
+    own_redis_url,  # noqa: F401  (the redis_url fixture)
+)
 from tests.support.twilio_standin import TwilioStandin
 
 
@@ -47,14 +52,6 @@ def private_database(private_postgres: PrivatePostgres) -> Iterator[str]:
     with postgres_database(private_postgres.admin, "smsapp_faults") as url:
         upgrade(url)
         yield url
-
-
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    """A redis-server of the test's own instead of the machine's Redis: two runs on one
-    machine never take each other's jobs, and nothing is left over from the test before."""
-    with PrivateRedis() as server:
-        yield server.url
 
 
 @pytest.fixture

@@ -21,13 +21,14 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import pytest
 import requests
 import sqlalchemy as sa
 
@@ -218,6 +219,16 @@ class PrivatePostgres:
         with contextlib.suppress(subprocess.CalledProcessError, subprocess.TimeoutExpired):
             self.pg_ctl("stop", "-m", "immediate")
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture(name="redis_url")
+def own_redis_url() -> Iterator[str]:
+    """A redis-server of the test's own instead of the machine's Redis (the root conftest's
+    redis_url), for tests that start processes: two runs on one machine never take each
+    other's jobs, and nothing is left over from the test before. Imported by the e2e and
+    fault conftests."""
+    with PrivateRedis() as server:
+        yield server.url
 
 
 # -- the stack -----------------------------------------------------------------------------------
