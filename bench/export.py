@@ -25,6 +25,8 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.support.databases import postgres_database  # noqa: E402
+
 SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 T0 = datetime(2026, 3, 2, 16, 0, tzinfo=UTC)
 ANSWERS = [  # (question, kind, value JSON, label, raw text): every_kind.yaml, one of each kind
@@ -196,12 +198,7 @@ def main() -> None:
         child(*args.child)
         return
     sizes = [int(s) for s in args.sizes.split(",")]
-    name = f"smsapp_bench_export_{os.getpid()}"
-    admin = libpq_url(args.server) + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = f"{args.server}/{name}"
-    try:
+    with postgres_database(args.server + "/postgres", "smsapp_bench_export", keep=args.keep) as url:
         create_schema(url)
         person = 0
         polls = []
@@ -226,10 +223,8 @@ def main() -> None:
                     )
                     report(json.loads(done.stdout.strip().splitlines()[-1]))
         print(f"load average after: {load()} ({os.cpu_count()} CPUs)")
-    finally:
-        if not args.keep:
-            with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if args.keep:
+            print(f"kept the database: {url}")
 
 
 if __name__ == "__main__":

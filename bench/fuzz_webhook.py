@@ -30,7 +30,7 @@ from support.loadgen import Connection, _send  # noqa: E402
 from support.stack import WorkerModel, gunicorn, throwaway_database  # noqa: E402
 from twilio.request_validator import RequestValidator  # noqa: E402
 
-from tests.faults.fuzzing import FuzzPlan, expected_status  # noqa: E402
+from tests.support.fuzzing import FuzzPlan, expected_status  # noqa: E402
 
 AUTH_TOKEN = "fuzz-auth-token-0123456789abcdef"
 DATA_KEY = "q5GQeJ0Qh0pYlG0mZ9Kx3c8n1p3V8bY3w6k2r7t9u1Y="  # the fixed test key, not a real one

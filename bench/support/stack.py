@@ -16,12 +16,14 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psycopg
+
+from tests.support.databases import postgres_database
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
@@ -31,19 +33,10 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 ADMIN_DSN = os.environ.get("BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
-@contextmanager
-def throwaway_database(name: str | None = None) -> Iterator[str]:
-    """Create an empty database and yield its SQLAlchemy URL; drop it afterwards."""
-    name = name or f"smsapp_bench_{os.getpid()}"
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base = ADMIN_DSN.rsplit("/", 1)[0]
-    try:
-        yield f"{base.replace('postgresql://', 'postgresql+psycopg://', 1)}/{name}"
-    finally:
-        with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def throwaway_database() -> AbstractContextManager[str]:
+    """An empty database on BENCH_POSTGRES's server (tests/support/databases.py makes and drops
+    it); yields its SQLAlchemy URL."""
+    return postgres_database(ADMIN_DSN, "smsapp_bench")
 
 
 def server_settings(dsn: str) -> dict[str, str]:

@@ -1,9 +1,9 @@
-"""Browser fixtures: the app served for real on a free port against its own committed database,
-and Debian's Chromium driven by Playwright. Screenshots go to test-artifacts/ (gitignored)."""
+"""Fixtures of the e2e tests: the app served for real on a free port against its own committed
+database, Debian's Chromium driven by Playwright (screenshots go to test-artifacts/, gitignored),
+and a Redis of each test's own for the tests that start worker and clock processes."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import threading
 from collections.abc import Iterator
@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from werkzeug.serving import make_server
 
 import smsapp.models  # noqa: F401  (registers the tables)
@@ -22,6 +21,8 @@ from smsapp.runtime import Runtime, build_runtime
 from smsapp.services.participants import create_group
 from smsapp.services.staff import create_user
 from tests.conftest import make_test_settings, require_service
+from tests.support.databases import throwaway_database
+from tests.support.stack import own_redis_url  # noqa: F401  (the redis_url fixture)
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent.parent / "test-artifacts"
@@ -44,29 +45,9 @@ class LiveServer:
     runtime: Runtime
 
 
-def _browser_database(tmp_path: Path) -> Iterator[str]:
-    """Its own database: a SQLite file, or a fresh PostgreSQL database next to TEST_DATABASE_URL."""
-    base = os.environ.get("TEST_DATABASE_URL")
-    if not base or not base.startswith("postgresql"):
-        yield f"sqlite:///{tmp_path / 'browser.db'}"
-        return
-    name = f"smsapp_browser_{os.getpid()}"
-    url = sa.make_url(base)
-    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 @pytest.fixture
 def live_server(tmp_path: Path) -> Iterator[LiveServer]:
-    for database_url in _browser_database(tmp_path):
+    with throwaway_database("smsapp_browser", tmp_path) as database_url:
         runtime = build_runtime(make_test_settings(database_url))
         Base.metadata.create_all(runtime.db.engine)
         with runtime.db.transaction() as s:

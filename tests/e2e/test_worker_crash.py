@@ -6,65 +6,33 @@ young person texted exactly once; two workers together hold the shared send rate
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
-import smsapp.models  # noqa: F401  (registers the tables)
-from smsapp.db import Base, Database, is_sqlite, make_engine
-from smsapp.models import GroupMembership, OutboundMessage, OutboundStatus
-from smsapp.runtime import Runtime, build_runtime
-from smsapp.services import sending
-from smsapp.services.clock import tick
-from smsapp.services.launch import launch_poll
-from smsapp.services.participants import create_group, new_participant
-from smsapp.services.polls import import_poll
-from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, DATA_KEY, make_test_settings
-from tests.integration.test_launch import POLL_YAML
+from smsapp.migrate import upgrade
+from smsapp.models import OutboundStatus
+from tests.support.databases import throwaway_database
+from tests.support.factories import POLL_YAML
+from tests.support.stack import Stack
 from tests.support.twilio_standin import TwilioStandin
 
 pytestmark = pytest.mark.redis
 
-SMSAPP = str(Path(sys.executable).with_name("smsapp"))
-STUCK_SECONDS = 3
+SLUG = "name-our-group"
 
 
 @pytest.fixture
 def database(tmp_path: Path) -> Iterator[str]:
     """A committed database the worker processes can see (not the rolled-back test one)."""
-    base = os.environ.get("TEST_DATABASE_URL")
-    if base and not is_sqlite(base):
-        import psycopg
-
-        name = f"smsapp_e2e_{os.getpid()}"
-        admin = (
-            base.rsplit("/", 1)[0].replace("postgresql+psycopg://", "postgresql://") + "/postgres"
-        )
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{name}"')
-        url = base.rsplit("/", 1)[0] + f"/{name}"
-    else:
-        url, admin, name = f"sqlite:///{tmp_path / 'e2e.db'}", "", ""
-    engine = make_engine(url)
-    Base.metadata.create_all(engine)
-    engine.dispose()
-    yield url
-    if admin:
-        import psycopg
-
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with throwaway_database("smsapp_e2e", tmp_path) as url:
+        upgrade(url)
+        yield url
 
 
 class TimedStandin(TwilioStandin):
@@ -87,125 +55,23 @@ def standin() -> Iterator[TimedStandin]:
         yield server
 
 
-class Stack:
-    """The committed database, a runtime on it (for setup, the clock and checks) and workers."""
-
-    def __init__(self, url: str, redis_url: str, standin: TwilioStandin, rate: float) -> None:
-        self.env = dict(
-            os.environ,
-            DATABASE_URL=url,
-            REDIS_URL=redis_url,
-            SMSAPP_QUEUE="redis",
-            SECRET_KEY="e2e-secret",
-            SMSAPP_DATA_KEY=DATA_KEY,
-            TWILIO_ACCOUNT_SID=ACCOUNT_SID,
-            TWILIO_AUTH_TOKEN=AUTH_TOKEN,
-            TWILIO_FROM_NUMBER="+447700900001",
-            TWILIO_API_BASE_URL=standin.base_url,
-            SMS_BACKEND="twilio",
-            SMSAPP_SEND_RATE=str(rate),
-            SMSAPP_STUCK_SEND_SECONDS=str(STUCK_SECONDS),
-            SMSAPP_SEND_JOBS="2",
-        )
-        self.env.pop("FLASK_APP", None)
-        settings = make_test_settings(
-            url,
-            redis_url=redis_url,
-            queue_mode="redis",
-            sms_backend="twilio",
-            twilio_api_base_url=standin.base_url,
-            send_rate=rate,
-            stuck_send_seconds=STUCK_SECONDS,
-            send_jobs=2,
-        )
-        self.runtime: Runtime = build_runtime(settings, database=Database(url))
-        self.workers: list[subprocess.Popen[bytes]] = []
-        self.clock_last: dict[str, float] = {}
-        self.clock_now = 0.0
-
-    def start_worker(self) -> subprocess.Popen[bytes]:
-        worker = subprocess.Popen(
-            [SMSAPP, "worker"],
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,  # its own process group: SIGKILL takes the work-horse too
-        )
-        self.workers.append(worker)
-        return worker
-
-    def kill(self, worker: subprocess.Popen[bytes]) -> None:
-        os.killpg(worker.pid, signal.SIGKILL)
-        worker.wait(timeout=10)
-
-    def stop_all(self) -> None:
-        for worker in self.workers:
-            if worker.poll() is None:
-                os.killpg(worker.pid, signal.SIGTERM)
-        for worker in self.workers:
-            try:
-                worker.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(worker.pid, signal.SIGKILL)
-        self.runtime.db.engine.dispose()
-
-    def clock_tick(self) -> None:
-        """What `smsapp clock` does, with its intervals compressed: every periodic job, now."""
-        self.clock_now += 3600
-        tick(self.runtime, self.clock_now, self.clock_last)
-
-    def populate(self, n: int) -> list[str]:
-        rt = self.runtime
-        numbers = [f"+447911{123000 + i:06d}" for i in range(n)]
-        with rt.db.transaction() as s:
-            group = create_group(s, "oakfield", "Oakfield")
-            # The test runs at any hour: quiet hours are tested elsewhere.
-            group.settings = {"quiet_hours": {"enabled": False}}
-            s.flush()
-            for i, number in enumerate(numbers):
-                p = new_participant(s, rt.vault, number, nickname=f"Kid{i}")
-                p.consent_at = datetime.now(UTC)
-                s.flush()
-                s.add(GroupMembership(group_id=group.id, participant_id=p.id))
-            import_poll(s, POLL_YAML.format(slug="name-our-group", group="oakfield"))
-        return numbers
-
-    def launch(self) -> int:
-        with self.runtime.db.transaction() as s:
-            result = launch_poll(self.runtime, s, "name-our-group")
-        sending.kick_senders(self.runtime)
-        return result.messages
-
-    def statuses(self) -> dict[str, int]:
-        with self.runtime.db.transaction() as s:
-            rows = s.execute(
-                sa.select(OutboundMessage.status, sa.func.count()).group_by(OutboundMessage.status)
-            ).all()
-        return {status: n for status, n in rows}
-
-    def wait_until(self, done: Callable[[], bool], timeout: float, every: float = 0.5) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if done():
-                return True
-            self.clock_tick()
-            time.sleep(every)
-        return done()
-
-
 @pytest.fixture
 def stack(
-    database: str, redis_url: str, redis_client: Any, standin: TimedStandin
+    database: str, redis_url: str, standin: TimedStandin, tmp_path: Path
 ) -> Iterator[Callable[..., Stack]]:
-    made: list[Stack] = []
+    """make(rate=...) -> a Stack with a poll for everyone in it, and workers but no clock: the
+    test ticks the clock itself (Stack.wait_ticking)."""
+    with ExitStack() as stacks:
 
-    def make(rate: float = 1000.0) -> Stack:
-        made.append(Stack(database, redis_url, standin, rate))
-        return made[-1]
+        def make(rate: float = 1000.0) -> Stack:
+            s = Stack(database, redis_url, standin, rate=rate, logs=tmp_path)
+            return stacks.enter_context(s)
 
-    yield make
-    for s in made:
-        s.stop_all()
+        yield make
+
+
+def populate(s: Stack, n: int) -> list[str]:
+    return s.populate(n, POLL_YAML.format(slug=SLUG, group="oakfield"))
 
 
 def assert_exactly_once(stack: Stack, standin: TwilioStandin, numbers: list[str]) -> None:
@@ -226,10 +92,10 @@ def test_sigkill_a_worker_mid_launch_still_exactly_n(
 ) -> None:
     n = 60
     s = stack()
-    numbers = s.populate(n)
+    numbers = populate(s, n)
     standin.set_delay(0.02)  # slow enough to catch the worker mid-launch
     first = s.start_worker()
-    assert s.launch() == n
+    assert s.launch(SLUG) == n
     wait_for_arrivals(standin, 15)
     s.kill(first)
     partial = len(standin.recorded())
@@ -241,7 +107,7 @@ def test_sigkill_a_worker_mid_launch_still_exactly_n(
     at_kill = s.statuses()
     assert at_kill.get(OutboundStatus.SENDING, 0) > 0
     s.start_worker()
-    assert s.wait_until(lambda: s.statuses() == {OutboundStatus.SENT: n}, timeout=40)
+    assert s.wait_ticking(lambda: s.statuses() == {OutboundStatus.SENT: n}, timeout=40)
     assert_exactly_once(s, standin, numbers)
 
 
@@ -250,14 +116,14 @@ def test_flush_redis_mid_launch_still_exactly_n(
 ) -> None:
     n = 60
     s = stack()
-    numbers = s.populate(n)
+    numbers = populate(s, n)
     standin.set_delay(0.02)
     s.start_worker()
-    s.launch()
+    s.launch(SLUG)
     wait_for_arrivals(standin, 10)
     redis_client.flushdb()  # the queue, the rate limiter and RQ's registries: all gone
     assert len(standin.recorded()) < n
-    assert s.wait_until(lambda: s.statuses() == {OutboundStatus.SENT: n}, timeout=40)
+    assert s.wait_ticking(lambda: s.statuses() == {OutboundStatus.SENT: n}, timeout=40)
     assert_exactly_once(s, standin, numbers)
 
 
@@ -267,13 +133,13 @@ def test_two_workers_hold_the_shared_rate(
     rate = 20.0
     n = 40
     s = stack(rate=rate)
-    numbers = s.populate(n)
+    numbers = populate(s, n)
     s.start_worker()
     s.start_worker()
     time.sleep(1.0)  # both workers up before the launch, so both take part
-    s.launch()
+    s.launch(SLUG)
     threading.Thread(target=s.clock_tick, daemon=True).start()
-    assert s.wait_until(lambda: s.statuses() == {OutboundStatus.SENT: n}, timeout=60)
+    assert s.wait_ticking(lambda: s.statuses() == {OutboundStatus.SENT: n}, timeout=60)
     assert_exactly_once(s, standin, numbers)
     arrivals = sorted(standin.arrivals)
     times = [t for t, _ in arrivals]

@@ -14,14 +14,7 @@ from functools import partial
 import pytest
 
 from smsapp.models import OutboundStatus
-from tests.faults.conftest import (
-    PrivatePostgres,
-    Stack,
-    ThrowawayDatabase,
-    new_sid,
-    parallel,
-    wait_for,
-)
+from tests.support.stack import PrivatePostgres, Stack, new_sid, parallel, wait_for
 from tests.support.twilio_standin import TwilioStandin
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -33,12 +26,12 @@ MAX_TEXTS = 4000  # bounds the load whatever the timing
 @pytest.mark.slow  # about 25 s: load, two restarts, recovery
 def test_postgres_restarted_under_inbound_load(
     private_postgres: PrivatePostgres,  # first, so it is torn down after the processes
+    private_database: str,
     stack_factory: Callable[..., Stack],
-    shared_redis: str,
+    redis_url: str,
     standin: TwilioStandin,
 ) -> None:
-    database = ThrowawayDatabase(private_postgres.admin, "smsapp_faults").create()
-    stack = stack_factory(database, shared_redis)
+    stack = stack_factory(private_database, redis_url)
     numbers = stack.populate(30)
     web = stack.start_web()
     stack.start_worker()

@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from smsapp.models import OutboundMessage, OutboundStatus, Participant, ParticipantStatus
-from tests.faults.conftest import PrivateRedis, Stack, parallel, wait_for
+from tests.support.stack import PrivateRedis, Stack, parallel, wait_for
 from tests.support.twilio_standin import TwilioStandin
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -51,10 +51,10 @@ def assert_everyone_texted_once(
 
 @pytest.mark.slow  # ten kills, then the clock's 30-second reconcile of the dead workers' claims
 def test_a_worker_sigkilled_mid_launch_ten_times(
-    stack_factory: Callable[..., Stack], database: str, shared_redis: str, standin: TwilioStandin
+    stack_factory: Callable[..., Stack], database: str, redis_url: str, standin: TwilioStandin
 ) -> None:
     n = 150
-    stack = stack_factory(database, shared_redis, rate=25.0)
+    stack = stack_factory(database, redis_url, rate=25.0)
     numbers = start(stack, n, workers=2)
     standin.set_delay(0.05)  # each call in flight for a while, so kills land mid-call too
     stack.launch()
@@ -78,12 +78,12 @@ def test_a_worker_sigkilled_mid_launch_ten_times(
 def test_redis_flushed_mid_launch(
     stack_factory: Callable[..., Stack],
     database: str,
-    shared_redis: str,
+    redis_url: str,
     redis_client: Any,
     standin: TwilioStandin,
 ) -> None:
     n = 60
-    stack = stack_factory(database, shared_redis, rate=30.0)
+    stack = stack_factory(database, redis_url, rate=30.0)
     numbers = start(stack, n)
     standin.set_delay(0.02)
     stack.launch()
@@ -120,10 +120,10 @@ def test_private_redis_killed_and_restarted_empty_mid_launch(
 
 
 def test_twilio_answering_429_500_and_slowly(
-    stack_factory: Callable[..., Stack], database: str, shared_redis: str, standin: TwilioStandin
+    stack_factory: Callable[..., Stack], database: str, redis_url: str, standin: TwilioStandin
 ) -> None:
     n = 30
-    stack = stack_factory(database, shared_redis)
+    stack = stack_factory(database, redis_url)
     stack.env["TWILIO_TIMEOUT"] = "1"  # so a slow answer is also a timed-out one
     numbers = start(stack, n)
     standin.fail_next(6, status=429, code=20429)
@@ -141,10 +141,10 @@ def test_twilio_answering_429_500_and_slowly(
 
 
 def test_status_callbacks_duplicated_and_out_of_order(
-    stack_factory: Callable[..., Stack], database: str, shared_redis: str, standin: TwilioStandin
+    stack_factory: Callable[..., Stack], database: str, redis_url: str, standin: TwilioStandin
 ) -> None:
     n = 20
-    stack = stack_factory(database, shared_redis)
+    stack = stack_factory(database, redis_url)
     numbers = start(stack, n)
     stack.launch()
     assert_everyone_texted_once(stack, standin, numbers)

@@ -17,8 +17,8 @@ import sqlalchemy as sa
 
 from smsapp.models import OutboundStatus
 from smsapp.models.polls import Answer
-from tests.faults.conftest import Stack, new_sid, parallel, text_params, wait_for
-from tests.faults.fuzzing import FuzzPlan, expected_status
+from tests.support.fuzzing import FuzzPlan, expected_status
+from tests.support.stack import Stack, new_sid, parallel, text_params, wait_for
 from tests.support.twilio_standin import TwilioStandin
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -45,9 +45,9 @@ def assert_invited_once(stack: Stack, standin: TwilioStandin, numbers: list[str]
 
 
 def test_a_thousand_duplicate_deliveries_store_each_text_once(
-    stack_factory: Callable[..., Stack], database: str, shared_redis: str, standin: TwilioStandin
+    stack_factory: Callable[..., Stack], database: str, redis_url: str, standin: TwilioStandin
 ) -> None:
-    stack = stack_factory(database, shared_redis)
+    stack = stack_factory(database, redis_url)
     numbers = start(stack, 40)
     # 200 texts (five per person), each delivered five times, all shuffled together: Twilio's
     # retries overlap with the first delivery and arrive out of order.
@@ -71,9 +71,9 @@ def test_a_thousand_duplicate_deliveries_store_each_text_once(
 
 
 def test_concurrent_texts_from_one_participant_answer_each_question_once(
-    stack_factory: Callable[..., Stack], database: str, shared_redis: str, standin: TwilioStandin
+    stack_factory: Callable[..., Stack], database: str, redis_url: str, standin: TwilioStandin
 ) -> None:
-    stack = stack_factory(database, shared_redis)
+    stack = stack_factory(database, redis_url)
     numbers = start(stack, 5)
     kid = numbers[0]
     bodies = ["a", "B", "1", "yes", "2", "c", "A B", "3", "no", "x"] * 3
@@ -97,9 +97,9 @@ def test_concurrent_texts_from_one_participant_answer_each_question_once(
 
 @pytest.mark.slow  # about 25 s: 2,000 texts through one gunicorn on a shared machine
 def test_fuzzed_webhook_texts_never_get_a_server_error(
-    stack_factory: Callable[..., Stack], database: str, shared_redis: str, standin: TwilioStandin
+    stack_factory: Callable[..., Stack], database: str, redis_url: str, standin: TwilioStandin
 ) -> None:
-    stack = stack_factory(database, shared_redis)
+    stack = stack_factory(database, redis_url)
     numbers = start(stack, 30)
     plan = FuzzPlan(known=numbers, seed=random.randrange(1 << 30))
     forms = [plan.next() for _ in range(2000)]

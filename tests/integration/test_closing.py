@@ -12,7 +12,7 @@ from smsapp.models import Conversation, ConversationStatus, OutboundStatus, Poll
 from smsapp.runtime import Runtime
 from smsapp.services import closing, delivery, sending
 from smsapp.services.reminders import queue_due_reminders
-from tests.integration.test_launch import NOON, launch, make_poll, messages, people, send_all
+from tests.support.factories import NOON, launch, make_poll, messages, people, send_all
 
 WEEK = timedelta(days=7)
 

@@ -6,7 +6,6 @@ table and column, `iterdump()`, and the raw bytes of the database file itself.""
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 import sqlite3
 import subprocess
@@ -25,6 +24,7 @@ from smsapp.services.participants import create_group, import_participants
 from smsapp.services.polls import import_poll, open_poll
 from smsapp.services.staff import create_user
 from tests.conftest import Phone, SmsappRunner, make_test_settings, require_service
+from tests.support.databases import throwaway_database
 
 DATA = Path(__file__).parent.parent / "data"
 # As a facilitator's spreadsheet has them: every common way of writing a UK mobile.
@@ -54,20 +54,8 @@ def forms(national: str) -> list[str]:
 @pytest.fixture
 def fresh_database(tmp_path: Path) -> Iterator[str]:
     """A database of its own, committed to for real, so an outside dump can read it."""
-    base = os.environ.get("TEST_DATABASE_URL")
-    if not base or base.startswith("sqlite"):
-        yield f"sqlite:///{tmp_path / 'dump.db'}"
-        return
-    name = f"smsapp_dump_{secrets.token_hex(4)}"
-    admin = sa.create_engine(make_url(base).set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(base).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    with throwaway_database("smsapp_dump", tmp_path) as url:
+        yield url
 
 
 def _scenario(runtime: Runtime, tmp_path: Path) -> None:

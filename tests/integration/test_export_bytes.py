@@ -18,11 +18,11 @@ from smsapp.exports import cells, columns
 from smsapp.models import Answer, Conversation, InboundMessage, OutboundMessage, Participant, Poll
 from smsapp.runtime import Runtime
 from smsapp.services import exports
-from tests.integration.test_export_memory import add_people
-from tests.integration.test_exports import (
+from tests.support.every_kind import (
     SAM_ANSWERS,
     T0,
     add_conversation,
+    add_people,
     build_every_kind,
     open_every_kind,
 )

@@ -15,7 +15,7 @@ from smsapp.exports import columns
 from smsapp.models import AuditEvent, ExportRun
 from smsapp.services.staff import create_user
 from smsapp.web import downloads
-from tests.integration.test_exports import SAM_ANSWERS, build_every_kind
+from tests.support.every_kind import SAM_ANSWERS, build_every_kind
 
 PASSWORD = "correct horse battery"
 

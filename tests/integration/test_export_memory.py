@@ -4,35 +4,12 @@ from __future__ import annotations
 
 import io
 import tracemalloc
-from datetime import timedelta
-from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
-from smsapp.models import Answer, Conversation, Participant, Poll
+from smsapp.models import Poll
 from smsapp.services import exports
-from tests.integration.test_exports import SAM_ANSWERS, T0, open_every_kind
-
-KINDS = {
-    key: kind
-    for key, kind in zip(
-        SAM_ANSWERS,
-        (
-            "choice",
-            "text",
-            "multi",
-            "scale",
-            "yesno",
-            "number",
-            "nominate",
-            "rank",
-            "approve",
-            "points",
-        ),
-        strict=True,
-    )
-}
+from tests.support.every_kind import add_people, open_every_kind
 
 
 class Discard(io.TextIOBase):
@@ -47,57 +24,6 @@ class Discard(io.TextIOBase):
 
     def writable(self) -> bool:
         return True
-
-
-def add_people(runtime, poll_id: int, first: int, count: int) -> None:
-    """`count` participants who each answered all ten questions, inserted in bulk."""
-    with runtime.db.transaction() as s:
-        s.execute(
-            sa.insert(Participant),
-            [{"pseudonym": f"P-M{first + i:07d}"} for i in range(count)],
-        )
-        ids = list(
-            s.scalars(
-                sa.select(Participant.id)
-                .where(Participant.pseudonym >= f"P-M{first:07d}")
-                .where(Participant.pseudonym < f"P-M{first + count:07d}")
-            )
-        )
-        s.execute(
-            sa.insert(Conversation),
-            [
-                {
-                    "poll_id": poll_id,
-                    "participant_id": pid,
-                    "status": "finished",
-                    "started_by": "launch",
-                    "invited_at": T0,
-                }
-                for pid in ids
-            ],
-        )
-        convs = s.execute(
-            sa.select(Conversation.id, Conversation.participant_id).where(
-                Conversation.participant_id.in_(ids)
-            )
-        ).all()
-        rows: list[dict[str, Any]] = []
-        for conv_id, pid in convs:
-            for n, (key, (value, label, raw)) in enumerate(SAM_ANSWERS.items(), start=1):
-                rows.append(
-                    {
-                        "poll_id": poll_id,
-                        "conversation_id": conv_id,
-                        "participant_id": pid,
-                        "question_key": key,
-                        "kind": KINDS[key],
-                        "value": value,
-                        "label": label,
-                        "raw_text": f"{raw} (text me on 07911 123 {n:03d})",
-                        "answered_at": T0 + timedelta(seconds=30 * n),
-                    }
-                )
-        s.execute(sa.insert(Answer), rows)
 
 
 def peak_of(runtime, poll_id: int, request: exports.ExportRequest) -> tuple[int, int]:

@@ -14,7 +14,6 @@ from smsapp.models import (
     ConversationStatus,
     Group,
     NumberStatus,
-    OutboundMessage,
     OutboundStatus,
     Participant,
     ParticipantStatus,
@@ -24,69 +23,23 @@ from smsapp.models import (
 from smsapp.runtime import Runtime
 from smsapp.services import sending
 from smsapp.services.closing import close_poll
-from smsapp.services.launch import launch_poll, preview_launch
-from smsapp.services.polls import PollError, import_poll
+from smsapp.services.launch import preview_launch
+from smsapp.services.polls import PollError
 from smsapp.sms.segments import count_segments
-from tests.support.factories import make_group, make_participant
-
-# A Tuesday at noon in London: outside every default quiet hour.
-NOON = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
-
-POLL_YAML = """
-slug: {slug}
-title: Name our group
-group: {group}
-closes: 7d
-intro: "Hi {{nickname}}! Help us name our group."
-reminders: {{after: 24h, every: 24h, max: 2}}
-questions:
-  - key: name
-    kind: choice
-    prompt: "Which name do you like best?"
-    options: ["Young Researchers", "Health Voices", "Team Spark"]
-  - key: why
-    kind: text
-    prompt: "Why? Reply SKIP to skip"
-    optional: true
-"""
-
-
-def make_poll(runtime: Runtime, slug: str = "name-our-group", group: str = "oakfield") -> int:
-    make_group(runtime, group, group.title())
-    with runtime.db.transaction() as s:
-        return import_poll(s, POLL_YAML.format(slug=slug, group=group)).poll.id
-
-
-def people(runtime: Runtime, n: int, *, start: int = 100, group: str = "oakfield") -> list[int]:
-    """n consenting, active participants with distinct valid UK mobiles."""
-    return [
-        make_participant(
-            runtime, f"+447911123{start + i:03d}", group=group, nickname=f"Kid{i % 3}"
-        ).id
-        for i in range(n)
-    ]
+from tests.support.factories import (
+    NOON,
+    launch,
+    make_participant,
+    make_poll,
+    messages,
+    people,
+    send_all,
+)
 
 
 def set_participant(runtime: Runtime, pid: int, **values: Any) -> None:
     with runtime.db.transaction() as s:
         s.execute(sa.update(Participant).where(Participant.id == pid).values(**values))
-
-
-def launch(runtime: Runtime, slug: str = "name-our-group", now: datetime = NOON) -> Any:
-    with runtime.db.transaction() as s:
-        return launch_poll(runtime, s, slug, now=now)
-
-
-def messages(runtime: Runtime, **where: Any) -> list[OutboundMessage]:
-    with runtime.db.transaction() as s:
-        stmt = sa.select(OutboundMessage).order_by(OutboundMessage.id)
-        for name, value in where.items():
-            stmt = stmt.where(getattr(OutboundMessage, name) == value)
-        return list(s.scalars(stmt))
-
-
-def send_all(runtime: Runtime, now: datetime) -> sending.SendReport:
-    return sending.send_due(runtime, now=now, budget=20)
 
 
 @pytest.fixture

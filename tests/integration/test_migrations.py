@@ -3,31 +3,18 @@
 from __future__ import annotations
 
 import os
-import uuid
 
 import pytest
-import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from smsapp.db import Base, make_engine
 from smsapp.migrate import upgrade
-
-
-def _empty_database(tmp_path) -> tuple[str, object]:
-    base = os.environ.get("TEST_DATABASE_URL")
-    if not base:
-        return f"sqlite:///{tmp_path / 'migrate.db'}", None
-    name = f"smsapp_migrate_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(base.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    return base.rsplit("/", 1)[0] + "/" + name, (admin, name)
+from tests.support.databases import throwaway_database
 
 
 def test_upgrade_head_matches_models(tmp_path) -> None:
-    url, cleanup = _empty_database(tmp_path)
-    try:
+    with throwaway_database("smsapp_migrate", tmp_path) as url:
         upgrade(url)
         engine = make_engine(url)
         with engine.connect() as conn:
@@ -35,12 +22,6 @@ def test_upgrade_head_matches_models(tmp_path) -> None:
         engine.dispose()
         assert diff == [], f"migrations and models differ: {diff}"
         upgrade(url)  # running it again is harmless
-    finally:
-        if cleanup:
-            admin, name = cleanup  # type: ignore[misc]
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
 
 
 @pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"), reason="PostgreSQL only")

@@ -11,7 +11,7 @@ from smsapp.runtime import Runtime
 from smsapp.services.conversations import end_conversation
 from smsapp.services.inbound import opt_out
 from smsapp.services.reminders import queue_due_reminders
-from tests.integration.test_launch import NOON, launch, make_poll, messages, people, send_all
+from tests.support.factories import NOON, launch, make_poll, messages, people, send_all
 
 DAY = timedelta(days=1)
 

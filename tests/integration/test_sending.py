@@ -16,7 +16,7 @@ from smsapp.runtime import Runtime
 from smsapp.services import sending
 from smsapp.services.reminders import queue_due_reminders
 from tests.conftest import ACCOUNT_SID
-from tests.integration.test_launch import NOON, launch, make_poll, messages, people, send_all
+from tests.support.factories import NOON, launch, make_poll, messages, people, send_all
 from tests.support.twilio_standin import TwilioStandin
 
 

@@ -1,12 +1,13 @@
-"""Every real-looking reply in the misreadings table reads as the table says."""
+"""Real-looking replies young people text, for every kind of question, read as the table in
+tests/unit/misreadings.py says: the value each must give, or that it must be refused."""
 
 from __future__ import annotations
 
 import pytest
 
-from smsapp.conversation.definition import Option, Question
+from smsapp.conversation.definition import KINDS, Option, Question
 from smsapp.conversation.parsers import parse_answer
-from tests.unit.misreadings import MISREADINGS
+from tests.unit.misreadings import KNOWN_MISREADINGS, MISREADINGS
 
 SETTINGS: dict[str, dict[str, int]] = {
     "scale": {"max": 5},
@@ -15,12 +16,27 @@ SETTINGS: dict[str, dict[str, int]] = {
 }
 
 
-def test_the_table_is_big_and_covers_every_kind() -> None:
-    assert len(MISREADINGS) >= 80
-    assert {row[0] for row in MISREADINGS} >= {"choice", "multi", "rank", "points", "yesno"}
+def test_every_question_kind_has_replies_read_and_replies_refused() -> None:
+    read = {kind for kind, _, _, expected in MISREADINGS if expected is not None}
+    refused = {kind for kind, _, _, expected in MISREADINGS if expected is None}
+    assert sorted(read) == sorted(KINDS)
+    assert sorted(refused) == sorted(KINDS)
 
 
-@pytest.mark.parametrize(("kind", "labels", "text", "expected"), MISREADINGS)
+CASES = [pytest.param(*row, id=f"{row[0]}:{row[2]!r}") for row in MISREADINGS] + [
+    pytest.param(
+        kind,
+        labels,
+        text,
+        expected,
+        id=f"{kind}:{text!r}",
+        marks=pytest.mark.xfail(strict=True, reason=f"parser bug: {wrong}"),
+    )
+    for kind, labels, text, expected, wrong in KNOWN_MISREADINGS
+]
+
+
+@pytest.mark.parametrize(("kind", "labels", "text", "expected"), CASES)
 def test_misreading(kind: str, labels: tuple[str, ...], text: str, expected: object) -> None:
     options = tuple(Option(chr(ord("A") + i), label) for i, label in enumerate(labels))
     question = Question("q", kind, "?", options=options, **SETTINGS.get(kind, {}))  # type: ignore[arg-type]

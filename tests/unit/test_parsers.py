@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
 from smsapp.conversation import parsers
-from smsapp.conversation.definition import KINDS, Option, Question
+from smsapp.conversation.definition import KINDS, MAX_TEXT, Option, Question
 from smsapp.conversation.keywords import RESERVED, command_word
-from smsapp.conversation.parsers import NOMINATION_LIMIT, Parsed, parse_answer
+from smsapp.conversation.parsers import NOMINATION_LIMIT, Parsed, parse_answer, parse_strict
 
 NAMES = tuple(
     Option(c, label)
@@ -38,13 +40,6 @@ def test_pure_emoji_is_not_an_answer_except_in_free_text(kind: str) -> None:
     parsed = parse_answer(q(kind), "😂🎉🔥")
     assert not parsed.ok and parsed.problem
     assert parse_answer(q("text"), "😂🎉🔥").value == "😂🎉🔥"
-
-
-@pytest.mark.parametrize("kind", KINDS)
-def test_long_garbage_never_raises(kind: str) -> None:
-    parsed = parse_answer(q(kind), "zq#~" * 400)
-    assert parsed.ok in (True, False)
-    assert parsed.ok or parsed.problem
 
 
 def test_choice_reads_back_the_label() -> None:
@@ -166,24 +161,212 @@ def test_every_reserved_word_is_a_command() -> None:
         assert command_word(f" {word.lower()}! ") == word
 
 
-PATHOLOGICAL = [
-    "1 a " * 500 + "!",
-    "1" + " " * 1500 + "!",
-    "1st" + " " * 1000 + "-" + " " * 500 + "!",
-    ("1 a" + ",,,") * 300 + "9",
-    "9" * 1999 + "!",
-    "9." * 999 + "x",
-    "Helth Voicez, " * 110,
-    "4 out of " * 200,
-    "A3" * 900,
-]
+@dataclass(frozen=True)
+class No:
+    """The reply is refused with this problem (None: refused, the wording not pinned)."""
+
+    problem: str | None = None
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_pathological_texts_are_read_without_error(kind: str) -> None:
-    # Replies are parsed inside the webhook request. How fast these are read is measured by
-    # bench/engine.py (timed assertions don't belong in tests on shared machines); a
-    # catastrophic backtracking regex would still hang this test visibly.
-    for text in PATHOLOGICAL:
-        parsed = parse_answer(q(kind), text)
-        assert parsed.ok in (True, False)
+@dataclass(frozen=True)
+class Bug:
+    """What the parser must do, but does not yet: an expected failure until it is fixed."""
+
+    expected: object
+    reason: str
+
+
+KEPT = "the first 1,600 characters, with a note"  # what a too-long free text keeps
+YESNO = No("Please reply Y for yes or N for no.")
+TOO_LONG = No("That's a bit long. Please send it in 100 characters or fewer.")
+NOT_AN_OPTION = No("I didn't recognise that as one of the options.")
+
+# Texts that once made parsers slow or crash, and what each kind of question must make of them
+# (options A-D are NAMES, scales run 1-5, points share 5). Replies are parsed inside the webhook
+# request. How fast these are read is measured by bench/engine.py (timed assertions don't belong
+# in tests on shared machines); a catastrophic backtracking regex would still hang visibly.
+PATHOLOGICAL: dict[str, tuple[str, dict[str, object]]] = {
+    "garbage": (
+        "zq#~" * 400,
+        {
+            "choice": NOT_AN_OPTION,
+            "multi": No("I didn't recognise ZQ."),
+            "scale": No("Please send a number from 1 to 5."),
+            "yesno": YESNO,
+            "number": No("Please send a number."),
+            "text": "zq#~" * 400,  # exactly 1,600 characters: all kept, no note
+            "nominate": TOO_LONG,
+            "rank": No("I didn't recognise ZQ."),
+            "approve": No("I didn't recognise ZQ."),
+            "points": No("I didn't recognise ZQ."),
+        },
+    ),
+    "one-a-500-times": (
+        "1 a " * 500 + "!",
+        {
+            "choice": "A",  # option 1 and A are the same pick
+            "multi": ["A"],
+            "scale": 1,
+            "yesno": YESNO,
+            "number": 1,
+            "text": KEPT,
+            "nominate": TOO_LONG,
+            "rank": ["A"],
+            "approve": ["A"],
+            "points": No("That's 500 points, but you have 5 to share."),
+        },
+    ),
+    "spaces": (
+        "1" + " " * 1500 + "!",
+        {
+            "choice": "A",
+            "multi": ["A"],
+            "scale": 1,
+            "yesno": YESNO,
+            "number": 1,
+            "text": "1 !",  # whitespace collapsed
+            "nominate": "1 !",
+            "rank": ["A"],
+            "approve": ["A"],
+            "points": No("I couldn't tell which option 1 was for."),
+        },
+    ),
+    "first-dash": (
+        "1st" + " " * 1000 + "-" + " " * 500 + "!",
+        {
+            "choice": No("I didn't recognise 1ST."),
+            "multi": No("I didn't recognise 1ST."),
+            "scale": 1,
+            "yesno": YESNO,
+            "number": 1,
+            "text": "1st - !",
+            "nominate": "1st - !",
+            "rank": No("I didn't recognise 1ST."),
+            "approve": No("I didn't recognise 1ST."),
+            "points": No("I didn't recognise ST."),
+        },
+    ),
+    "commas": (
+        ("1 a" + ",,,") * 300 + "9",
+        {
+            "choice": "A",
+            "multi": No("I didn't recognise 9."),
+            "scale": No("Please send just one number from 1 to 5."),
+            "yesno": YESNO,
+            "number": No("Please send just one number."),
+            "text": KEPT,
+            "nominate": TOO_LONG,
+            "rank": No("I didn't recognise 9."),
+            "approve": No("I didn't recognise 9."),
+            "points": No("I couldn't tell which option 9 was for."),
+        },
+    ),
+    "huge-number": (
+        "9" * 1999 + "!",
+        {
+            "choice": NOT_AN_OPTION,
+            "multi": No("I didn't recognise 99999999999999…."),  # named, but cut short
+            # Refused, though "whole number" is not why (it reads as infinity).
+            "scale": No(),
+            "yesno": YESNO,
+            "number": Bug(No(), "a 1,999-digit number is accepted, as float('inf')"),
+            "text": KEPT,
+            "nominate": TOO_LONG,
+            "rank": No("I didn't recognise 99999999999999…."),
+            "approve": No("I didn't recognise 99999999999999…."),
+            "points": Bug(No(), "the 'which option' problem repeats all 1,999 digits"),
+        },
+    ),
+    "nines-and-dots": (
+        "9." * 999 + "x",
+        {
+            "choice": NOT_AN_OPTION,
+            "multi": No("I didn't recognise 9 and X."),
+            "scale": No("Please send a number from 1 to 5."),
+            "yesno": YESNO,
+            "number": No("Please send a number."),
+            "text": KEPT,
+            "nominate": TOO_LONG,
+            "rank": No("I didn't recognise 9 and X."),
+            "approve": No("I didn't recognise 9 and X."),
+            "points": No("I didn't recognise X."),
+        },
+    ),
+    "label-typo-110-times": (
+        "Helth Voicez, " * 110,
+        {
+            "choice": NOT_AN_OPTION,
+            "multi": ["B"],  # one pick, however often it is named
+            "scale": No("Please send a number from 1 to 5."),
+            "yesno": YESNO,
+            "number": No("Please send a number."),
+            "text": ("Helth Voicez, " * 110).strip(),  # 1,539 characters: under the cap
+            "nominate": TOO_LONG,
+            "rank": ["B"],
+            "approve": ["B"],
+            "points": No("I didn't recognise HELTH, V, O, I, E and Z."),
+        },
+    ),
+    "out-of-200-times": (
+        "4 out of " * 200,
+        {
+            "choice": "D",  # option 4
+            "multi": No("I didn't recognise OUT and OF."),
+            "scale": No("This scale goes from 1 to 5."),
+            "yesno": YESNO,
+            "number": 4,
+            "text": KEPT,
+            "nominate": TOO_LONG,
+            "rank": No("I didn't recognise OUT and OF."),
+            "approve": No("I didn't recognise OUT and OF."),
+            "points": No("I didn't recognise OUT and OF."),
+        },
+    ),
+    "a3-900-times": (
+        "A3" * 900,
+        {
+            "choice": NOT_AN_OPTION,
+            "multi": No("I didn't recognise A3A3A3A3A3A3A3…."),
+            "scale": No("Please send a number from 1 to 5."),
+            "yesno": YESNO,
+            "number": No("Please send a number."),
+            "text": KEPT,
+            "nominate": TOO_LONG,
+            "rank": No("I didn't recognise A3A3A3A3A3A3A3…."),
+            "approve": No("I didn't recognise A3A3A3A3A3A3A3…."),
+            "points": No("That's 2700 points, but you have 5 to share."),
+        },
+    ),
+}
+
+
+def _cases() -> list[Any]:
+    cases = []
+    for name, (text, readings) in PATHOLOGICAL.items():
+        assert sorted(readings) == sorted(KINDS), name  # every kind has its pinned reading
+        for kind, expected in readings.items():
+            marks = []
+            if isinstance(expected, Bug):
+                marks = [pytest.mark.xfail(strict=True, reason=f"parser bug: {expected.reason}")]
+                expected = expected.expected
+            cases.append(pytest.param(kind, text, expected, marks=marks, id=f"{name}-{kind}"))
+    return cases
+
+
+@pytest.mark.parametrize(("kind", "text", "expected"), _cases())
+def test_pathological_texts_read_as_pinned(kind: str, text: str, expected: object) -> None:
+    parsed = parse_strict(q(kind), text)  # no safety net: an exception fails the test
+    if isinstance(expected, No):
+        assert (parsed.ok, parsed.value) == (False, None)
+        assert parsed.problem, "a refusal always says what was wrong"
+        # The problem is texted back: a sentence, never an echo of the whole message.
+        assert len(parsed.problem) <= 160, parsed.problem
+        if expected.problem is not None:
+            assert parsed.problem == expected.problem
+    elif expected is KEPT:
+        assert parsed.ok and parsed.value == text[:MAX_TEXT]
+        assert parsed.notes == ("I kept the first 1,600 characters.",)
+    else:
+        assert (parsed.ok, parsed.problem) == (True, None)
+        assert parsed.value == expected
+        assert type(parsed.value) is type(expected)
