@@ -35,10 +35,10 @@ NUMBER_MARK = "[number]"
 EMAIL_MARK = "[email]"
 MIN_DIGITS = 10
 
-_SEPARATOR = r"[\s().\-/_\u2010-\u2015\u2212\uff08\uff09\uff0d\uff0e\uff0f]"
-_COMMA = r"[,\uff0c]"
-_NUMBER = re.compile(rf"\+?\d(?:(?:{_SEPARATOR}|{_COMMA}){{0,3}}\d){{{MIN_DIGITS - 1},}}")
-_COMMAS = re.compile(_COMMA)
+# Spaces, brackets, dots, dashes, slashes, underscores and commas, with their fullwidth forms.
+_SEPARATOR = r"[\s().\-/_,\u2010-\u2015\u2212\uff08\uff09\uff0c\uff0d\uff0e\uff0f]"
+_NUMBER = re.compile(rf"\+?\d(?:{_SEPARATOR}{{0,3}}\d){{{MIN_DIGITS - 1},}}")
+_COMMAS = re.compile(r"[,\uff0c]")
 _ISO_DATE = re.compile(r"(?<!\d)(?:19|20)\d\d-[01]\d-[0-3]\d(?!\d)")
 _HEX = "[0-9a-fA-F]"
 _IDENTIFIER = re.compile(
