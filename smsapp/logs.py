@@ -1,7 +1,12 @@
 """Log lines for people and machines: JSON lines or readable text, each carrying a request id.
 
-Pure standard library: the web shell and the RQ worker set the id (a contextvar); any log record
+Standard library and the pure core only: the web shell and the RQ worker set the id (a contextvar); any log record
 emitted while it is set carries it, whatever logger emitted it.
+
+Both formats pass the message, any extra text and any traceback through the one redaction rule
+(smsapp.privacy.redact) as a last line of defence: a phone number or e-mail address that some
+library's error text quotes never reaches the log. Code that logs provider text redacts it
+itself too, so other handlers (pytest's capture, a host's own) never see a number either.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, TextIO
+
+from smsapp.privacy.redact import redact
 
 _request_id: ContextVar[str | None] = ContextVar("smsapp_request_id", default=None)
 
@@ -77,7 +84,17 @@ def _record_request_id(record: logging.LogRecord) -> str | None:
     return explicit if isinstance(explicit, str) else current_request_id()
 
 
-class JsonFormatter(logging.Formatter):
+class _RedactingFormatter(logging.Formatter):
+    """Tracebacks and stacks redacted: an exception's text may quote a number."""
+
+    def formatException(self, ei: Any) -> str:  # noqa: N802 (logging's name)
+        return redact(super().formatException(ei))
+
+    def formatStack(self, stack_info: str) -> str:  # noqa: N802 (logging's name)
+        return redact(super().formatStack(stack_info))
+
+
+class JsonFormatter(_RedactingFormatter):
     """One JSON object per record: time, level, logger, message, request_id, then extras."""
 
     def format(self, record: logging.LogRecord) -> str:
@@ -85,23 +102,23 @@ class JsonFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": redact(record.getMessage()),
             "request_id": _record_request_id(record),
         }
         for key, value in record.__dict__.items():
             if key not in _STANDARD_ATTRS and not key.startswith("_"):
-                entry.setdefault(key, value)
+                entry.setdefault(key, redact(value) if isinstance(value, str) else value)
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         elif record.exc_text:
-            entry["exc"] = record.exc_text
+            entry["exc"] = redact(record.exc_text)
         if record.stack_info:
             entry["stack"] = self.formatStack(record.stack_info)
         # default=str: an extra that JSON cannot hold is logged as its text, never dropped.
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
-class TextFormatter(logging.Formatter):
+class TextFormatter(_RedactingFormatter):
     """The readable format for a terminal, with the request id in brackets ("-" outside one)."""
 
     def __init__(self) -> None:
@@ -109,7 +126,11 @@ class TextFormatter(logging.Formatter):
 
     def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
         # A copy: the record is shared with any other handler, which must see it unchanged.
-        values = dict(record.__dict__, request_id=_record_request_id(record) or "-")
+        values = dict(
+            record.__dict__,
+            message=redact(record.message),
+            request_id=_record_request_id(record) or "-",
+        )
         return TEXT_FORMAT % values
 
 

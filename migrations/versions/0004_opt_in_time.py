@@ -4,7 +4,7 @@ A delivery error (21610, recipient opted out) about a text sent before that time
 and no longer opts the participant out.
 
 Revision ID: 0004
-Revises: 0001
+Revises: 0002
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from alembic import op
 import smsapp.db
 
 revision = "0004"
-down_revision = "0001"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 

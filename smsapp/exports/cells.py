@@ -1,35 +1,18 @@
 """Make a cell safe for a researcher's spreadsheet: no phone numbers or e-mail addresses in free
-text, and no cell that Excel, LibreOffice or Sheets would run as a formula (OWASP CSV injection).
+text (smsapp.privacy.redact, the rule every other place uses too), and no cell that Excel,
+LibreOffice or Sheets would run as a formula (OWASP CSV injection).
 """
 
 from __future__ import annotations
 
 import re
 
-NUMBER_MARK = "[number]"
-EMAIL_MARK = "[email]"
-
-# Any run of 10 or more digits, with up to three separators (spaces, dots, dashes, slashes,
-# brackets) between any two digits and an optional leading +: this covers +44 7911 123456,
-# 0044…, 07 911 123 456, (07911) 123-456 and digit-by-digit spacing. Ten digits is the shortest
-# UK number without its leading 0; shorter runs (ages, counts, years) are left alone. \d also
-# matches other scripts' digits (fullwidth, Arabic-Indic), so those numbers go too. Each
-# repetition must consume a digit, so matching stays linear on long inputs.
-_SEPARATORS = r"[\s().\-/\u2010-\u2015_]"
-PHONE_RE = re.compile(rf"\+?\d(?:{_SEPARATORS}{{0,3}}\d){{9,}}")
-EMAIL_RE = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
+from smsapp.privacy.redact import redact
 
 # What makes a spreadsheet treat a cell as a formula or a command (OWASP), plus the fullwidth
 # forms some locales accept as the same characters.
 FORMULA_STARTS = frozenset("=+-@\t\r\uff1d\uff0b\uff0d\uff20")
 _PLAIN_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
-
-
-def redact(text: str) -> str:
-    """Replace e-mail addresses with [email] and phone numbers with [number]."""
-    if "@" in text:
-        text = EMAIL_RE.sub(EMAIL_MARK, text)
-    return PHONE_RE.sub(NUMBER_MARK, text)
 
 
 def neutralise(cell: str) -> str:

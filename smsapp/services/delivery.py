@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from smsapp.db import for_update, utcnow
 from smsapp.models import OutboundMessage, OutboundStatus, Participant
+from smsapp.privacy.redact import redact_optional
 from smsapp.runtime import Runtime
 from smsapp.services.inbound import is_message_sid, opt_out
 
@@ -44,7 +45,8 @@ def record_status(
         message.updated_at = utcnow()
         if error_code:
             message.error_code = error_code
-            message.error_message = error_message
+            # Twilio's ErrorMessage is its free text, which may quote the number.
+            message.error_message = redact_optional(error_message)
             if message.participant_id is not None:
                 participant = session.get(Participant, message.participant_id)
                 if participant is not None:

@@ -34,6 +34,7 @@ from smsapp.models import (
     Poll,
     TallyRun,
 )
+from smsapp.privacy.redact import redact
 from smsapp.services import audit
 from smsapp.services.polls import load_definition
 from smsapp.services.safeguarding import answer_is_flagged
@@ -911,7 +912,7 @@ def floip_rows(session: Session, poll: Poll) -> Iterator[Row]:
             response = cells.safe_text(response)
         metadata = {"kind": kind, "attempts": attempts, "skipped": bool(skipped)}
         if label and not skipped:
-            metadata["label"] = cells.redact(label)
+            metadata["label"] = redact(label)
         yield [
             _iso(answered_at),
             answer_id,
@@ -1017,7 +1018,8 @@ def write_run(db: Database, export_id: int, *, bom: bool = True) -> ExportRun | 
         with db.transaction() as session:
             failed = session.get(ExportRun, export_id)
             assert failed is not None
-            failed.status, failed.error = ExportStatus.FAILED, str(error)[:500]
+            # An exception may quote the data it choked on: a cell of free text.
+            failed.status, failed.error = ExportStatus.FAILED, redact(str(error))[:500]
             failed.finished_at = utcnow()
         raise
     with db.transaction() as session:

@@ -31,6 +31,7 @@ from smsapp.models import (
 )
 from smsapp.models.polls import Conversation
 from smsapp.privacy.phones import try_normalise
+from smsapp.privacy.redact import redact
 from smsapp.runtime import Runtime
 from smsapp.services import audit, consent, conversations, safeguarding, withdrawal
 from smsapp.services.conversations import Turn
@@ -328,7 +329,8 @@ def receive_text(runtime: Runtime, text: InboundText) -> Outcome:
                         sender_index=sender_index,
                         body=text.body,
                         route="error",
-                        error=f"{type(exc).__name__}: {exc}"[:2000],
+                        # An exception may quote the text it failed on, numbers and all.
+                        error=redact(f"{type(exc).__name__}: {exc}")[:2000],
                     )
                 )
         return Outcome(_screen_unhandled(runtime, text, type(exc).__name__), "error")

@@ -30,6 +30,7 @@ from smsapp.models import (
     OutboundStatus,
     Participant,
 )
+from smsapp.privacy.redact import redact_optional
 from smsapp.runtime import Runtime
 from smsapp.services.consent import Textability, awaiting_assent, text_gate
 from smsapp.services.delivery import apply_error_to_participant
@@ -374,7 +375,8 @@ def record_outcomes(runtime: Runtime, outcomes: list[Outcome]) -> None:
                 values["sent_at"] = o.at
             if o.error_code is not None or o.error_message is not None:
                 values["error_code"] = o.error_code
-                values["error_message"] = o.error_message
+                # The one write of a send's error: whatever made the text, no number is kept.
+                values["error_message"] = redact_optional(o.error_message)
             if o.send_after is not None:
                 values["send_after"] = o.send_after
             if o.attempts_delta:
@@ -687,7 +689,8 @@ def find_at_twilio(transport: Transport, to: str, body: str, since: datetime) ->
     try:
         recent = client.messages.list(to=to, limit=50)
     except Exception as exc:  # the SDK's own errors: treat as "cannot tell", not "absent"
-        raise SendError(f"find_recent: {exc}", connection_failed=True) from exc
+        # Not chained: the SDK's text may quote the number (SendError redacts its own).
+        raise SendError(f"find_recent: {exc}", connection_failed=True) from None
     earliest = since - timedelta(seconds=30)
     for item in recent:
         created = item.date_created
@@ -802,7 +805,8 @@ def delivery_counts(session: Session, poll_id: int) -> DeliveryCounts:
     ).all()
     failures: dict[str, int] = {}
     for code, text, n in failed:
-        label = f"{code}: {text}" if code else (text or "unknown")
+        # Erasure drops the provider's text and keeps its code (services/withdrawal.py).
+        label = (f"{code}: {text}" if text else str(code)) if code else (text or "unknown")
         failures[label] = failures.get(label, 0) + n
     return DeliveryCounts(by_status, failures, by_kind)
 

@@ -5,6 +5,9 @@ Withdrawal stops every text at once, erases the number, nickname and other perso
 and keeps the answers only where every group of the participant allows it
 (Group.settings["keep_answers_on_withdrawal"]); kept answers move to a fresh random pseudonym,
 so not even someone holding the data key and the old number can find them again.
+
+Both withdrawal and the sweep erase every column that can hold contact data (the list, column
+by column, is in docs/safeguarding.md): `_erase_contact` and `_scrub_kept_text`.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from smsapp.models import (
     SafeguardingFlag,
     UnknownSenderReply,
 )
+from smsapp.privacy.redact import redact, redact_optional
 from smsapp.privacy.vault import PSEUDONYM_ALPHABET, PSEUDONYM_LENGTH, VaultError
 from smsapp.runtime import Runtime
 from smsapp.services import audit
@@ -107,34 +111,67 @@ def _indexes_of(runtime: Runtime, participant: Participant) -> tuple[str | None,
 def _erase_contact(
     runtime: Runtime, session: Session, participant: Participant, now: datetime
 ) -> str | None:
-    """Remove the number, its look-up indexes everywhere, and the nickname from every text."""
+    """Remove the number, its look-up indexes everywhere, the nickname and the guardian's name,
+    and every text to or from them that could hold any of these."""
     e164, indexes = _indexes_of(runtime, participant)
+    theirs = InboundMessage.participant_id == participant.id
     if indexes:
-        session.execute(
-            sa.update(InboundMessage)
-            .where(InboundMessage.sender_index.in_(indexes))
-            .values(sender_index=None)
-        )
+        # A text that failed before it was matched to them is found by its sender's index.
+        theirs = sa.or_(theirs, InboundMessage.sender_index.in_(indexes))
         session.execute(
             sa.delete(UnknownSenderReply).where(UnknownSenderReply.sender_index.in_(indexes))
         )
+    # What they texted goes, except a text a safeguarding lead must keep as a record; an error
+    # kept with a text may quote it.
+    flagged = sa.select(SafeguardingFlag.inbound_message_id)
     session.execute(
         sa.update(InboundMessage)
-        .where(InboundMessage.participant_id == participant.id)
-        .values(sender_index=None)
+        .where(theirs, InboundMessage.id.not_in(flagged))
+        .values(body=ERASED_TEXT, replies=[])
     )
-    # Texts we sent greet them by nickname ("Hi Sam!"): their bodies go with it.
+    session.execute(sa.update(InboundMessage).where(theirs).values(sender_index=None, error=None))
+    # Texts we sent greet them by nickname ("Hi Sam!"): their bodies go with it. Twilio's text
+    # of an error quotes the number; the error code stays, which is all the counts need.
     session.execute(
         sa.update(OutboundMessage)
         .where(OutboundMessage.participant_id == participant.id)
         .values(body=ERASED_TEXT, extra={})
     )
+    session.execute(
+        sa.update(OutboundMessage)
+        .where(
+            OutboundMessage.participant_id == participant.id,
+            OutboundMessage.error_code.is_not(None),
+        )
+        .values(error_message=None)
+    )
+    # Where a conversation was (the answers so far, texts typed towards a nomination).
+    session.execute(
+        sa.update(Conversation)
+        .where(Conversation.participant_id == participant.id)
+        .values(state={})
+    )
     participant.phone_ciphertext = None
     participant.phone_index = None
     participant.phone_masked = None
     participant.nickname = None
+    participant.consent_by = None  # a guardian's name; the date and method stay as the record
     participant.erased_at = now
     return e164
+
+
+def _scrub_kept_text(session: Session, participant: Participant) -> None:
+    """Answers and nominations that stay are the study's, but free text in them may give a
+    number or an e-mail address: those are taken out by the one redaction rule."""
+    for answer in session.scalars(sa.select(Answer).where(Answer.participant_id == participant.id)):
+        answer.raw_text = redact_optional(answer.raw_text)
+        answer.label = redact_optional(answer.label)
+        if isinstance(answer.value, str):
+            answer.value = redact(answer.value)
+    for nomination in session.scalars(
+        sa.select(Nomination).where(Nomination.participant_id == participant.id)
+    ):
+        nomination.text = redact(nomination.text)[:200]
 
 
 def _send_confirmation_now(
@@ -167,7 +204,8 @@ def _send_confirmation_now(
             # Erasure still goes ahead: the request to be forgotten outranks the receipt.
             message.status = OutboundStatus.FAILED
             message.sent_at = None
-            message.error_message = str(exc)[:500]
+            message.error_code = exc.code
+            message.error_message = redact(str(exc))[:500]
     session.add(message)
     return message.status
 
@@ -203,6 +241,8 @@ def withdraw(
 
     answers = sa.select(Answer.id).where(Answer.participant_id == participant.id)
     count = session.scalar(sa.select(sa.func.count()).select_from(answers.subquery())) or 0
+    # Before anything is unlinked: an approved nomination stays, and its text is scrubbed.
+    _scrub_kept_text(session, participant)
     if keep:
         result.answers_kept = count
     else:
@@ -223,16 +263,8 @@ def withdraw(
         session.execute(
             sa.delete(Conversation).where(Conversation.participant_id == participant.id)
         )
-    # What they texted goes too, except a text a safeguarding lead must keep as a record.
-    flagged = sa.select(SafeguardingFlag.inbound_message_id)
-    session.execute(
-        sa.update(InboundMessage)
-        .where(InboundMessage.participant_id == participant.id, InboundMessage.id.not_in(flagged))
-        .values(body=ERASED_TEXT, replies=[])
-    )
     participant.age_band = None
     participant.language = None
-    participant.consent_by = None  # a guardian's name; the date and method stay as the record
     participant.status = ParticipantStatus.WITHDRAWN
     participant.withdrawn_at = now
 
@@ -319,6 +351,7 @@ def retention_sweep(
             .values(status=OutboundStatus.CANCELLED, error_message="cancelled: number erased")
         )
         _erase_contact(runtime, session, participant, now)
+        _scrub_kept_text(session, participant)
         if participant.status == ParticipantStatus.ACTIVE:
             participant.status = ParticipantStatus.ERASED
     if report.erased and not dry_run:

@@ -15,6 +15,8 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
+from smsapp.privacy.redact import redact
+
 TWILIO_API_ORIGIN = "https://api.twilio.com"
 
 OPTED_OUT_CODES = frozenset({21610})  # the recipient texted STOP to this sender
@@ -33,7 +35,12 @@ class SentMessage:
 
 
 class SendError(Exception):
-    """A send that Twilio refused or that never reached it."""
+    """A send that Twilio refused or that never reached it.
+
+    Twilio's error texts quote the number ("The 'To' number +447911123456 is not a valid phone
+    number."), and this message goes to the database, the logs and staff pages: it is redacted
+    here, where the provider's text comes in, so no copy of it holds the number.
+    """
 
     def __init__(
         self,
@@ -44,6 +51,7 @@ class SendError(Exception):
         timed_out: bool = False,
         connection_failed: bool = False,
     ) -> None:
+        message = redact(message)
         super().__init__(message)
         self.message = message
         self.code = code
@@ -118,10 +126,12 @@ class TwilioTransport:
     def _call(self, action: str, fn: Any, **kwargs: Any) -> Any:
         try:
             return fn(**kwargs)
+        # Twilio's own exception is not chained: its text quotes the number, and a chained
+        # traceback would carry it into a log or RQ's failed-job record.
         except TwilioRestException as exc:
-            raise SendError(f"{action}: {exc.msg}", code=exc.code, http_status=exc.status) from exc
+            raise SendError(f"{action}: {exc.msg}", code=exc.code, http_status=exc.status) from None
         except TwilioServiceException as exc:
-            raise SendError(f"{action}: {exc}", code=exc.code, http_status=exc.status) from exc
+            raise SendError(f"{action}: {exc}", code=exc.code, http_status=exc.status) from None
         except requests.Timeout as exc:
             raise SendError(f"{action}: timed out", timed_out=True) from exc
         except requests.ConnectionError as exc:

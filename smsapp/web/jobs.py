@@ -6,7 +6,6 @@ its work in the database: a job run twice finds nothing left to do the second ti
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +14,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
+from smsapp.privacy.redact import redact
 from smsapp.queue import QUEUE_NAME
 from smsapp.services import audit
 from smsapp.web import request_transaction, runtime
@@ -23,16 +23,15 @@ from smsapp.web.auth import roles_required
 bp = Blueprint("jobs", __name__, url_prefix="/admin/jobs")
 
 FAILED_SHOWN = 50  # the newest; the total is shown beside them
-# A run of digits that could be a phone number (an API error may quote one): never shown.
-_NUMBER_LIKE = re.compile(r"\+?\d[\d \-]{6,}\d")
 
 
 def last_line(exc_string: str | None) -> str:
-    """The traceback's last non-blank line (the exception itself), numbers masked."""
+    """The traceback's last non-blank line (the exception itself), with any number quoted in it
+    (an API error may quote one) taken out by the one redaction rule."""
     lines = [line.strip() for line in (exc_string or "").splitlines() if line.strip()]
     if not lines:
         return "(no error kept)"
-    return _NUMBER_LIKE.sub("•••", lines[-1])
+    return redact(lines[-1])
 
 
 @dataclass(frozen=True)

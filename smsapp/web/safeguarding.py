@@ -21,6 +21,7 @@ from flask_login import current_user
 
 from smsapp.db import utcnow
 from smsapp.models import Group, GroupMembership, Participant
+from smsapp.privacy.redact import redact
 from smsapp.services import audit, consent, safeguarding, withdrawal
 from smsapp.web import db_session, request_transaction, runtime
 from smsapp.web.auth import roles_required
@@ -124,8 +125,13 @@ def reveal(pseudonym: str) -> ResponseReturnValue:
             flash("This participant's number has been erased.")
             return redirect(url_for("safeguarding.participant", pseudonym=p.pseudonym))
         number = runtime().vault.decrypt(p.phone_ciphertext)
+        # The reason is typed just after seeing the number: it must not keep a copy of it.
         audit.record(
-            s, current_user.email, "participant.reveal_number", p.pseudonym, reason=reason[:500]
+            s,
+            current_user.email,
+            "participant.reveal_number",
+            p.pseudonym,
+            reason=redact(reason)[:500],
         )
     return _participant_page(p, revealed=number)
 

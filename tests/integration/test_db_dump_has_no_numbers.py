@@ -1,30 +1,56 @@
-"""A dump of the whole database holds no participant's phone number in plain text: not in
-E.164 (+447911123456), national (07911 123456, 07911123456) or digits-only (447911123456,
-7911123456) form. The dump is pg_dump's on PostgreSQL (TEST_DATABASE_URL), and on SQLite every
-table and column, `iterdump()`, and the raw bytes of the database file itself."""
+"""After a whole run, no participant's phone number is anywhere in plain text: not in a dump
+of the whole database, not in the log lines (pytest's capture and the production JSON lines),
+in any way a number can be written (E.164, 0044, national 07911 123456, with spaces, dashes,
+dots or commas, digits only: tests/support/leaks.py).
+
+The run: a CSV import in many spellings, texts in and out, a poll, a safeguarding flag, STOP,
+WITHDRAW, a stranger, a launch sent through the real Twilio SDK to the stand-in, which refuses
+three numbers with 21211, 21612 and 21614 in Twilio's words (each quoting the number), a
+delivery callback whose error text quotes one, an erasure from the command line whose
+confirmation Twilio refuses, the retention sweep, and a key rotation.
+
+The dump is pg_dump's on PostgreSQL (TEST_DATABASE_URL); on SQLite it is every table and
+column, `iterdump()`, and the raw bytes of the database file itself."""
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 import shutil
 import sqlite3
 import subprocess
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from flask.testing import FlaskClient
 from sqlalchemy.engine import make_url
 
 from smsapp import create_app
-from smsapp.db import Base, Database, make_engine
-from smsapp.models import Group
+from smsapp.db import Base, Database, make_engine, utcnow
+from smsapp.logs import JsonFormatter
+from smsapp.models import Group, OutboundMessage, Participant
 from smsapp.runtime import Runtime, build_runtime
-from smsapp.services.participants import create_group, import_participants
+from smsapp.services import sending
+from smsapp.services.participants import create_group, group_by_slug, import_participants
 from smsapp.services.polls import import_poll, open_poll
 from smsapp.services.staff import create_user
-from tests.conftest import Phone, SmsappRunner, make_test_settings, require_service
+from smsapp.services.withdrawal import end_group
+from tests.conftest import (
+    ACCOUNT_SID,
+    Phone,
+    SmsappRunner,
+    make_test_settings,
+    post_signed,
+    require_service,
+)
 from tests.support.databases import throwaway_database
+from tests.support.factories import NOON, launch, make_poll
+from tests.support.leaks import numbers_in
+from tests.support.twilio_standin import TwilioStandin
 
 DATA = Path(__file__).parent.parent / "data"
 # As a facilitator's spreadsheet has them: every common way of writing a UK mobile.
@@ -37,6 +63,16 @@ ROWS = [
     ("0044 7911 123406", "Fay"),
 ]
 NATIONAL = [f"7911123{400 + i + 1}" for i in range(len(ROWS))]
+# A second group, texted through Twilio: three numbers it refuses, one it takes.
+BIRCH = [
+    ("07911.123.407", "Gus", 21211),
+    ("+44-7911-123408", "Hal", 21612),
+    ("7911 123 409", "Ivy", 21614),
+    ("07911 123 410", "Jo", None),
+]
+BIRCH_NATIONAL = [f"7911123{407 + i}" for i in range(len(BIRCH))]
+STRANGER = "+447911123999"
+EVERYONE = [f"+44{n}" for n in NATIONAL + BIRCH_NATIONAL] + [STRANGER]
 
 
 def forms(national: str) -> list[str]:
@@ -58,9 +94,9 @@ def fresh_database(tmp_path: Path) -> Iterator[str]:
         yield url
 
 
-def _scenario(runtime: Runtime, tmp_path: Path) -> None:
-    """Everything that touches a number: import, texts in and out, a poll, a flag, a reveal,
-    STOP, WITHDRAW, an unknown sender, a key rotation."""
+def _scenario(runtime: Runtime, tmp_path: Path, standin: TwilioStandin) -> None:
+    """Everything that touches a number: import, texts in and out, a poll, a flag, STOP,
+    WITHDRAW, an unknown sender, Twilio's refusals, an erasure, the sweep, a key rotation."""
     with runtime.db.transaction() as s:
         group = create_group(s, "oakfield", "Oakfield")
         s.flush()
@@ -83,10 +119,56 @@ def _scenario(runtime: Runtime, tmp_path: Path) -> None:
     assert phones[0].replies("I want to kill myself")[0].startswith("Thank you for telling us")
     phones[1].replies("STOP")
     assert "withdrawn" in phones[2].replies("WITHDRAW")[0]
-    Phone(client, "+447911123999").replies("hi who is this")
+    Phone(client, STRANGER).replies("hi who is this")
     Phone(client, "07911 123405").replies("HELP")  # national format in From
     runner = SmsappRunner(app)
+    _twilio_refusals_erasure_and_sweep(runtime, client, runner, standin)
     assert runner.invoke(["keys", "rotate"]).exit_code == 0
+
+
+def _twilio_refusals_erasure_and_sweep(
+    runtime: Runtime, client: FlaskClient, runner: SmsappRunner, standin: TwilioStandin
+) -> None:
+    make_poll(runtime, group="birch")
+    with runtime.db.transaction() as s:
+        birch = group_by_slug(s, "birch")
+        assert birch is not None
+        csv = "phone,nickname,consent\n" + "".join(f"{p},{n},yes\n" for p, n, _ in BIRCH)
+        report = import_participants(s, runtime.vault, birch, csv)
+        assert len(report.accepted) == len(BIRCH), report.summary()
+    for national, (_, _, code) in zip(BIRCH_NATIONAL, BIRCH, strict=True):
+        if code is not None:
+            standin.number_errors[f"+44{national}"] = (400, code)
+    launch(runtime)
+    report = sending.send_due(runtime, now=NOON, budget=20)
+    assert report.failed == 3 and report.sent == 1, report
+    with runtime.db.transaction() as s:
+        codes = s.scalars(
+            sa.select(OutboundMessage.error_code).where(OutboundMessage.error_code.is_not(None))
+        ).all()
+        assert sorted(codes) == [21211, 21612, 21614]
+        rows = s.execute(sa.select(Participant.nickname, Participant.pseudonym))
+        pseudonyms = {nickname: pseudonym for nickname, pseudonym in rows}
+    # Twilio says later that Jo's text did not arrive, in words that quote the number.
+    [taken] = standin.recorded()
+    callback = {
+        "MessageSid": taken["sid"],
+        "MessageStatus": "undelivered",
+        "ErrorCode": "30003",
+        "ErrorMessage": f"Unreachable destination handset {taken['to']}",
+        "AccountSid": ACCOUNT_SID,
+    }
+    assert post_signed(client, "/sms/status", callback).status_code == 200
+    # Gus is erased from the command line; the confirmation is refused with 21211 again.
+    erased = runner.invoke(["participants", "erase", pseudonyms["Gus"], "--yes"])
+    assert erased.exit_code == 0, erased.output
+    # Birch ended long ago: the sweep erases the rest of it.
+    with runtime.db.transaction() as s:
+        birch = group_by_slug(s, "birch")
+        assert birch is not None
+        end_group(s, birch, actor="admin@example.org", at=utcnow() - timedelta(days=91))
+    swept = runner.invoke(["retention", "sweep"])
+    assert swept.exit_code == 0 and "Erased 3 numbers" in swept.output, swept.output
 
 
 def _dump(url: str) -> str:
@@ -133,20 +215,51 @@ def _dump(url: str) -> str:
     return done.stdout
 
 
-def test_a_database_dump_holds_no_phone_number(fresh_database: str, tmp_path: Path) -> None:
+@pytest.fixture
+def json_lines() -> Iterator[io.StringIO]:
+    """Every record at DEBUG and above, as the production JSON lines."""
+    root = logging.getLogger()
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    handler.setFormatter(JsonFormatter())
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    yield buffer
+    root.removeHandler(handler)
+    root.setLevel(level)
+
+
+def test_no_phone_number_in_the_database_or_the_logs_after_a_whole_run(
+    fresh_database: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    json_lines: io.StringIO,
+) -> None:
+    caplog.set_level(logging.DEBUG)
     engine = make_engine(fresh_database)
     Base.metadata.create_all(engine)
     try:
-        runtime = build_runtime(
-            make_test_settings(fresh_database), database=Database(fresh_database, engine=engine)
-        )
-        _scenario(runtime, tmp_path)
+        with TwilioStandin() as standin:
+            settings = make_test_settings(fresh_database).with_overrides(
+                sms_backend="twilio", twilio_api_base_url=standin.base_url, send_rate=1000.0
+            )
+            runtime = build_runtime(settings, database=Database(fresh_database, engine=engine))
+            _scenario(runtime, tmp_path, standin)
         dump = _dump(fresh_database)
     finally:
         engine.dispose()
     assert "inbound_message" in dump and "P-" in dump  # the dump really has the data
+    assert "21211" in dump and "21614" in dump  # ... and Twilio's refusals
+    assert numbers_in(dump, EVERYONE) == []
     leaks = [f for national in NATIONAL for f in forms(national) if f in dump]
-    leaks += [f for f in ("+447911123999", "7911123999") if f in dump]  # the stranger too
     assert leaks == []
     # Staff see masked numbers only, and that is all the database has in readable form.
     assert "\u2022\u2022\u2022401" in dump
+
+    messages = [record.getMessage() for record in caplog.records]
+    assert any("refused" in message for message in messages)  # the refusals were logged
+    assert numbers_in("\n".join(messages), EVERYONE) == []
+    assert numbers_in(caplog.text, EVERYONE) == []
+    assert "refused" in json_lines.getvalue()
+    assert numbers_in(json_lines.getvalue(), EVERYONE) == []

@@ -83,7 +83,7 @@ def test_page_shows_queue_lengths_and_failed_jobs_last_line(
     assert re.search(r"<dt>queued</dt><dd>3</dd>", body)
     assert re.search(r"<dt>failed</dt><dd>1</dd>", body)
     assert failed_id in body
-    assert "ValueError: twilio said no to •••" in body
+    assert "ValueError: twilio said no to [number]" in body
     assert "inner cause" not in body  # the last line only, not the chained traceback
     assert "7911" not in body  # a number quoted by an error is never shown
     assert "No worker is running" in body
@@ -149,7 +149,12 @@ def test_only_admins_see_or_requeue(redis_app: Flask, runtime: Runtime, role: st
             "Work-horse terminated unexpectedly; waitpid returned 9",
             "Work-horse terminated unexpectedly; waitpid returned 9",
         ),
-        ("RuntimeError: cannot text 07911 123456 now", "RuntimeError: cannot text ••• now"),
+        ("RuntimeError: cannot text 07911 123456 now", "RuntimeError: cannot text [number] now"),
+        (
+            "ValueError: To number: +447911123456, is not a mobile",
+            "ValueError: To number: [number], is not a mobile",
+        ),
+        ("SendError: 07911,123,456 refused", "SendError: [number] refused"),
         ("", "(no error kept)"),
         (None, "(no error kept)"),
     ],

@@ -236,6 +236,25 @@ def test_reveal_is_for_the_safeguarding_role_only_and_audited(runtime, client) -
         ]
 
 
+def test_a_reveal_reason_keeps_no_copy_of_the_number(runtime, client) -> None:
+    """The reason is typed just after the number is shown: a lead may paste it in."""
+    p = make_participant(runtime, SAM)
+    _login(client, runtime, "safeguarding")
+    page = client.get(f"/admin/safeguarding/participants/{p.pseudonym}").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token
+    reason = "flag #3: rang 07911 123456 back"
+    client.post(
+        f"/admin/safeguarding/participants/{p.pseudonym}/reveal",
+        data={"csrf_token": token.group(1), "reason": reason},
+    )
+    with runtime.db.transaction() as s:
+        event = s.scalar(
+            sa.select(AuditEvent).where(AuditEvent.action == "participant.reveal_number")
+        )
+        assert event is not None and event.details["reason"] == "flag #3: rang [number] back"
+
+
 class FakeSMTP:
     sent: list = []
 

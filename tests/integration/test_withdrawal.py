@@ -15,7 +15,9 @@ from smsapp.db import Base, utcnow
 from smsapp.models import (
     Answer,
     AuditEvent,
+    Conversation,
     Group,
+    InboundMessage,
     OutboundMessage,
     OutboundStatus,
     Participant,
@@ -23,7 +25,7 @@ from smsapp.models import (
 )
 from smsapp.services.polls import import_poll, open_poll
 from smsapp.services.staff import create_user
-from smsapp.services.withdrawal import retention_sweep
+from smsapp.services.withdrawal import end_group, retention_sweep
 from tests.support.factories import make_group, make_participant
 
 DATA = Path(__file__).parent.parent / "data"
@@ -145,6 +147,101 @@ def test_answers_are_kept_anonymised_where_the_group_consent_allows(runtime, pho
         event = s.scalar(sa.select(AuditEvent).where(AuditEvent.action == "participant.withdraw"))
         assert event is not None and event.subject == after.pseudonym
         assert event.details["via"] == "text" and event.details["answers_kept"] == kept
+
+
+GUARDIAN = "Pat Guardianson"
+EMAIL = "sam.samphire@example.org"
+
+
+def _sam_in_their_own_words(runtime, phone) -> Participant:
+    """Sam answers the free-text question with their number and e-mail, and rows written before
+    the provider's text was redacted quote the number: Twilio's refusal, and a text that failed
+    before it was matched to Sam (found only by its sender's index)."""
+    p = make_participant(runtime, SAM, nickname=NICK)
+    with runtime.db.transaction() as s:
+        s.execute(sa.update(Participant).where(Participant.id == p.id).values(consent_by=GUARDIAN))
+    _open_poll(runtime)
+    sam = phone(SAM)
+    sam.replies("all")
+    sam.replies("a")  # red, so the free-text "why red?" comes next
+    sam.replies(f"ring me on 07911 123456 or {EMAIL}")
+    with runtime.db.transaction() as s:
+        s.add(
+            OutboundMessage(
+                participant_id=p.id,
+                kind="reminder",
+                body=f"Hi {NICK}!",
+                backend="twilio",
+                status=OutboundStatus.FAILED,
+                error_code=21211,
+                error_message=f"send: The 'To' number {SAM} is not a valid phone number.",
+            )
+        )
+        s.add(
+            InboundMessage(
+                message_sid="SM" + "7" * 32,
+                sender_index=runtime.vault.index(SAM),
+                body="it's 07911 123456, did you get it?",
+                route="error",
+                error="ValueError: could not read '07911 123456'",
+            )
+        )
+    return p
+
+
+def _why_red(runtime, pid: int) -> Answer:
+    with runtime.db.transaction() as s:
+        answer = s.scalar(
+            sa.select(Answer).where(Answer.participant_id == pid, Answer.question_key == "why_red")
+        )
+        assert answer is not None
+        return answer
+
+
+def _provider_texts(runtime) -> list[tuple[int | None, str | None]]:
+    with runtime.db.transaction() as s:
+        rows = s.execute(
+            sa.select(OutboundMessage.error_code, OutboundMessage.error_message).where(
+                OutboundMessage.error_code.is_not(None)
+            )
+        )
+        return [(code, text) for code, text in rows]
+
+
+def test_withdrawal_erases_every_column_that_can_hold_the_number(runtime, phone) -> None:
+    """Issue 12: error_message kept Twilio's "The 'To' number +44…" after withdrawal, a text
+    stored with an error kept its words, and kept answers kept what Sam typed."""
+    _set_group(runtime, keep_answers_on_withdrawal=True)
+    p = _sam_in_their_own_words(runtime, phone)
+    assert "07911 123456" in (_why_red(runtime, p.id).raw_text or "")
+    [confirm] = phone(SAM).replies("WITHDRAW")
+    assert "answers are kept" in confirm
+
+    assert_forgotten(runtime, NICK, GUARDIAN, EMAIL, p.pseudonym)
+    # The code stays for the counts; Twilio's words, which quoted the number, go.
+    assert _provider_texts(runtime) == [(21211, None)]
+    kept = _why_red(runtime, p.id)
+    assert kept.raw_text == kept.value == "ring me on [number] or [email]"
+    with runtime.db.transaction() as s:
+        assert s.scalars(sa.select(Conversation.state)).all() == [{}]
+
+
+def test_the_retention_sweep_erases_every_column_that_can_hold_the_number(runtime, phone) -> None:
+    p = _sam_in_their_own_words(runtime, phone)
+    answers = _answer_count(runtime, p.id)
+    with runtime.db.transaction() as s:
+        group = s.scalar(sa.select(Group).where(Group.slug == "oakfield"))
+        assert group is not None
+        end_group(s, group, actor="admin@example.org", at=utcnow() - timedelta(days=91))
+    with runtime.db.transaction() as s:
+        assert retention_sweep(runtime, s).erased == [p.pseudonym]
+
+    assert_forgotten(runtime, NICK, GUARDIAN, EMAIL)
+    assert _provider_texts(runtime) == [(21211, None)]
+    # The study keeps the answers, under the same pseudonym, without the number in them.
+    assert _answer_count(runtime, p.id) == answers
+    assert _why_red(runtime, p.id).raw_text == "ring me on [number] or [email]"
+    assert _participant(runtime, p.id).pseudonym == p.pseudonym
 
 
 def _login(client, runtime, role: str) -> None:

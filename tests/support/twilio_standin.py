@@ -36,25 +36,34 @@ _MESSAGE = re.compile(
     rf"^/{API_VERSION}/Accounts/(?P<account>AC\w+)/Messages/(?P<sid>(SM|MM)\w+)\.json$"
 )
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+# Twilio's own wording. Those about the recipient quote its number, as the real API does
+# ({to}, and {sender} for the From number or Messaging Service): what smsapp stores or logs
+# from them must not keep it.
 ERROR_MESSAGES = {
     20003: "Authenticate",
     20404: "The requested resource was not found",
     20429: "Too Many Requests",
-    21211: "The 'To' number is not a valid phone number.",
+    21211: "The 'To' number {to} is not a valid phone number.",
     21602: "Message body is required.",
     21603: "A 'From' or 'MessagingServiceSid' parameter is required to send a message.",
     21604: "A 'To' phone number is required.",
     21610: "Attempt to send to unsubscribed recipient",
-    21612: "The 'To' phone number is not currently reachable via SMS.",
-    21614: "'To' number is not a valid mobile number",
+    21612: (
+        "The 'To' phone number: {to}, is not currently reachable using the 'From' phone "
+        "number: {sender} via SMS."
+    ),
+    21614: "To number: {to}, is not a mobile number",
 }
 
 
 class StandinError(Exception):
     """An answer in Twilio's JSON error shape."""
 
-    def __init__(self, status: int, code: int, message: str | None = None) -> None:
-        super().__init__(message or ERROR_MESSAGES.get(code, "Error"))
+    def __init__(
+        self, status: int, code: int, message: str | None = None, *, to: str = "", sender: str = ""
+    ) -> None:
+        template = ERROR_MESSAGES.get(code, "Error")
+        super().__init__(message or template.format(to=to, sender=sender))
         self.status = status
         self.code = code
 
@@ -208,15 +217,16 @@ class TwilioStandin:
             raise StandinError(400, 21603)
         if not body:
             raise StandinError(400, 21602)
+        quoted = {"to": to, "sender": sender or service or ""}
         with self.lock:
             if self._failures:
                 status, code = self._failures.pop(0)
-                raise StandinError(status, code)
+                raise StandinError(status, code, **quoted)
             refusal = self.number_errors.get(to)
         if refusal is not None:
-            raise StandinError(*refusal)
+            raise StandinError(*refusal, **quoted)
         if not _E164.match(to):
-            raise StandinError(400, 21211)
+            raise StandinError(400, 21211, **quoted)
         now = datetime.now(UTC).replace(microsecond=0)
         sid = "SM" + secrets.token_hex(16)
         uri = f"/{API_VERSION}/Accounts/{account}/Messages/{sid}.json"
