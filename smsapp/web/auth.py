@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from flask import (
     Blueprint,
@@ -58,9 +59,21 @@ def roles_required(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., 
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("admin.dashboard")
+    """Where to go after logging in: a path on this site, or else the dashboard.
+
+    Browsers drop tabs and newlines inside a URL and read a backslash as a slash, so a "/",
+    a tab and "/evil.example" (`next=/%09/evil.example`), or "/" and a backslash, leave the
+    site although urllib sees a path: anything but printable ASCII without a backslash is
+    refused first. What is left must resolve, against this site, to this site.
+    """
+    dashboard = url_for("admin.dashboard")
+    if not target or "\\" in target or not all("!" <= ch <= "~" for ch in target):
+        return dashboard
+    here = urlsplit(request.host_url)
+    there = urlsplit(urljoin(request.host_url, target))
+    if (there.scheme, there.netloc) != (here.scheme, here.netloc) or not target.startswith("/"):
+        return dashboard
+    return urlunsplit(("", "", there.path, there.query, there.fragment))
 
 
 @bp.route("/login", methods=["GET", "POST"])
