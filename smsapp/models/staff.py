@@ -23,6 +23,9 @@ class StaffUser(Base):
     active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
     failed_logins: Mapped[int] = mapped_column(sa.Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Part of the session cookie (get_id); bumping it ends every session of the account, so a
+    # copied cookie dies at logout, a password reset or deactivation (services/staff.py).
+    session_version: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -40,7 +43,9 @@ class StaffUser(Base):
         return False
 
     def get_id(self) -> str:
-        return str(self.id)
+        # Flask-Login's "alternative token": the session holds id and version together, and
+        # the user loader (web/auth.py) refuses a cookie whose version is no longer current.
+        return f"{self.id}:{self.session_version}"
 
 
 class AuditEvent(Base):

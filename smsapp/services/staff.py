@@ -46,9 +46,28 @@ def create_user(
     return user
 
 
-def active_user(session: Session, user_id: int) -> StaffUser | None:
+def session_user(session: Session, user_id: int, version: int) -> StaffUser | None:
+    """The account a session cookie names, if it is active and the cookie is still current."""
     user = session.get(StaffUser, user_id)
-    return user if user is not None and user.active else None
+    if user is None or not user.active or user.session_version != version:
+        return None
+    return user
+
+
+def end_sessions(session: Session, user: StaffUser) -> None:
+    """End every session of this account, on every device, a copied cookie included.
+
+    Cookies carry the version they were made under; bumping it (in SQL, so two bumps at once
+    both count) makes them all stale. Called wherever what a session may do must change:
+    logout, a password reset, deactivation.
+    """
+    user.session_version = StaffUser.session_version + 1  # type: ignore[assignment]
+    session.flush()
+
+
+def log_out(session: Session, user: StaffUser) -> None:
+    end_sessions(session, user)
+    audit.record(session, user.email, "logout", user.email)
 
 
 @dataclass
@@ -103,6 +122,7 @@ def deactivate_user(session: Session, user: StaffUser, actor: StaffUser) -> None
         if not others:
             raise StaffError("this is the last active admin")
     user.active = False
+    end_sessions(session, user)
     audit.record(session, actor.email, "user.deactivate", user.email)
 
 
@@ -114,9 +134,13 @@ def reactivate_user(session: Session, user: StaffUser, actor: StaffUser) -> None
 
 
 def reset_password(session: Session, user: StaffUser, actor: StaffUser) -> str:
-    """Give the account a fresh random password (shown once to the admin) and unlock it."""
+    """Give the account a fresh random password (shown once to the admin) and unlock it.
+
+    Every session of the account ends: whoever held the old password may hold a cookie too.
+    """
     password = secrets.token_urlsafe(12)
     user.password_hash = generate_password_hash(password)
+    end_sessions(session, user)
     user.failed_logins = 0
     user.locked_until = None
     audit.record(session, actor.email, "user.password_reset", user.email)

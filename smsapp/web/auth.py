@@ -32,10 +32,13 @@ login_manager.login_message = "Please log in to see that page."
 
 
 @login_manager.user_loader
-def _load_user(user_id: str) -> Any:
-    if not user_id.isdigit():
+def _load_user(token: str) -> Any:
+    # "id:version" (StaffUser.get_id): a cookie made before the account's sessions were ended
+    # (logout, password reset, deactivation) names an old version and is refused.
+    user_id, _, version = token.partition(":")
+    if not (user_id.isdigit() and version.isdigit()):
         return None
-    return staff.active_user(db_session(), int(user_id))
+    return staff.session_user(db_session(), int(user_id), int(version))
 
 
 def may(endpoint: str) -> bool:
@@ -111,6 +114,10 @@ def login() -> ResponseReturnValue:
 @bp.post("/logout")
 @login_required
 def logout() -> ResponseReturnValue:
+    # Ends every session of the account, not only this browser's: with signed-cookie sessions
+    # that is the only way a copied cookie stops working too (docs/operations.md).
+    with request_transaction() as s:
+        staff.log_out(s, current_user._get_current_object())
     logout_user()
-    flash("You have logged out.")
+    flash("You have logged out, here and on every other device.")
     return redirect(url_for("auth.login"))

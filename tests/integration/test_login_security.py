@@ -1,4 +1,5 @@
-"""Log-in hardening: `next` never leads off the site."""
+"""Log-in hardening: a copied session cookie dies at logout, password reset and deactivation,
+and `next` never leads off the site."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
+from smsapp.models import StaffUser
 from smsapp.services import staff
 
 PASSWORD = "correct horse battery"
@@ -45,6 +48,75 @@ class Browser:
 
     def get(self, path: str) -> Any:
         return self.client.get(path, environ_base={"REMOTE_ADDR": self.address})
+
+
+# ---------------------------------------------------------------------------------------------
+# Sessions end
+
+
+def _logged_in(app: Flask, runtime: Any, email: str, role: str) -> tuple[FlaskClient, FlaskClient]:
+    """A logged-in browser, and a second one holding a copy of its session cookie."""
+    _user(runtime, email, role)
+    owner = Browser(app, "198.51.100.70")
+    assert owner.login(email, PASSWORD).status_code == 302
+    cookie = owner.client.get_cookie("session")
+    assert cookie is not None
+    thief = app.test_client()
+    thief.set_cookie("session", cookie.value)
+    assert thief.get("/admin/").status_code == 200
+    return owner.client, thief
+
+
+def _refused(client: FlaskClient) -> bool:
+    response = client.get("/admin/")
+    return response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_a_copied_cookie_dies_at_logout(app, runtime) -> None:
+    owner, thief = _logged_in(app, runtime, "fac@example.org", "facilitator")
+    bye = owner.post("/logout", data={"csrf_token": _token(owner, "/admin/")})
+    assert bye.status_code == 302
+    assert _refused(thief) and _refused(owner)
+
+
+def test_a_password_reset_ends_every_session_of_the_account(app, runtime) -> None:
+    owner, thief = _logged_in(app, runtime, "fac@example.org", "facilitator")
+    admin = Browser(app, "198.51.100.71")
+    _user(runtime, "admin@example.org", "admin")
+    admin.login("admin@example.org", PASSWORD)
+    with runtime.db.transaction() as s:
+        uid = s.scalar(sa.select(StaffUser.id).where(StaffUser.email == "fac@example.org"))
+    token = _token(admin.client, "/admin/users")
+    reset = admin.client.post(f"/admin/users/{uid}/password", data={"csrf_token": token})
+    assert reset.status_code == 200
+    assert _refused(thief) and _refused(owner)
+    assert admin.get("/admin/users").status_code == 200  # the admin's own session goes on
+
+
+def test_deactivation_ends_sessions_for_good(app, runtime) -> None:
+    owner, thief = _logged_in(app, runtime, "fac@example.org", "facilitator")
+    admin = Browser(app, "198.51.100.72")
+    _user(runtime, "admin@example.org", "admin")
+    admin.login("admin@example.org", PASSWORD)
+    with runtime.db.transaction() as s:
+        uid = s.scalar(sa.select(StaffUser.id).where(StaffUser.email == "fac@example.org"))
+    token = _token(admin.client, "/admin/users")
+    for active in ("0", "1"):  # switched off, then on again: the old cookies stay dead
+        admin.client.post(
+            f"/admin/users/{uid}/active", data={"csrf_token": token, "active": active}
+        )
+    assert _refused(thief) and _refused(owner)
+
+
+def test_a_cookie_from_before_session_versions_is_refused(app, runtime) -> None:
+    _user(runtime, "fac@example.org", "facilitator")
+    with runtime.db.transaction() as s:
+        uid = s.scalar(sa.select(StaffUser.id).where(StaffUser.email == "fac@example.org"))
+    old = app.test_client()
+    with old.session_transaction() as session:
+        session["_user_id"] = str(uid)  # what a cookie held before the version was added
+        session["_fresh"] = True
+    assert _refused(old)
 
 
 # ---------------------------------------------------------------------------------------------
