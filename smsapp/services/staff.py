@@ -1,11 +1,12 @@
-"""Staff accounts: create, check a log-in, throttle guessing."""
+"""Staff accounts: create, check a log-in (throttled: services/login_throttle.py), end sessions."""
 
 from __future__ import annotations
 
+import math
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -13,10 +14,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from smsapp.db import utcnow
 from smsapp.models import ROLES, StaffUser
-from smsapp.services import audit
+from smsapp.services import audit, login_throttle
 
-LOCK_AFTER = 5  # failed attempts in a row
-LOCK_FOR = timedelta(minutes=15)
 MIN_PASSWORD = 10
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -77,32 +76,62 @@ class LoginResult:
     locked: bool = False
 
 
-def check_login(session: Session, email: str, password: str) -> LoginResult:
+MISMATCH = "That e-mail and password do not match an account."
+
+
+def _locked(until: datetime, now: datetime) -> LoginResult:
+    minutes = max(1, math.ceil((until - now).total_seconds() / 60))
+    return LoginResult(
+        None, f"Too many failed attempts. Try again in {minutes} minutes.", locked=True
+    )
+
+
+def check_login(session: Session, email: str, password: str, source: str) -> LoginResult:
+    """Check a log-in from `source` (the client's address).
+
+    An e-mail with no account (or a deactivated one) gets exactly the answers a real one gets:
+    the same message, the same hashing time, the same lock after the same number of guesses.
+    Commits: see the comment below.
+    """
     now = utcnow()
-    user = session.scalar(sa.select(StaffUser).where(StaffUser.email == email.strip().lower()))
+    email = email.strip().lower()
+    attempt = login_throttle.take(session, email, source, now)
+    # The guess is counted and committed before its password is checked, so guesses sent at
+    # once see each other's counts (at most LOCK_AFTER are ever checked), none waits for
+    # another's hashing while holding a counter's row, and an error later in the request
+    # cannot roll the count back.
+    session.commit()
+    if attempt.refused_until is not None:
+        return _locked(attempt.refused_until, now)
+    user = session.scalar(sa.select(StaffUser).where(StaffUser.email == email))
     if user is None or not user.active:
         check_password_hash(_DUMMY_HASH, password)
-        return LoginResult(None, "That e-mail and password do not match an account.")
-    if user.locked_until is not None and user.locked_until > now:
-        minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
-        return LoginResult(
-            None, f"Too many failed attempts. Try again in {minutes} minutes.", locked=True
-        )
-    if not check_password_hash(user.password_hash, password):
-        user.failed_logins += 1
-        if user.failed_logins >= LOCK_AFTER:
-            user.locked_until = now + LOCK_FOR
-            user.failed_logins = 0
+        user = None
+        right = False
+    else:
+        right = check_password_hash(user.password_hash, password)
+    if user is None or not right:
+        lock_end = login_throttle.failed(session, attempt, now)
+        if lock_end is None:
+            return LoginResult(None, MISMATCH)
+        if user is not None:
             audit.record(session, email, "login.locked", email)
-            return LoginResult(
-                None, "Too many failed attempts. Try again in 15 minutes.", locked=True
-            )
-        return LoginResult(None, "That e-mail and password do not match an account.")
-    user.failed_logins = 0
-    user.locked_until = None
+        return _locked(lock_end, now)
+    login_throttle.succeeded(session, attempt, now)
     user.last_login_at = now
     audit.record(session, user.email, "login", user.email)
     return LoginResult(user)
+
+
+def unlock_user(session: Session, email: str, actor: str) -> StaffUser:
+    """Let an account log in again at once, from anywhere (`smsapp users unlock`)."""
+    email = email.strip().lower()
+    user = session.scalar(sa.select(StaffUser).where(StaffUser.email == email))
+    if user is None:
+        raise StaffError(f"there is no staff account {email}")
+    cleared = login_throttle.unlock(session, email)
+    audit.record(session, actor, "user.unlock", email, cleared=cleared)
+    return user
 
 
 def list_users(session: Session) -> list[StaffUser]:
@@ -128,8 +157,7 @@ def deactivate_user(session: Session, user: StaffUser, actor: StaffUser) -> None
 
 def reactivate_user(session: Session, user: StaffUser, actor: StaffUser) -> None:
     user.active = True
-    user.failed_logins = 0
-    user.locked_until = None
+    login_throttle.unlock(session, user.email)
     audit.record(session, actor.email, "user.reactivate", user.email)
 
 
@@ -141,7 +169,6 @@ def reset_password(session: Session, user: StaffUser, actor: StaffUser) -> str:
     password = secrets.token_urlsafe(12)
     user.password_hash = generate_password_hash(password)
     end_sessions(session, user)
-    user.failed_logins = 0
-    user.locked_until = None
+    login_throttle.unlock(session, user.email)
     audit.record(session, actor.email, "user.password_reset", user.email)
     return password

@@ -101,7 +101,9 @@ def login() -> ResponseReturnValue:
         email = (request.form.get("email") or "").strip().lower()
         password = request.form.get("password") or ""
         with request_transaction() as s:
-            result = staff.check_login(s, email, password)
+            # The client address counts guesses per source: request.remote_addr, which is the
+            # real client only once a reverse proxy's forwarding headers are trusted.
+            result = staff.check_login(s, email, password, request.remote_addr or "unknown")
         if result.user is not None:
             session.permanent = True
             login_user(result.user)

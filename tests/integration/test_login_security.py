@@ -1,9 +1,13 @@
-"""Log-in hardening: a copied session cookie dies at logout, password reset and deactivation,
-and `next` never leads off the site."""
+"""Log-in hardening: guesses are counted atomically, per source and per e-mail (with or without
+an account), a lock binds only the address that guessed, a copied session cookie dies at logout,
+password reset and deactivation, and `next` never leads off the site."""
 
 from __future__ import annotations
 
+import functools
+import os
 import re
+import threading
 from typing import Any
 from urllib.parse import quote
 
@@ -11,12 +15,27 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.security import generate_password_hash
 
-from smsapp.models import StaffUser
+from smsapp.db import Database
+from smsapp.models import AuditEvent, LoginThrottle, StaffUser
 from smsapp.services import staff
+from smsapp.services.login_throttle import ACCOUNT_LOCK_AFTER, LOCK_AFTER, SOURCE_LOCK_AFTER
 
 PASSWORD = "correct horse battery"
+WRONG = "wrong password!"
 LEAD = "lead@example.org"
+MISMATCH = "That e-mail and password do not match an account."
+LOCKED = "Too many failed attempts. Try again in 15 minutes."
+CHEAP = "pbkdf2:sha256:1000"
+
+
+@pytest.fixture
+def cheap_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Accounts made with a quick hash, for tests that check dozens of passwords."""
+    monkeypatch.setattr(
+        staff, "generate_password_hash", functools.partial(generate_password_hash, method=CHEAP)
+    )
 
 
 def _user(runtime: Any, email: str = LEAD, role: str = "safeguarding") -> None:
@@ -48,6 +67,152 @@ class Browser:
 
     def get(self, path: str) -> Any:
         return self.client.get(path, environ_base={"REMOTE_ADDR": self.address})
+
+
+def _answer(response: Any) -> tuple[int, str]:
+    match = re.search(r'<p class="error" role="alert">([^<]*)</p>', response.get_data(as_text=True))
+    return response.status_code, match.group(1) if match else ""
+
+
+# ---------------------------------------------------------------------------------------------
+# The lockout
+
+
+def test_an_unknown_email_gets_the_same_answers_and_the_same_lock(app, runtime) -> None:
+    _user(runtime)
+
+    def answers(email: str, address: str) -> list[tuple[int, str]]:
+        browser = Browser(app, address)
+        return [_answer(browser.login(email, WRONG)) for _ in range(LOCK_AFTER + 1)]
+
+    known = answers(LEAD, "198.51.100.1")
+    unknown = answers("nobody@example.org", "198.51.100.2")
+    assert known == [(401, MISMATCH)] * (LOCK_AFTER - 1) + [(429, LOCKED)] * 2
+    assert unknown == known
+
+
+def test_a_stranger_locks_the_account_for_their_own_address_only(app, runtime) -> None:
+    _user(runtime)
+    stranger = Browser(app, "203.0.113.9")
+    for _ in range(LOCK_AFTER):
+        stranger.login(LEAD, WRONG)
+    assert stranger.login(LEAD, PASSWORD).status_code == 429  # even the right password
+    lead = Browser(app, "198.51.100.20")
+    assert lead.login(LEAD, PASSWORD).status_code == 302
+
+
+def test_one_address_guessing_many_emails_is_stopped(app, runtime) -> None:
+    _user(runtime, "fac@example.org", "facilitator")
+    sprayer = Browser(app, "203.0.113.10")
+    for i in range(SOURCE_LOCK_AFTER - 1):
+        assert sprayer.login(f"person{i}@example.org", WRONG).status_code == 401
+    assert _answer(sprayer.login("one-more@example.org", WRONG)) == (429, LOCKED)
+    assert sprayer.login("fac@example.org", PASSWORD).status_code == 429
+    assert Browser(app, "198.51.100.30").login("fac@example.org", PASSWORD).status_code == 302
+
+
+def test_a_typo_is_forgotten_after_the_right_password(app, runtime, cheap_hashing) -> None:
+    _user(runtime)
+    lead = Browser(app, "198.51.100.50")
+    for _ in range(2):
+        for _ in range(LOCK_AFTER - 1):
+            assert lead.login(LEAD, WRONG).status_code == 401
+        assert lead.login(LEAD, PASSWORD).status_code == 302
+        lead.client.post("/logout", data={"csrf_token": _token(lead.client, "/admin/")})
+
+
+def test_guessing_from_many_addresses_locks_the_account_until_unlocked(
+    app, runtime, runner, cheap_hashing
+) -> None:
+    _user(runtime)
+    for n in range(ACCOUNT_LOCK_AFTER // LOCK_AFTER):
+        guesser = Browser(app, f"203.0.113.{100 + n}")
+        for _ in range(LOCK_AFTER):
+            assert guesser.login(LEAD, WRONG).status_code in {401, 429}
+    lead = Browser(app, "198.51.100.60")
+    assert lead.login(LEAD, PASSWORD).status_code == 429
+    result = runner.invoke(["users", "unlock", "Lead@Example.org"])
+    assert result.exit_code == 0, result.output
+    assert "Unlocked lead@example.org." in result.output
+    assert lead.login(LEAD, PASSWORD).status_code == 302
+    with runtime.db.transaction() as s:
+        event = s.scalar(sa.select(AuditEvent).where(AuditEvent.action == "user.unlock"))
+        assert event is not None and event.actor == "cli" and event.subject == LEAD
+
+
+def test_unlock_names_a_missing_account_and_changes_nothing(app, runtime, runner) -> None:
+    stranger = Browser(app, "203.0.113.11")
+    for _ in range(LOCK_AFTER):
+        stranger.login("nobody@example.org", WRONG)
+    with runtime.db.transaction() as s:
+        before = s.execute(sa.select(LoginThrottle.account, LoginThrottle.failures)).all()
+    result = runner.invoke(["users", "unlock", "nobody@example.org"])
+    assert result.exit_code != 0
+    assert "there is no staff account nobody@example.org" in result.output
+    with runtime.db.transaction() as s:
+        assert s.execute(sa.select(LoginThrottle.account, LoginThrottle.failures)).all() == before
+        assert s.scalar(sa.select(AuditEvent).where(AuditEvent.action == "user.unlock")) is None
+
+
+@pytest.mark.skipif(
+    not os.environ.get("TEST_DATABASE_URL"),
+    reason="SQLite takes its write lock at BEGIN (BEGIN IMMEDIATE, smsapp/db.py), so log-in "
+    "checks run one at a time there and cannot race; the race is PostgreSQL's",
+)
+def test_guesses_sent_at_once_check_at_most_lock_after_passwords(
+    engine: sa.Engine, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many connections guess at once through the real check_login, on committed rows."""
+    db = Database(database_url, engine=engine)  # real connections, not the test's savepoint
+    email = "race-lead@example.org"
+    with db.transaction() as s:
+        staff.create_user(s, email, PASSWORD, "safeguarding")
+        real_hash = s.scalar(sa.select(StaffUser.password_hash).where(StaffUser.email == email))
+    checked: list[str] = []
+    lock = threading.Lock()
+    real_check = staff.check_password_hash
+
+    def counting_check(pwhash: str, password: str) -> bool:
+        if pwhash == real_hash:
+            with lock:
+                checked.append(password)
+        return real_check(pwhash, password)
+
+    monkeypatch.setattr(staff, "check_password_hash", counting_check)
+    threads = 16
+    start = threading.Barrier(threads)
+    results: list[staff.LoginResult] = []
+    errors: list[BaseException] = []
+
+    def guess(n: int) -> None:
+        try:
+            start.wait()
+            with db.transaction() as s:
+                results.append(staff.check_login(s, email, f"wrong guess {n:02d}", "203.0.113.7"))
+        except BaseException as exc:  # surfaced below: a thread's failure must fail the test
+            errors.append(exc)
+
+    try:
+        for batch in range(3):
+            workers = [
+                threading.Thread(target=guess, args=(batch * threads + i,)) for i in range(threads)
+            ]
+            for worker in workers:
+                worker.start()
+            for worker in workers:
+                worker.join()
+        assert errors == []
+        assert len(results) == 3 * threads and all(r.user is None for r in results)
+        assert len(checked) <= LOCK_AFTER, f"{len(checked)} wrong guesses were checked"
+        with db.transaction() as s:
+            right = staff.check_login(s, email, PASSWORD, "203.0.113.7")
+        assert right.user is None and right.locked
+        assert len(checked) <= LOCK_AFTER  # refused without looking at the password
+    finally:
+        with db.transaction() as s:
+            s.execute(sa.delete(LoginThrottle))
+            s.execute(sa.delete(AuditEvent).where(AuditEvent.subject == email))
+            s.execute(sa.delete(StaffUser).where(StaffUser.email == email))
 
 
 # ---------------------------------------------------------------------------------------------
