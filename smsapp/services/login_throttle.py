@@ -101,6 +101,8 @@ def _give_back(session: Session, counter: Counter) -> None:
     session.execute(
         sa.update(_T).where(_where(counter), _T.c.failures > 0).values(failures=_T.c.failures - 1)
     )
+    # A count back at nothing is no use: drop it (this transaction already holds its row).
+    session.execute(sa.delete(_T).where(_where(counter), _T.c.failures <= 0))
 
 
 def take(session: Session, email: str, source: str, now: datetime) -> Attempt:

@@ -8,6 +8,7 @@ import functools
 import os
 import re
 import threading
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -17,7 +18,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.security import generate_password_hash
 
-from smsapp.db import Database
+from smsapp.db import Database, utcnow
 from smsapp.models import AuditEvent, LoginThrottle, StaffUser
 from smsapp.services import staff
 from smsapp.services.login_throttle import ACCOUNT_LOCK_AFTER, LOCK_AFTER, SOURCE_LOCK_AFTER
@@ -119,6 +120,22 @@ def test_a_typo_is_forgotten_after_the_right_password(app, runtime, cheap_hashin
             assert lead.login(LEAD, WRONG).status_code == 401
         assert lead.login(LEAD, PASSWORD).status_code == 302
         lead.client.post("/logout", data={"csrf_token": _token(lead.client, "/admin/")})
+
+
+def test_a_lock_runs_out_and_run_out_counts_are_deleted(app, runtime) -> None:
+    _user(runtime)
+    lead = Browser(app, "198.51.100.55")
+    for _ in range(LOCK_AFTER):
+        lead.login(LEAD, WRONG)
+    assert lead.login(LEAD, PASSWORD).status_code == 429
+    stranger = Browser(app, "203.0.113.55")
+    for _ in range(3):
+        stranger.login("nobody@example.org", WRONG)
+    with runtime.db.transaction() as s:  # the 15 minutes pass
+        s.execute(sa.update(LoginThrottle).values(until=utcnow() - timedelta(seconds=1)))
+    assert lead.login(LEAD, PASSWORD).status_code == 302
+    with runtime.db.transaction() as s:  # the lead's counts are cleared, the stranger's swept
+        assert s.scalars(sa.select(LoginThrottle.failures)).all() == []
 
 
 def test_guessing_from_many_addresses_locks_the_account_until_unlocked(
