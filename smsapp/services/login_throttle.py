@@ -145,9 +145,17 @@ def succeeded(session: Session, attempt: Attempt, now: datetime) -> None:
 
 
 def unlock(session: Session, email: str) -> int:
-    """Forget every count for this e-mail, from every source; returns how many were cleared."""
-    result = session.execute(sa.delete(_T).where(_T.c.account == account_key(email)))
-    return int(getattr(result, "rowcount", 0) or 0)
+    """Forget every count for this e-mail, from every source; returns how many were cleared.
+
+    The per-source rows go first and the e-mail's own row last, the order an attempt takes
+    them in, so an unlock and a guess at the same moment never wait on each other in a circle.
+    """
+    account = account_key(email)
+    cleared = 0
+    for source_side in (_T.c.source != _EVERY, _T.c.source == _EVERY):
+        result = session.execute(sa.delete(_T).where(_T.c.account == account, source_side))
+        cleared += int(getattr(result, "rowcount", 0) or 0)
+    return cleared
 
 
 def forget_expired(session: Session, now: datetime, batch: int = 500) -> None:

@@ -117,8 +117,10 @@ def check_login(session: Session, email: str, password: str, source: str) -> Log
         if user is not None:
             audit.record(session, email, "login.locked", email)
         return _locked(lock_end, now)
-    login_throttle.succeeded(session, attempt, now)
+    # The account's row before the counters' rows: the order a password reset takes them in.
     user.last_login_at = now
+    session.flush()
+    login_throttle.succeeded(session, attempt, now)
     audit.record(session, user.email, "login", user.email)
     return LoginResult(user)
 
