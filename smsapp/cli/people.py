@@ -53,6 +53,21 @@ def users_create(email: str, role: str) -> None:
     click.echo(f"Created {role} {email.strip().lower()}.")
 
 
+@users_group.command("unlock")
+@click.argument("email")
+def users_unlock(email: str) -> None:
+    """Let a locked-out account log in again now, from anywhere (clears its failed guesses)."""
+    from smsapp.services.staff import StaffError, unlock_user
+
+    try:
+        with runtime().db.transaction() as s:
+            user = unlock_user(s, email, actor="cli")
+            state = "" if user.active else " (the account is deactivated: reactivate it too)"
+    except StaffError as exc:
+        fail(str(exc))
+    click.echo(f"Unlocked {email.strip().lower()}{state}.")
+
+
 @users_group.command("ensure-demo")
 def users_ensure_demo() -> None:
     """Create a demo facilitator when there are no users at all (used by `make run`)."""

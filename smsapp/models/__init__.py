@@ -16,7 +16,7 @@ from smsapp.models.people import (
 )
 from smsapp.models.polls import Answer, Conversation, ConversationStatus, Poll, PollStatus
 from smsapp.models.safeguarding import FreeTextModeration, FreeTextReview, SafeguardingFlag
-from smsapp.models.staff import ROLES, AuditEvent, StaffUser
+from smsapp.models.staff import ROLES, AuditEvent, LoginThrottle, StaffUser
 from smsapp.models.voting import Nomination, NominationStatus, TallyRun
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "Group",
     "GroupMembership",
     "InboundMessage",
+    "LoginThrottle",
     "FreeTextModeration",
     "FreeTextReview",
     "Nomination",

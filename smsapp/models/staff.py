@@ -21,8 +21,14 @@ class StaffUser(Base):
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     role: Mapped[str] = mapped_column(sa.String(20))
     active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    # No longer read or written: failed guesses are counted in login_throttle (0004), which
+    # also covers e-mails that have no account. Kept so that code from before 0004 still runs
+    # during a deploy; a later migration drops them.
     failed_logins: Mapped[int] = mapped_column(sa.Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Part of the session cookie (get_id); bumping it ends every session of the account, so a
+    # copied cookie dies at logout, a password reset or deactivation (services/staff.py).
+    session_version: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -40,7 +46,27 @@ class StaffUser(Base):
         return False
 
     def get_id(self) -> str:
-        return str(self.id)
+        # Flask-Login's "alternative token": the session holds id and version together, and
+        # the user loader (web/auth.py) refuses a cookie whose version is no longer current.
+        return f"{self.id}:{self.session_version}"
+
+
+class LoginThrottle(Base):
+    """Failed log-in guesses counted per e-mail and source, per e-mail, and per source.
+
+    One row per counter: (account, source) for one source guessing one e-mail, (account, "")
+    for an e-mail from every source, ("", source) for one source guessing any e-mail. Both keys
+    are SHA-256 digests (services/login_throttle.py), so the table holds no readable e-mail
+    (nor a password typed into the e-mail box) and no client address.
+    """
+
+    __tablename__ = "login_throttle"
+
+    account: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    source: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(sa.Integer)
+    # The count is forgotten at this time; once the limit is reached it is also the lock's end.
+    until: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class AuditEvent(Base):

@@ -1,11 +1,12 @@
-"""Staff accounts: create, check a log-in, throttle guessing."""
+"""Staff accounts: create, check a log-in (throttled: services/login_throttle.py), end sessions."""
 
 from __future__ import annotations
 
+import math
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -13,10 +14,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from smsapp.db import utcnow
 from smsapp.models import ROLES, StaffUser
-from smsapp.services import audit
+from smsapp.services import audit, login_throttle
 
-LOCK_AFTER = 5  # failed attempts in a row
-LOCK_FOR = timedelta(minutes=15)
 MIN_PASSWORD = 10
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -46,9 +45,28 @@ def create_user(
     return user
 
 
-def active_user(session: Session, user_id: int) -> StaffUser | None:
+def session_user(session: Session, user_id: int, version: int) -> StaffUser | None:
+    """The account a session cookie names, if it is active and the cookie is still current."""
     user = session.get(StaffUser, user_id)
-    return user if user is not None and user.active else None
+    if user is None or not user.active or user.session_version != version:
+        return None
+    return user
+
+
+def end_sessions(session: Session, user: StaffUser) -> None:
+    """End every session of this account, on every device, a copied cookie included.
+
+    Cookies carry the version they were made under; bumping it (in SQL, so two bumps at once
+    both count) makes them all stale. Called wherever what a session may do must change:
+    logout, a password reset, deactivation.
+    """
+    user.session_version = StaffUser.session_version + 1  # type: ignore[assignment]
+    session.flush()
+
+
+def log_out(session: Session, user: StaffUser) -> None:
+    end_sessions(session, user)
+    audit.record(session, user.email, "logout", user.email)
 
 
 @dataclass
@@ -58,32 +76,64 @@ class LoginResult:
     locked: bool = False
 
 
-def check_login(session: Session, email: str, password: str) -> LoginResult:
+MISMATCH = "That e-mail and password do not match an account."
+
+
+def _locked(until: datetime, now: datetime) -> LoginResult:
+    minutes = max(1, math.ceil((until - now).total_seconds() / 60))
+    return LoginResult(
+        None, f"Too many failed attempts. Try again in {minutes} minutes.", locked=True
+    )
+
+
+def check_login(session: Session, email: str, password: str, source: str) -> LoginResult:
+    """Check a log-in from `source` (the client's address).
+
+    An e-mail with no account (or a deactivated one) gets exactly the answers a real one gets:
+    the same message, the same hashing time, the same lock after the same number of guesses.
+    Commits: see the comment below.
+    """
     now = utcnow()
-    user = session.scalar(sa.select(StaffUser).where(StaffUser.email == email.strip().lower()))
+    email = email.strip().lower()
+    attempt = login_throttle.take(session, email, source, now)
+    # The guess is counted and committed before its password is checked, so guesses sent at
+    # once see each other's counts (at most LOCK_AFTER are ever checked), none waits for
+    # another's hashing while holding a counter's row, and an error later in the request
+    # cannot roll the count back.
+    session.commit()
+    if attempt.refused_until is not None:
+        return _locked(attempt.refused_until, now)
+    user = session.scalar(sa.select(StaffUser).where(StaffUser.email == email))
     if user is None or not user.active:
         check_password_hash(_DUMMY_HASH, password)
-        return LoginResult(None, "That e-mail and password do not match an account.")
-    if user.locked_until is not None and user.locked_until > now:
-        minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
-        return LoginResult(
-            None, f"Too many failed attempts. Try again in {minutes} minutes.", locked=True
-        )
-    if not check_password_hash(user.password_hash, password):
-        user.failed_logins += 1
-        if user.failed_logins >= LOCK_AFTER:
-            user.locked_until = now + LOCK_FOR
-            user.failed_logins = 0
+        user = None
+        right = False
+    else:
+        right = check_password_hash(user.password_hash, password)
+    if user is None or not right:
+        lock_end = login_throttle.failed(session, attempt, now)
+        if lock_end is None:
+            return LoginResult(None, MISMATCH)
+        if user is not None:
             audit.record(session, email, "login.locked", email)
-            return LoginResult(
-                None, "Too many failed attempts. Try again in 15 minutes.", locked=True
-            )
-        return LoginResult(None, "That e-mail and password do not match an account.")
-    user.failed_logins = 0
-    user.locked_until = None
+        return _locked(lock_end, now)
+    # The account's row before the counters' rows: the order a password reset takes them in.
     user.last_login_at = now
+    session.flush()
+    login_throttle.succeeded(session, attempt, now)
     audit.record(session, user.email, "login", user.email)
     return LoginResult(user)
+
+
+def unlock_user(session: Session, email: str, actor: str) -> StaffUser:
+    """Let an account log in again at once, from anywhere (`smsapp users unlock`)."""
+    email = email.strip().lower()
+    user = session.scalar(sa.select(StaffUser).where(StaffUser.email == email))
+    if user is None:
+        raise StaffError(f"there is no staff account {email}")
+    cleared = login_throttle.unlock(session, email)
+    audit.record(session, actor, "user.unlock", email, cleared=cleared)
+    return user
 
 
 def list_users(session: Session) -> list[StaffUser]:
@@ -103,21 +153,24 @@ def deactivate_user(session: Session, user: StaffUser, actor: StaffUser) -> None
         if not others:
             raise StaffError("this is the last active admin")
     user.active = False
+    end_sessions(session, user)
     audit.record(session, actor.email, "user.deactivate", user.email)
 
 
 def reactivate_user(session: Session, user: StaffUser, actor: StaffUser) -> None:
     user.active = True
-    user.failed_logins = 0
-    user.locked_until = None
+    login_throttle.unlock(session, user.email)
     audit.record(session, actor.email, "user.reactivate", user.email)
 
 
 def reset_password(session: Session, user: StaffUser, actor: StaffUser) -> str:
-    """Give the account a fresh random password (shown once to the admin) and unlock it."""
+    """Give the account a fresh random password (shown once to the admin) and unlock it.
+
+    Every session of the account ends: whoever held the old password may hold a cookie too.
+    """
     password = secrets.token_urlsafe(12)
     user.password_hash = generate_password_hash(password)
-    user.failed_logins = 0
-    user.locked_until = None
+    end_sessions(session, user)
+    login_throttle.unlock(session, user.email)
     audit.record(session, actor.email, "user.password_reset", user.email)
     return password

@@ -5,11 +5,13 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from flask import (
     Blueprint,
     Flask,
     abort,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -30,14 +32,28 @@ login_manager.login_message = "Please log in to see that page."
 
 
 @login_manager.user_loader
-def _load_user(user_id: str) -> Any:
-    if not user_id.isdigit():
+def _load_user(token: str) -> Any:
+    # "id:version" (StaffUser.get_id): a cookie made before the account's sessions were ended
+    # (logout, password reset, deactivation) names an old version and is refused.
+    user_id, _, version = token.partition(":")
+    if not (user_id.isdigit() and version.isdigit()):
         return None
-    return staff.active_user(db_session(), int(user_id))
+    return staff.session_user(db_session(), int(user_id), int(version))
+
+
+def may(endpoint: str) -> bool:
+    """Whether the current user may use this endpoint, by the roles its view names.
+
+    Templates show a button only when `may` says its route would accept the press, so the
+    route's roles_required is the one rule for both.
+    """
+    roles: tuple[str, ...] = getattr(current_app.view_functions.get(endpoint), "allowed_roles", ())
+    return current_user.is_authenticated and current_user.role in roles
 
 
 def init_app(app: Flask) -> None:
     login_manager.init_app(app)
+    app.jinja_env.globals["may"] = may
 
 
 def roles_required(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -58,9 +74,21 @@ def roles_required(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., 
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("admin.dashboard")
+    """Where to go after logging in: a path on this site, or else the dashboard.
+
+    Browsers drop tabs and newlines inside a URL and read a backslash as a slash, so a "/",
+    a tab and "/evil.example" (`next=/%09/evil.example`), or "/" and a backslash, leave the
+    site although urllib sees a path: anything but printable ASCII without a backslash is
+    refused first. What is left must resolve, against this site, to this site.
+    """
+    dashboard = url_for("admin.dashboard")
+    if not target or "\\" in target or not all("!" <= ch <= "~" for ch in target):
+        return dashboard
+    here = urlsplit(request.host_url)
+    there = urlsplit(urljoin(request.host_url, target))
+    if (there.scheme, there.netloc) != (here.scheme, here.netloc) or not target.startswith("/"):
+        return dashboard
+    return urlunsplit(("", "", there.path, there.query, there.fragment))
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -73,7 +101,9 @@ def login() -> ResponseReturnValue:
         email = (request.form.get("email") or "").strip().lower()
         password = request.form.get("password") or ""
         with request_transaction() as s:
-            result = staff.check_login(s, email, password)
+            # The client address counts guesses per source: request.remote_addr, which is the
+            # real client only once a reverse proxy's forwarding headers are trusted.
+            result = staff.check_login(s, email, password, request.remote_addr or "unknown")
         if result.user is not None:
             session.permanent = True
             login_user(result.user)
@@ -86,6 +116,10 @@ def login() -> ResponseReturnValue:
 @bp.post("/logout")
 @login_required
 def logout() -> ResponseReturnValue:
+    # Ends every session of the account, not only this browser's: with signed-cookie sessions
+    # that is the only way a copied cookie stops working too (docs/operations.md).
+    with request_transaction() as s:
+        staff.log_out(s, current_user._get_current_object())
     logout_user()
-    flash("You have logged out.")
+    flash("You have logged out, here and on every other device.")
     return redirect(url_for("auth.login"))

@@ -30,6 +30,11 @@ bp = Blueprint("safeguarding", __name__, url_prefix="/admin/safeguarding")
 
 LEADS = ("safeguarding", "admin")
 REVEAL = ("safeguarding",)  # only the safeguarding role ever sees a whole number
+# Who may withdraw a participant and erase their data, on this page and on the participants
+# page (web/admin/people.py); templates ask `may(...)`. Not facilitators: erasure cannot be
+# undone, is the school's data-protection decision, and must not destroy a number the lead
+# may still need for an open flag, which facilitators cannot see (docs/safeguarding.md).
+ERASE = ("safeguarding", "admin")
 
 
 def age(then: datetime, now: datetime) -> str:
@@ -149,7 +154,7 @@ def record_assent(pseudonym: str) -> ResponseReturnValue:
 
 
 @bp.post("/participants/<pseudonym>/withdraw")
-@roles_required(*LEADS)
+@roles_required(*ERASE)
 def withdraw(pseudonym: str) -> ResponseReturnValue:
     if request.form.get("confirm") != "yes":
         flash("Tick the box to confirm: withdrawal erases personal data and cannot be undone.")

@@ -416,9 +416,9 @@ def test_the_form_holds_every_field_of_a_definition(extra: str) -> None:
     assert parse_poll_yaml(yaml_view) == defn
 
 
-def test_facilitator_withdraws_a_participant_with_the_button(runtime, client, login) -> None:
+def test_admin_withdraws_a_participant_with_the_button(runtime, client, login) -> None:
     p = make_participant(runtime, "+447911123456", nickname="Sam")
-    token = login("facilitator")
+    token = login("admin")
     page = client.get(f"/admin/participants/{p.id}").get_data(as_text=True)
     assert "coming soon" not in page and f"Withdraw {p.pseudonym}" in page
     # Without the tick box nothing changes.
@@ -474,3 +474,18 @@ def test_a_participant_field_longer_than_its_column_is_named(runtime, client, lo
     assert "at most 20 characters" in response.get_data(as_text=True)
     with runtime.db.transaction() as s:
         assert s.scalar(sa.select(sa.func.count(Participant.id))) == 0
+
+
+def test_a_facilitator_cannot_withdraw_and_is_told_who_can(runtime, client, login) -> None:
+    p = make_participant(runtime, "+447911123456", nickname="Sam")
+    token = login("facilitator")
+    page = client.get(f"/admin/participants/{p.id}").get_data(as_text=True)
+    assert f"Withdraw {p.pseudonym}" not in page and "/withdraw" not in page
+    assert "Only the safeguarding lead or an admin can withdraw" in page
+    refused = client.post(
+        f"/admin/participants/{p.id}/withdraw", data={"csrf_token": token, "confirm": "yes"}
+    )
+    assert refused.status_code == 403
+    with runtime.db.transaction() as s:
+        row = s.get(Participant, p.id)
+        assert row is not None and row.status == "active" and row.nickname == "Sam"

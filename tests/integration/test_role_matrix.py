@@ -32,6 +32,7 @@ ROLES = ("admin", "facilitator", "researcher", "safeguarding")
 STAFF = set(ROLES)
 PEOPLE = {"admin", "facilitator"}
 READERS = {"admin", "facilitator", "researcher"}  # results pages: no numbers, no nicknames
+ERASE = {"admin", "safeguarding"}  # withdraw and erase: docs/safeguarding.md "Who sees what"
 # The decided role sets for the pages that exist; routes added later are held to their own
 # `allowed_roles` (and must have one).
 DECIDED = {
@@ -43,6 +44,8 @@ DECIDED = {
     "admin.participant_new": PEOPLE,
     "admin.participants": PEOPLE,
     "admin.participant_edit": PEOPLE,
+    "admin.participant_withdraw": ERASE,
+    "safeguarding.withdraw": ERASE,
     "admin.polls": PEOPLE,
     "admin.poll_new": PEOPLE,
     "admin.poll_create": PEOPLE,
@@ -241,3 +244,24 @@ def test_a_deactivated_account_is_logged_out(matrix_app: Flask, world: dict[str,
         user.active = False
     response = client.get("/admin/")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_withdraw_button_shows_exactly_where_its_route_accepts_it(
+    matrix_app: Flask, world: dict[str, Any], role: str
+) -> None:
+    """One rule: the button is on a page the role can open only if the role may press it."""
+    client = matrix_app.test_client()
+    log_in(client, role)
+    pages = {
+        "admin.participant_withdraw": f"/admin/participants/{world['pid']}",
+        "safeguarding.withdraw": f"/admin/safeguarding/participants/{world['pseudonym']}",
+    }
+    for endpoint, page in pages.items():
+        allowed = role in matrix_app.view_functions[endpoint].allowed_roles
+        response = client.get(page)
+        if response.status_code == 403:
+            continue  # a page this role cannot open shows no button either
+        assert response.status_code == 200, (role, page)
+        action = build(matrix_app, next(matrix_app.url_map.iter_rules(endpoint)), world)
+        assert (f'action="{action}"' in response.get_data(as_text=True)) == allowed, (role, page)

@@ -19,6 +19,7 @@ from smsapp.services import withdrawal
 from smsapp.web import db_session, request_transaction, runtime
 from smsapp.web.admin import PEOPLE, bp
 from smsapp.web.auth import roles_required
+from smsapp.web.safeguarding import ERASE
 
 PAGE_SIZE = 200
 
@@ -261,7 +262,7 @@ def _participant_form(
 
 
 @bp.post("/participants/<int:pid>/withdraw")
-@roles_required(*PEOPLE)
+@roles_required(*ERASE)
 def participant_withdraw(pid: int) -> ResponseReturnValue:
     """The withdraw button: stop all texts and erase the number and nickname (not undoable)."""
     if request.form.get("confirm") != "yes":

@@ -3,7 +3,7 @@
 A delivery error (21610, recipient opted out) about a text sent before that time is out of date
 and no longer opts the participant out.
 
-Revision ID: 0004
+Revision ID: 0003
 Revises: 0002
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 
 import smsapp.db
 
-revision = "0004"
+revision = "0003"
 down_revision = "0002"
 branch_labels = None
 depends_on = None
