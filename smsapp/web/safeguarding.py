@@ -29,6 +29,10 @@ from smsapp.web.auth import roles_required
 bp = Blueprint("safeguarding", __name__, url_prefix="/admin/safeguarding")
 
 LEADS = ("safeguarding", "admin")
+# Who reads what a young person disclosed: the safeguarding role only (issue 12). An admin runs
+# the service and sees how many flags are open or overdue on the dashboard, never their words;
+# a school's designated safeguarding lead, not its IT admin, handles a disclosure.
+DISCLOSURES = ("safeguarding",)
 REVEAL = ("safeguarding",)  # only the safeguarding role ever sees a whole number
 # Who may withdraw a participant and erase their data, on this page and on the participants
 # page (web/admin/people.py); templates ask `may(...)`. Not facilitators: erasure cannot be
@@ -48,7 +52,7 @@ def age(then: datetime, now: datetime) -> str:
 
 
 @bp.get("/")
-@roles_required(*LEADS)
+@roles_required(*DISCLOSURES)
 def inbox() -> ResponseReturnValue:
     s = db_session()
     now = utcnow()
@@ -67,7 +71,7 @@ def inbox() -> ResponseReturnValue:
 
 
 @bp.post("/flags/<int:flag_id>/acknowledge")
-@roles_required(*LEADS)
+@roles_required(*DISCLOSURES)
 def acknowledge(flag_id: int) -> ResponseReturnValue:
     note = request.form.get("note") or ""
     try:

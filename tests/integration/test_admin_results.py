@@ -386,4 +386,8 @@ def test_dashboard_lists_polls_and_what_needs_attention(runtime, client, voted, 
     login("admin")
     page = client.get("/admin/").get_data(as_text=True)
     assert "1 open</span>" in page and "1 overdue" in page
-    assert "/admin/safeguarding/" in page
+    # An admin sees that flags wait, never their words: only the safeguarding lead reads them.
+    assert "/admin/safeguarding/" not in page and "Only the safeguarding lead" in page
+    login("safeguarding")
+    page = client.get("/admin/").get_data(as_text=True)
+    assert "1 open</span>" in page and "/admin/safeguarding/" in page

@@ -46,6 +46,9 @@ DECIDED = {
     "admin.participant_edit": PEOPLE,
     "admin.participant_withdraw": ERASE,
     "safeguarding.withdraw": ERASE,
+    # A disclosure's words: the safeguarding lead only, not admins (issue 12).
+    "safeguarding.inbox": {"safeguarding"},
+    "safeguarding.acknowledge": {"safeguarding"},
     "admin.polls": PEOPLE,
     "admin.poll_new": PEOPLE,
     "admin.poll_create": PEOPLE,
