@@ -266,6 +266,10 @@ def handle_text(
         )
 
     if current is None:
+        if inbound.flagged:
+            # Only the supportive reply. A flagged text is never a new vote: it would replace
+            # their real ballot and then, being flagged, count for nothing.
+            return Turn("flagged")
         if closed_title is not None:
             return Turn("poll-closed", [closed_reply(closed_title)])
         revote = change_ballot(session, participant, inbound, now)

@@ -60,7 +60,8 @@ def test_a_worrying_text_is_flagged_and_answered_with_support(runtime, phone, te
     replies = phone(SAM).replies(text)
     assert replies[0] == Settings.support_reply and "Childline" in replies[0]
     assert "0800 1111" in replies[0]
-    assert "nothing to answer" in replies[1]  # and it is routed as usual
+    # Nothing else: "there's nothing to answer right now" after a disclosure reads as a brush-off.
+    assert len(replies) == 1
     [flag] = _flags(runtime)
     assert category in flag.categories and flag.participant_id == p.id
     assert flag.due_at - flag.created_at == timedelta(hours=24)
@@ -316,3 +317,41 @@ def test_a_flag_emails_the_lead_through_the_queued_job(runtime, phone) -> None:
     assert message["To"] == "dsl@school.example"
     [flag] = _flags(runtime)
     assert flag.emailed_at is not None
+
+
+QUICK_VOTE = """
+slug: quick
+title: Quick vote
+keyword: QUICK
+questions:
+  - key: pick
+    kind: choice
+    prompt: "Which one? A, B or C"
+    options: [Red, Blue, Green]
+    tally: {method: plurality}
+"""
+
+
+def test_a_flagged_text_that_reads_as_a_new_vote_does_not_replace_the_vote(runtime, phone):
+    """A finished voter's later text that reads as a ballot normally replaces their vote. A
+    flagged one is kept out of every count, so replacing with it would lose their real vote."""
+    from smsapp.services.polls import load_definition
+    from smsapp.services.tallying import cast_ballots
+
+    make_participant(runtime, SAM, nickname="Sam")
+    with runtime.db.transaction() as s:
+        open_poll(s, import_poll(s, QUICK_VOTE).poll)
+    sam = phone(SAM)
+    sam.replies("QUICK")
+    sam.replies("A")
+    replies = sam.replies("C. i want to die")
+    assert replies and replies[0].startswith("Thank you for telling us")
+    assert not any("Got it" in r for r in replies)
+    with runtime.db.transaction() as s:
+        poll = s.scalar(sa.select(Poll).where(Poll.slug == "quick"))
+        current = s.scalars(
+            sa.select(Answer.value).where(Answer.poll_id == poll.id, Answer.superseded.is_(False))
+        ).all()
+        assert current == ["A"]
+        ballots = cast_ballots(s, poll, load_definition(poll).question("pick"))
+        assert [b.value for b in ballots] == ["A"]
