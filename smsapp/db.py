@@ -73,6 +73,9 @@ def is_sqlite(engine_or_url: Engine | str) -> bool:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
+    # A failed statement's error text must not carry its values (a child's text or number)
+    # into a log line, a traceback or a stored error.
+    kwargs.setdefault("hide_parameters", True)
     if is_sqlite(url):
         if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
             os.makedirs(os.path.dirname(url[len("sqlite:///") :]) or ".", exist_ok=True)

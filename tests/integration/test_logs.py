@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -28,6 +29,7 @@ from smsapp.logs import (
     request_context,
     sane_request_id,
 )
+from smsapp.models import InboundMessage
 from smsapp.runtime import Runtime
 from tests.support.factories import make_participant
 
@@ -199,3 +201,14 @@ def test_webhook_log_lines_hold_neither_the_number_nor_the_text(
     assert {line["request_id"] for line in got if line["logger"] == "smsapp.request"} == ids
     for forbidden in ("7911123456", "7911 123456", "7700900123", "purple-elephant", "zebra"):
         assert forbidden not in text
+
+
+def test_a_failed_statement_never_quotes_its_values(runtime) -> None:
+    """SQLAlchemy puts a failed statement's parameters into the error's text, which reaches
+    logs and the `error` kept on a text; the engine hides them."""
+    secret = "i want to kill myself 07911 123456"
+    with runtime.db.transaction() as s:
+        s.add(InboundMessage(message_sid="SMdup", body="first"))
+    with pytest.raises(sa.exc.IntegrityError) as caught, runtime.db.transaction() as s:
+        s.add(InboundMessage(message_sid="SMdup", body=secret))
+    assert "kill myself" not in str(caught.value) and "123456" not in str(caught.value)
