@@ -383,7 +383,7 @@ def record_outcomes(runtime: Runtime, outcomes: list[Outcome]) -> None:
                 values["attempts"] = OutboundMessage.attempts + o.attempts_delta
             if o.extra is not None:
                 values["extra"] = o.extra
-            session.execute(
+            written = session.execute(
                 sa.update(OutboundMessage)
                 .where(
                     OutboundMessage.id == o.id,
@@ -392,7 +392,10 @@ def record_outcomes(runtime: Runtime, outcomes: list[Outcome]) -> None:
                 .values(**values)
                 .execution_options(synchronize_session=False)
             )
-            if o.error_code is not None and o.participant_id is not None:
+            # The participant follows the row: an outcome for a row that is no longer ours
+            # (reconciled or cancelled meanwhile) changes nobody.
+            ours = bool(getattr(written, "rowcount", 0))
+            if ours and o.error_code is not None and o.participant_id is not None:
                 participant = session.get(Participant, o.participant_id)
                 if participant is not None:
                     apply_error_to_participant(session, participant, o.error_code, sent_at=o.at)

@@ -11,7 +11,13 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from smsapp.models import NumberStatus, OutboundStatus, Participant, ParticipantStatus
+from smsapp.models import (
+    NumberStatus,
+    OutboundMessage,
+    OutboundStatus,
+    Participant,
+    ParticipantStatus,
+)
 from smsapp.runtime import Runtime
 from smsapp.services import sending
 from smsapp.services.reminders import queue_due_reminders
@@ -216,3 +222,23 @@ def test_account_is_the_one_configured(rt: Runtime, standin: TwilioStandin) -> N
     launch(rt)
     send_all(rt, NOON)
     assert [m["account_sid"] for m in standin.recorded()] == [ACCOUNT_SID]
+
+
+def test_an_outcome_for_a_row_no_longer_ours_changes_nobody(rt: Runtime) -> None:
+    """A late outcome (the row was reconciled or cancelled meanwhile) writes nothing, and so
+    must not opt anyone out either: the participant's state follows the row's."""
+    make_poll(rt)
+    [pid] = people(rt, 1)
+    launch(rt)
+    with rt.db.transaction() as s:
+        row = s.scalar(sa.select(OutboundMessage).where(OutboundMessage.participant_id == pid))
+        assert row is not None
+        row.status = OutboundStatus.SENT  # someone else finished this row
+        mid = row.id
+    sending.record_outcomes(
+        rt, [sending.Outcome(mid, pid, OutboundStatus.FAILED, error_code=21610, error_message="x")]
+    )
+    with rt.db.transaction() as s:
+        person = s.get(Participant, pid)
+        assert person is not None and person.status == ParticipantStatus.ACTIVE
+        assert s.get(OutboundMessage, mid).status == OutboundStatus.SENT
