@@ -200,3 +200,14 @@ def redis_client(redis_url: str) -> Iterator[Any]:
     yield client
     client.flushdb()
     client.close()
+
+
+@pytest.fixture
+def login(runtime: Runtime, client: FlaskClient) -> Any:
+    """login(role="facilitator") logs the test client in and returns a CSRF token."""
+    from tests.support.staff import log_in
+
+    def as_role(role: str = "facilitator") -> str:
+        return log_in(runtime, client, role)
+
+    return as_role

@@ -15,33 +15,10 @@ from smsapp.models import AuditEvent, Participant, Poll, StaffUser
 from smsapp.services.polls import import_poll
 from smsapp.services.staff import create_user
 from tests.support.factories import make_group, make_participant
+from tests.support.staff import PASSWORD
+from tests.support.staff import csrf_token as _csrf
 
-PASSWORD = "correct horse battery"
 EVERY_KIND = (Path(__file__).parent.parent / "data" / "every_kind.yaml").read_text()
-
-
-def _csrf(client, path: str) -> str:
-    page = client.get(path).get_data(as_text=True)
-    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert match, page
-    return match.group(1)
-
-
-@pytest.fixture
-def login(runtime, client):
-    def as_role(role: str = "facilitator") -> str:
-        email = f"{role}@example.org"
-        with runtime.db.transaction() as s:
-            if s.scalar(sa.select(StaffUser).where(StaffUser.email == email)) is None:
-                create_user(s, email, PASSWORD, role)
-        token = _csrf(client, "/login")
-        response = client.post(
-            "/login", data={"email": email, "password": PASSWORD, "csrf_token": token}
-        )
-        assert response.status_code == 302
-        return _csrf(client, "/admin/")
-
-    return as_role
 
 
 def _builder_fields(token: str, **top: str) -> dict[str, str]:

@@ -31,8 +31,7 @@ from smsapp.services import staff
 from smsapp.services.exports import write_floip
 from smsapp.services.polls import import_poll, load_definition, open_poll
 from smsapp.services.staff import create_user
-from tests.integration.test_nominations import IDEAS, VOTE  # nominate, then rank them
-from tests.support.factories import make_group, make_participant
+from tests.support.factories import IDEAS, VOTE, make_group, make_participant
 
 DATA = Path(__file__).parent.parent / "data"
 PHONES = ["+447911123401", "+447911123402", "+447911123403"]

@@ -9,32 +9,7 @@ import sqlalchemy as sa
 from smsapp.models import AuditEvent, Nomination, NominationStatus, Participant, Poll
 from smsapp.services import nominations
 from smsapp.services.polls import PollError, import_poll, load_definition, open_poll
-from tests.support.factories import make_participant
-
-IDEAS = """
-slug: ideas
-title: Name ideas
-group: oakfield
-keyword: IDEAS
-questions:
-  - key: idea
-    kind: nominate
-    prompt: "Suggest a name for our group"
-    max: 2
-"""
-
-VOTE = """
-slug: vote
-title: Name our group
-group: oakfield
-keyword: VOTE
-questions:
-  - key: name
-    kind: rank
-    prompt: "Rank up to 3, best first"
-    options_from: ideas.idea
-    max: 3
-"""
+from tests.support.factories import IDEAS, VOTE, make_participant
 
 OTHER = """
 slug: other

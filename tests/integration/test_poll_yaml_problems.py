@@ -11,7 +11,6 @@ import pytest
 import sqlalchemy as sa
 
 from smsapp.models import Poll
-from tests.integration.test_admin_pages import login  # noqa: F401 - the fixture
 from tests.support.factories import make_group
 
 EVERY_KIND = (Path(__file__).parent.parent / "data" / "every_kind.yaml").read_text()

@@ -104,3 +104,30 @@ def messages(runtime: Runtime, **where: Any) -> list[OutboundMessage]:
 
 def send_all(runtime: Runtime, now: datetime) -> sending.SendReport:
     return sending.send_due(runtime, now=now, budget=20)
+
+
+# A nomination poll and the ranked vote whose options come from its shortlist.
+IDEAS = """
+slug: ideas
+title: Name ideas
+group: oakfield
+keyword: IDEAS
+questions:
+  - key: idea
+    kind: nominate
+    prompt: "Suggest a name for our group"
+    max: 2
+"""
+
+VOTE = """
+slug: vote
+title: Name our group
+group: oakfield
+keyword: VOTE
+questions:
+  - key: name
+    kind: rank
+    prompt: "Rank up to 3, best first"
+    options_from: ideas.idea
+    max: 3
+"""
