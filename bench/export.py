@@ -58,8 +58,8 @@ def create_schema(url: str) -> None:
 
 def make_poll(url: str, slug: str) -> int:
     from smsapp.db import Database
-    from smsapp.services.participants import create_group, group_by_slug
-    from smsapp.services.polls import import_poll, open_poll
+    from smsapp.services.people.participants import create_group, group_by_slug
+    from smsapp.services.polls.definitions import import_poll, open_poll
 
     source = (ROOT / "tests" / "data" / "every_kind.yaml").read_text()
     source = source.replace("slug: every-kind", f"slug: {slug}").replace("keyword: ALL\n", "")
@@ -144,8 +144,8 @@ def backend_cpu(pid: int) -> float:
 def child(url: str, slug: str, out: str) -> None:
     """Export one poll's long responses and report rows, seconds and this process's peak RSS."""
     from smsapp.db import Database
-    from smsapp.services import exports
-    from smsapp.services.polls import require_poll
+    from smsapp.services.polls.definitions import require_poll
+    from smsapp.services.research import exports
 
     db = Database(url)
     with db.transaction() as s:

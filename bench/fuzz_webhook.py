@@ -59,9 +59,9 @@ def setup(database_url: str, participants: int) -> list[str]:
     from smsapp.migrate import upgrade
     from smsapp.models import GroupMembership
     from smsapp.runtime import build_runtime
-    from smsapp.services.launch import launch_poll
-    from smsapp.services.participants import create_group, new_participant
-    from smsapp.services.polls import import_poll
+    from smsapp.services.people.participants import create_group, new_participant
+    from smsapp.services.polls.definitions import import_poll
+    from smsapp.services.polls.launch import launch_poll
 
     upgrade(database_url)
     runtime = build_runtime(load_settings(ROOT / "instance", app_env(database_url)))

@@ -85,7 +85,7 @@ def unknown_phone(k: int) -> str:
 
 
 def create_participants(runtime: Any, count: int) -> list[str]:
-    from smsapp.services.participants import new_participant
+    from smsapp.services.people.participants import new_participant
 
     phones = [known_phone(i) for i in range(count)]
     taken: set[str] = set()
@@ -114,9 +114,9 @@ def conversation_setup(runtime: Any, count: int) -> Any:
     import yaml
 
     from smsapp.models import Participant
-    from smsapp.services.launch import launch_poll
-    from smsapp.services.participants import create_group
-    from smsapp.services.polls import import_poll
+    from smsapp.services.people.participants import create_group
+    from smsapp.services.polls.definitions import import_poll
+    from smsapp.services.polls.launch import launch_poll
 
     phones = create_participants(runtime, count)
     questions = [

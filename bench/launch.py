@@ -38,8 +38,8 @@ from smsapp.models import (  # noqa: E402
 )
 from smsapp.privacy.phones import mask_phone  # noqa: E402
 from smsapp.runtime import build_runtime  # noqa: E402
-from smsapp.services.launch import launch_poll  # noqa: E402
-from smsapp.services.polls import import_poll  # noqa: E402
+from smsapp.services.polls.definitions import import_poll  # noqa: E402
+from smsapp.services.polls.launch import launch_poll  # noqa: E402
 from smsapp.sms.twilio_transport import TwilioTransport  # noqa: E402
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
@@ -216,7 +216,7 @@ def run_workers(
     ]
     try:
         time.sleep(2.0)
-        from smsapp.services import sending
+        from smsapp.services.outbox import sending
 
         rt = build_runtime(
             settings(url, twilio_api_base_url=base, send_rate=rate, send_jobs=workers),

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from smsapp.runtime import get_runtime
-from smsapp.services import closing, sending
+from smsapp.services.outbox import sending
+from smsapp.services.polls import closing
 
 
 def run_deadlines() -> dict[str, int]:

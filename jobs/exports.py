@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from smsapp.runtime import get_runtime
-from smsapp.services import exports
+from smsapp.services.research import exports
 
 
 def export_to_file(export_id: int) -> dict[str, object]:

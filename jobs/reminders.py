@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from smsapp.runtime import get_runtime
-from smsapp.services import reminders, sending
+from smsapp.services.outbox import sending
+from smsapp.services.polls import reminders
 
 
 def queue_reminders() -> dict[str, int]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from smsapp.runtime import get_runtime
-from smsapp.services import sending
+from smsapp.services.outbox import sending
 
 
 def send_due() -> dict[str, int]:

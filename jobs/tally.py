@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from smsapp.db import for_update
 from smsapp.models import Poll, PollStatus
 from smsapp.runtime import get_runtime
-from smsapp.services import tallying
+from smsapp.services.votes import tallying
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import click
 
 from smsapp.cli.base import cli, fail, runtime
-from smsapp.services import exports
-from smsapp.services.polls import PollError, require_poll
+from smsapp.services.polls.definitions import PollError, require_poll
+from smsapp.services.research import exports
 
 
 @cli.command("export")

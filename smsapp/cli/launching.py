@@ -13,9 +13,9 @@ from smsapp.cli.polls import polls_group
 @click.option("--yes", is_flag=True, help="Launch without asking for confirmation.")
 def polls_launch(slug: str, yes: bool) -> None:
     """Show recipients, exclusions, segments and cost; then text everyone eligible."""
-    from smsapp.services.launch import launch_poll, preview_launch
-    from smsapp.services.polls import PollError
-    from smsapp.services.sending import kick_senders
+    from smsapp.services.outbox.sending import kick_senders
+    from smsapp.services.polls.definitions import PollError
+    from smsapp.services.polls.launch import launch_poll, preview_launch
 
     rt = runtime()
     try:
@@ -48,9 +48,9 @@ def polls_launch(slug: str, yes: bool) -> None:
 @click.argument("slug")
 def polls_close(slug: str) -> None:
     """Close an open poll: conversations end, unsent invitations are cancelled, tally queued."""
-    from smsapp.services.closing import close_by_slug
-    from smsapp.services.polls import PollError
-    from smsapp.services.sending import kick_senders
+    from smsapp.services.outbox.sending import kick_senders
+    from smsapp.services.polls.closing import close_by_slug
+    from smsapp.services.polls.definitions import PollError
 
     rt = runtime()
     try:

@@ -25,8 +25,8 @@ def nominations_group() -> None:
 @click.argument("slug")
 def nominations_list(slug: str) -> None:
     """One line per nomination: code, text, the author's pseudonym, status."""
-    from smsapp.services.nominations import format_line, list_nominations
-    from smsapp.services.polls import PollError, require_poll
+    from smsapp.services.polls.definitions import PollError, require_poll
+    from smsapp.services.votes.nominations import format_line, list_nominations
 
     try:
         with runtime().db.transaction() as s:
@@ -40,8 +40,8 @@ def nominations_list(slug: str) -> None:
 
 
 def _moderate(slug: str, codes: tuple[str, ...], action: str, reason: str | None = None) -> None:
-    from smsapp.services import nominations
-    from smsapp.services.polls import PollError, require_poll
+    from smsapp.services.polls.definitions import PollError, require_poll
+    from smsapp.services.votes import nominations
 
     try:
         with runtime().db.transaction() as s:
@@ -77,8 +77,8 @@ def nominations_reject(slug: str, codes: tuple[str, ...], reason: str | None) ->
 @click.argument("slug")
 def nominations_suggest(slug: str) -> None:
     """Near-duplicates worth merging (confirm each with `shortlist --merge DUP=KEPT`)."""
-    from smsapp.services.nominations import list_nominations, merge_suggestions
-    from smsapp.services.polls import PollError, require_poll
+    from smsapp.services.polls.definitions import PollError, require_poll
+    from smsapp.services.votes.nominations import list_nominations, merge_suggestions
 
     try:
         with runtime().db.transaction() as s:
@@ -140,8 +140,8 @@ def nominations_shortlist(slug: str, words: tuple[str, ...]) -> None:
     A, B, C… of the draft vote poll whose question says `options_from: SLUG.QUESTION`.
     """
     from smsapp.conversation.definition import PollDefinitionError
-    from smsapp.services.nominations import shortlist
-    from smsapp.services.polls import PollError
+    from smsapp.services.polls.definitions import PollError
+    from smsapp.services.votes.nominations import shortlist
 
     keep, merges, into = _shortlist_args(words)
     if not keep:
@@ -165,8 +165,8 @@ def nominations_shortlist(slug: str, words: tuple[str, ...]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the stored results as JSON.")
 def polls_tally(slug: str, as_json: bool) -> None:
     """Count now: final if the poll has closed, provisional while it is open."""
-    from smsapp.services.polls import PollError, load_definition, require_poll
-    from smsapp.services.tallying import ballot_questions, reproduce_args, tally_poll
+    from smsapp.services.polls.definitions import PollError, load_definition, require_poll
+    from smsapp.services.votes.tallying import ballot_questions, reproduce_args, tally_poll
 
     try:
         with runtime().db.transaction() as s:
@@ -220,8 +220,8 @@ def polls_tally(slug: str, as_json: bool) -> None:
 @click.option("--yes", is_flag=True, help="Queue without asking for confirmation.")
 def polls_announce(slug: str, yes: bool) -> None:
     """Preview the results text and who gets it; then queue it to everyone who took part."""
-    from smsapp.services.announce import preview, queue_results
-    from smsapp.services.polls import PollError, require_poll
+    from smsapp.services.polls.definitions import PollError, require_poll
+    from smsapp.services.votes.announce import preview, queue_results
 
     rt = runtime()
     try:
@@ -244,7 +244,7 @@ def polls_announce(slug: str, yes: bool) -> None:
     except PollError as exc:
         fail(str(exc))
     try:
-        from smsapp.services.sending import kick_senders
+        from smsapp.services.outbox.sending import kick_senders
 
         kick_senders(rt)
     except Exception:  # the clock's send job finds the queued rows anyway

@@ -39,7 +39,7 @@ def users_group() -> None:
 )
 def users_create(email: str, role: str) -> None:
     """Create a staff account; the password is read from stdin."""
-    from smsapp.services.staff import StaffError, create_user
+    from smsapp.services.people.staff import StaffError, create_user
 
     if sys.stdin.isatty():
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
@@ -57,7 +57,7 @@ def users_create(email: str, role: str) -> None:
 @click.argument("email")
 def users_unlock(email: str) -> None:
     """Let a locked-out account log in again now, from anywhere (clears its failed guesses)."""
-    from smsapp.services.staff import StaffError, unlock_user
+    from smsapp.services.people.staff import StaffError, unlock_user
 
     try:
         with runtime().db.transaction() as s:
@@ -76,7 +76,7 @@ def users_ensure_demo() -> None:
     import sqlalchemy as sa
 
     from smsapp.models import StaffUser
-    from smsapp.services.staff import create_user
+    from smsapp.services.people.staff import create_user
 
     with runtime().db.transaction() as s:
         if s.scalar(sa.select(sa.func.count(StaffUser.id))):
@@ -100,7 +100,7 @@ def groups_group() -> None:
 @click.option("--name", required=True, help="Display name")
 def groups_create(slug: str, name: str) -> None:
     """Create a group."""
-    from smsapp.services.participants import GroupError, create_group
+    from smsapp.services.people.participants import GroupError, create_group
 
     try:
         with runtime().db.transaction() as s:
@@ -120,7 +120,11 @@ def participants_group() -> None:
 @click.option("--group", "group_slug", required=True)
 def participants_import(file: Path, group_slug: str) -> None:
     """Import participants from CSV (phone, nickname, age_band, consent, language)."""
-    from smsapp.services.participants import ImportFileError, group_by_slug, import_participants
+    from smsapp.services.people.participants import (
+        ImportFileError,
+        group_by_slug,
+        import_participants,
+    )
 
     rt = runtime()
     try:

@@ -19,7 +19,7 @@ def polls_group() -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def polls_import(file: Path) -> None:
     """Create or update a draft poll from YAML; validates everything first."""
-    from smsapp.services.polls import PollError, import_poll
+    from smsapp.services.polls.definitions import PollError, import_poll
 
     try:
         source = file.read_text(encoding="utf-8-sig")
@@ -47,7 +47,7 @@ def polls_import(file: Path) -> None:
 @click.argument("slug")
 def polls_open(slug: str) -> None:
     """Open a keyword poll without inviting anyone (texting its keyword starts it)."""
-    from smsapp.services.polls import PollError, open_poll, require_poll
+    from smsapp.services.polls.definitions import PollError, open_poll, require_poll
 
     try:
         with runtime().db.transaction() as s:
@@ -61,8 +61,8 @@ def polls_open(slug: str) -> None:
 @click.argument("slug")
 def polls_results(slug: str) -> None:
     """A readable summary per question: counts and response rate."""
-    from smsapp.services.polls import PollError, require_poll
-    from smsapp.services.results import format_summary, summarise
+    from smsapp.services.polls.definitions import PollError, require_poll
+    from smsapp.services.research.results import format_summary, summarise
 
     try:
         with runtime().db.transaction() as s:

@@ -15,7 +15,7 @@ from smsapp.cli.people import groups_group, participants_group
 def participants_erase(pseudonym: str, yes: bool) -> None:
     """Withdraw a participant: stop all texts, erase their number and nickname (and their
     answers unless the group's consent keeps them), and text them a confirmation."""
-    from smsapp.services.withdrawal import find_by_pseudonym, withdraw
+    from smsapp.services.people.withdrawal import find_by_pseudonym, withdraw
 
     rt = runtime()
     with rt.db.transaction() as s:
@@ -57,7 +57,7 @@ def keys_rotate() -> None:
     Set the new key as SMSAPP_DATA_KEY and the old one in SMSAPP_OLD_DATA_KEYS first.
     """
     from smsapp.privacy.vault import VaultError
-    from smsapp.services.keys import rotate
+    from smsapp.services.people.keys import rotate
 
     try:
         report = rotate(runtime(), actor="cli")
@@ -85,8 +85,8 @@ def retention_group() -> None:
 @click.argument("slug")
 def groups_end(slug: str) -> None:
     """Mark a group as ended; numbers are erased the retention days after this."""
-    from smsapp.services.participants import group_by_slug
-    from smsapp.services.withdrawal import end_group, retention_days
+    from smsapp.services.people.participants import group_by_slug
+    from smsapp.services.people.withdrawal import end_group, retention_days
 
     rt = runtime()
     with rt.db.transaction() as s:
@@ -104,7 +104,7 @@ def groups_end(slug: str) -> None:
 @click.option("--dry-run", is_flag=True, help="Only list who would be erased.")
 def retention_sweep(dry_run: bool) -> None:
     """Erase the numbers of everyone whose groups all ended more than the retention days ago."""
-    from smsapp.services.withdrawal import retention_sweep as sweep
+    from smsapp.services.people.withdrawal import retention_sweep as sweep
 
     rt = runtime()
     with rt.db.transaction() as s:

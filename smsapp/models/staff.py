@@ -27,7 +27,7 @@ class StaffUser(Base):
     failed_logins: Mapped[int] = mapped_column(sa.Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Part of the session cookie (get_id); bumping it ends every session of the account, so a
-    # copied cookie dies at logout, a password reset or deactivation (services/staff.py).
+    # copied cookie dies at logout, a password reset or deactivation (services/people/staff.py).
     session_version: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -56,7 +56,7 @@ class LoginThrottle(Base):
 
     One row per counter: (account, source) for one source guessing one e-mail, (account, "")
     for an e-mail from every source, ("", source) for one source guessing any e-mail. Both keys
-    are SHA-256 digests (services/login_throttle.py), so the table holds no readable e-mail
+    are SHA-256 digests (services/people/login_throttle.py), so the table holds no readable e-mail
     (nor a password typed into the e-mail box) and no client address.
     """
 

@@ -22,7 +22,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 
-from smsapp.services import staff
+from smsapp.services.people import staff
 from smsapp.web import db_session, request_transaction
 
 bp = Blueprint("auth", __name__)

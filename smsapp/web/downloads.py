@@ -24,8 +24,8 @@ from flask_login import current_user
 from smsapp.db import utcnow
 from smsapp.models import ExportRun, ExportStatus, Poll
 from smsapp.queue import enqueue
-from smsapp.services import exports
-from smsapp.services.polls import load_definition, poll_by_slug
+from smsapp.services.polls.definitions import load_definition, poll_by_slug
+from smsapp.services.research import exports
 from smsapp.web import db_session, request_transaction, runtime
 from smsapp.web.auth import roles_required
 

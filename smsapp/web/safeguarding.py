@@ -22,7 +22,9 @@ from flask_login import current_user
 from smsapp.db import utcnow
 from smsapp.models import Group, GroupMembership, Participant
 from smsapp.privacy.redact import redact
-from smsapp.services import audit, consent, safeguarding, withdrawal
+from smsapp.services import audit
+from smsapp.services.people import consent, withdrawal
+from smsapp.services.safeguarding import flags
 from smsapp.web import db_session, request_transaction, runtime
 from smsapp.web.auth import roles_required
 
@@ -57,11 +59,11 @@ def inbox() -> ResponseReturnValue:
     s = db_session()
     now = utcnow()
     show_all = request.args.get("all") == "1"
-    flags = safeguarding.list_flags(s, open_only=not show_all, now=now)
-    open_count, overdue = safeguarding.open_flag_counts(s, now)
+    listed = flags.list_flags(s, open_only=not show_all, now=now)
+    open_count, overdue = flags.open_flag_counts(s, now)
     return render_template(
         "safeguarding/inbox.html",
-        flags=flags,
+        flags=listed,
         open_count=open_count,
         overdue=overdue,
         show_all=show_all,
@@ -76,8 +78,8 @@ def acknowledge(flag_id: int) -> ResponseReturnValue:
     note = request.form.get("note") or ""
     try:
         with request_transaction() as s:
-            safeguarding.acknowledge(s, flag_id, by=current_user.email, note=note)
-    except safeguarding.FlagError as exc:
+            flags.acknowledge(s, flag_id, by=current_user.email, note=note)
+    except flags.FlagError as exc:
         flash(f"Flag #{flag_id} not acknowledged: {exc}.")
         return redirect(url_for("safeguarding.inbox"))
     flash(f"Flag #{flag_id} acknowledged.")

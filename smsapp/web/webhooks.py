@@ -15,7 +15,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-from smsapp.services import delivery, inbound
+from smsapp.services.inbox import receive
+from smsapp.services.outbox import callbacks
 from smsapp.sms.signatures import is_valid_twilio_request
 from smsapp.web import runtime
 
@@ -142,12 +143,12 @@ def twilio_signed(view: Callable[..., Any]) -> Callable[..., Any]:
 def sms_inbound() -> Response:
     form = {k: v for k, v in request.form.items()}
     try:
-        text = inbound.validate(form)
-    except inbound.BadInbound as exc:
+        text = receive.validate(form)
+    except receive.BadInbound as exc:
         response = twiml([], status=400)
         response.headers["X-Smsapp-Error"] = str(exc)
         return response
-    outcome = inbound.receive_text(runtime(), text)
+    outcome = receive.receive_text(runtime(), text)
     return twiml(outcome.replies)
 
 
@@ -162,7 +163,7 @@ def sms_status() -> Response:
     # ASCII digits only: str.isdigit() also accepts "²", which int() refuses; and at most six,
     # which fits the column (Twilio's codes have five).
     code = int(code_text) if re.fullmatch(r"[0-9]{1,6}", code_text) else None
-    delivery.record_status(runtime(), sid, status, code, request.form.get("ErrorMessage"))
+    callbacks.record_status(runtime(), sid, status, code, request.form.get("ErrorMessage"))
     return twiml([])
 
 

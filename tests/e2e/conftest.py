@@ -18,8 +18,8 @@ import smsapp.models  # noqa: F401  (registers the tables)
 from smsapp import create_app
 from smsapp.db import Base
 from smsapp.runtime import Runtime, build_runtime
-from smsapp.services.participants import create_group
-from smsapp.services.staff import create_user
+from smsapp.services.people.participants import create_group
+from smsapp.services.people.staff import create_user
 from tests.conftest import make_test_settings, require_service
 from tests.support.databases import throwaway_database
 from tests.support.stack import own_redis_url  # noqa: F401  (the redis_url fixture)

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from smsapp import queue
 from smsapp.models import OutboundMessage, OutboundStatus
-from smsapp.services.sending import send_due
+from smsapp.services.outbox.sending import send_due
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN
 from tests.e2e.conftest import STAFF_PASSWORD, LiveServer
 from tests.support.factories import make_participant

@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from itsdangerous import TimestampSigner
 
 from smsapp.models import AuditEvent, Participant, Poll, StaffUser
-from smsapp.services.polls import import_poll
-from smsapp.services.staff import create_user
+from smsapp.services.people.staff import create_user
+from smsapp.services.polls.definitions import import_poll
 from tests.support.factories import make_group, make_participant
 from tests.support.staff import PASSWORD
 from tests.support.staff import csrf_token as _csrf
@@ -384,7 +384,7 @@ def test_cookies_are_secure_when_configured(runtime, tmp_path):
 )
 def test_the_form_holds_every_field_of_a_definition(extra: str) -> None:
     from smsapp.conversation.definition import parse_poll, parse_poll_yaml, poll_to_dict
-    from smsapp.services import builder
+    from smsapp.services.polls import builder
 
     defn = parse_poll_yaml(EVERY_KIND + extra)
     form = builder.data_to_form(poll_to_dict(defn))

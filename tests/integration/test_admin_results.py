@@ -22,9 +22,9 @@ from smsapp.models import (
     SafeguardingFlag,
     StaffUser,
 )
-from smsapp.services import staff
-from smsapp.services.polls import import_poll, load_definition, open_poll
-from smsapp.services.staff import create_user
+from smsapp.services.people import staff
+from smsapp.services.people.staff import create_user
+from smsapp.services.polls.definitions import import_poll, load_definition, open_poll
 from smsapp.web.admin import messages as messages_view
 from tests.support.factories import make_participant
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from smsapp.services.staff import create_user
+from smsapp.services.people.staff import create_user
 from tests.support.factories import make_participant
 
 PASSWORD = "correct horse battery"

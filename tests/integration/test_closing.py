@@ -10,8 +10,9 @@ import sqlalchemy as sa
 
 from smsapp.models import Conversation, ConversationStatus, OutboundStatus, Poll, PollStatus
 from smsapp.runtime import Runtime
-from smsapp.services import closing, delivery, sending
-from smsapp.services.reminders import queue_due_reminders
+from smsapp.services.outbox import callbacks, sending
+from smsapp.services.polls import closing
+from smsapp.services.polls.reminders import queue_due_reminders
 from tests.support.factories import NOON, launch, make_poll, messages, people, send_all
 
 WEEK = timedelta(days=7)
@@ -102,8 +103,8 @@ def test_delivery_counts_follow_status_callbacks(runtime: Runtime) -> None:
     launch(runtime)
     send_all(runtime, NOON)
     sids = [m.twilio_sid for m in messages(runtime)]
-    assert delivery.record_status(runtime, sids[0] or "", "delivered", None)
-    assert delivery.record_status(runtime, sids[1] or "", "undelivered", 30003, "Unreachable")
+    assert callbacks.record_status(runtime, sids[0] or "", "delivered", None)
+    assert callbacks.record_status(runtime, sids[1] or "", "undelivered", 30003, "Unreachable")
     with runtime.db.transaction() as s:
         counts = sending.delivery_counts(s, poll_id)
     assert counts.by_status == {"sent": 1, "delivered": 1, "undelivered": 1}

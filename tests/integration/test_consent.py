@@ -17,8 +17,8 @@ from smsapp.models import (
     OutboundStatus,
     Participant,
 )
-from smsapp.services import consent
-from smsapp.services.polls import import_poll, open_poll
+from smsapp.services.people import consent
+from smsapp.services.polls.definitions import import_poll, open_poll
 from tests.support.factories import make_group, make_participant
 
 DATA = Path(__file__).parent.parent / "data"
@@ -160,7 +160,7 @@ def test_every_reason_not_to_text(runtime, change: dict, expected: str) -> None:
 
 
 def test_the_sending_path_itself_refuses_a_poll_text_before_assent(runtime) -> None:
-    from smsapp.services.sending import send_batch
+    from smsapp.services.outbox.sending import send_batch
 
     _require_assent(runtime)
     waiting = make_participant(runtime, SAM)
@@ -193,8 +193,8 @@ def test_the_sending_path_itself_refuses_a_poll_text_before_assent(runtime) -> N
 
 
 def test_launch_asks_for_join_first_and_the_poll_follows_the_reply(runtime, phone) -> None:
-    from smsapp.services.launch import launch_poll, preview_launch
-    from smsapp.services.sending import send_batch
+    from smsapp.services.outbox.sending import send_batch
+    from smsapp.services.polls.launch import launch_poll, preview_launch
 
     _require_assent(runtime)
     waiting = make_participant(runtime, SAM, nickname="Sam")

@@ -7,7 +7,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from smsapp.models import Answer, Conversation, OutboundMessage
-from smsapp.services.polls import import_poll, open_poll
+from smsapp.services.polls.definitions import import_poll, open_poll
 from tests.support.factories import make_participant
 
 DATA = Path(__file__).parent.parent / "data"

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from smsapp.exports import cells, columns
 from smsapp.models import Answer, Conversation, InboundMessage, OutboundMessage, Participant, Poll
 from smsapp.runtime import Runtime
-from smsapp.services import exports
+from smsapp.services.research import exports
 from tests.support.every_kind import (
     SAM_ANSWERS,
     T0,

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from smsapp.exports import columns
 from smsapp.models import AuditEvent, ExportRun
-from smsapp.services.staff import create_user
+from smsapp.services.people.staff import create_user
 from smsapp.web import downloads
 from tests.support.every_kind import SAM_ANSWERS, build_every_kind
 

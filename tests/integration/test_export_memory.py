@@ -8,7 +8,7 @@ import tracemalloc
 import pytest
 
 from smsapp.models import Poll
-from smsapp.services import exports
+from smsapp.services.research import exports
 from tests.support.every_kind import add_people, open_every_kind
 
 

@@ -27,10 +27,10 @@ from smsapp.models import (
     Participant,
     Poll,
 )
-from smsapp.services import staff
-from smsapp.services.exports import write_floip
-from smsapp.services.polls import import_poll, load_definition, open_poll
-from smsapp.services.staff import create_user
+from smsapp.services.people import staff
+from smsapp.services.people.staff import create_user
+from smsapp.services.polls.definitions import import_poll, load_definition, open_poll
+from smsapp.services.research.exports import write_floip
 from tests.support.factories import IDEAS, VOTE, make_group, make_participant
 
 DATA = Path(__file__).parent.parent / "data"
@@ -312,7 +312,7 @@ def test_a_reply_stored_before_this_fix_is_not_shown_in_the_message_log(
 
 def test_a_flagged_free_text_answer_cannot_be_approved_for_the_group(runtime, phone) -> None:
     from smsapp.models import Answer
-    from smsapp.services import safeguarding
+    from smsapp.services.safeguarding import flags
 
     _polls(runtime)
     with runtime.db.transaction() as s:
@@ -325,10 +325,10 @@ def test_a_flagged_free_text_answer_cannot_be_approved_for_the_group(runtime, ph
     with runtime.db.transaction() as s:
         answer = s.scalar(sa.select(Answer).where(Answer.question_key == "why_red"))
         assert answer is not None
-        with pytest.raises(safeguarding.FlagError, match="held for safeguarding"):
-            safeguarding.moderate_free_text(s, answer.id, approve=True, by="fac@example.org")
-        safeguarding.moderate_free_text(s, answer.id, approve=False, by="fac@example.org")
-        assert safeguarding.group_visible_texts(s, answer.poll_id, "why_red") == []
+        with pytest.raises(flags.FlagError, match="held for safeguarding"):
+            flags.moderate_free_text(s, answer.id, approve=True, by="fac@example.org")
+        flags.moderate_free_text(s, answer.id, approve=False, by="fac@example.org")
+        assert flags.group_visible_texts(s, answer.poll_id, "why_red") == []
 
 
 def test_a_disclosure_whose_handling_fails_still_reaches_the_lead(
@@ -340,16 +340,16 @@ def test_a_disclosure_whose_handling_fails_still_reaches_the_lead(
     from sqlalchemy.exc import DataError
 
     from smsapp.models import SafeguardingFlag
-    from smsapp.services import inbound
+    from smsapp.services.inbox import receive
 
     make_group(runtime)
     kid = make_participant(runtime, PHONES[0], nickname="Kid")
 
     def broken(runtime, session, row, participant):
-        inbound.safeguarding.check_inbound(runtime, session, row, participant)  # rolled back
+        receive.flags.check_inbound(runtime, session, row, participant)  # rolled back
         raise DataError("UPDATE answer SET raw_text=%(raw)s", {"raw": row.body}, Exception("bad"))
 
-    monkeypatch.setattr(inbound, "_route", broken)
+    monkeypatch.setattr(receive, "_route", broken)
     assert phone(PHONES[0]).replies(DISCLOSURE) == [Settings.support_reply]
     with runtime.db.transaction() as s:
         [flag] = s.scalars(sa.select(SafeguardingFlag)).all()

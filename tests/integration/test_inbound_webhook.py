@@ -220,14 +220,14 @@ def test_previous_auth_token_is_accepted_during_a_rotation(runtime, client) -> N
 def test_a_failure_while_handling_still_keeps_the_text(runtime, phone, monkeypatch) -> None:
     from sqlalchemy.exc import IntegrityError
 
-    from smsapp.services import inbound
+    from smsapp.services.inbox import receive
 
     make_participant(runtime, KNOWN)
 
     def broken(*args, **kwargs):
         raise IntegrityError("INSERT …", {}, Exception("some other unique index"))
 
-    monkeypatch.setattr(inbound, "_route", broken)
+    monkeypatch.setattr(receive, "_route", broken)
     assert phone(KNOWN).replies("hello", sid="SM" + "4" * 32) == []
     with runtime.db.transaction() as s:
         stored = s.scalar(sa.select(InboundMessage))

@@ -19,7 +19,7 @@ from smsapp import create_app
 from smsapp.models import AuditEvent
 from smsapp.queue import QUEUE_NAME
 from smsapp.runtime import Runtime
-from smsapp.services.staff import create_user
+from smsapp.services.people.staff import create_user
 from smsapp.web.jobs import last_line
 
 PASSWORD = "correct horse battery"

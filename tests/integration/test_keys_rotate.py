@@ -13,8 +13,8 @@ from smsapp.config import new_data_key
 from smsapp.models import InboundMessage, Participant, UnknownSenderReply
 from smsapp.privacy.vault import PhoneVault
 from smsapp.runtime import Runtime, build_runtime
-from smsapp.services.keys import rotate
-from smsapp.services.participants import find_by_phone
+from smsapp.services.people.keys import rotate
+from smsapp.services.people.participants import find_by_phone
 from tests.conftest import DATA_KEY, Phone, SmsappRunner
 from tests.support.factories import make_participant
 

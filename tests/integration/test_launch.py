@@ -21,10 +21,10 @@ from smsapp.models import (
     PollStatus,
 )
 from smsapp.runtime import Runtime
-from smsapp.services import sending
-from smsapp.services.closing import close_poll
-from smsapp.services.launch import preview_launch
-from smsapp.services.polls import PollError
+from smsapp.services.outbox import sending
+from smsapp.services.polls.closing import close_poll
+from smsapp.services.polls.definitions import PollError
+from smsapp.services.polls.launch import preview_launch
 from smsapp.sms.segments import count_segments
 from tests.support.factories import (
     NOON,

@@ -20,8 +20,8 @@ from werkzeug.security import generate_password_hash
 
 from smsapp.db import Database, utcnow
 from smsapp.models import AuditEvent, LoginThrottle, StaffUser
-from smsapp.services import staff
-from smsapp.services.login_throttle import ACCOUNT_LOCK_AFTER, LOCK_AFTER, SOURCE_LOCK_AFTER
+from smsapp.services.people import staff
+from smsapp.services.people.login_throttle import ACCOUNT_LOCK_AFTER, LOCK_AFTER, SOURCE_LOCK_AFTER
 
 PASSWORD = "correct horse battery"
 WRONG = "wrong password!"

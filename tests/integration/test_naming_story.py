@@ -9,9 +9,9 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from smsapp.models import Answer, OutboundMessage, Poll, TallyRun
-from smsapp.services import announce, tallying
-from smsapp.services.closing import close_poll
-from smsapp.services.polls import import_poll, load_definition, open_poll
+from smsapp.services.polls.closing import close_poll
+from smsapp.services.polls.definitions import import_poll, load_definition, open_poll
+from smsapp.services.votes import announce, tallying
 from smsapp.voting import Ballot, tally
 from tests.support.exports import exported_ballots
 from tests.support.factories import make_group, make_participant

@@ -7,8 +7,8 @@ import pytest
 import sqlalchemy as sa
 
 from smsapp.models import AuditEvent, Nomination, NominationStatus, Participant, Poll
-from smsapp.services import nominations
-from smsapp.services.polls import PollError, import_poll, load_definition, open_poll
+from smsapp.services.polls.definitions import PollError, import_poll, load_definition, open_poll
+from smsapp.services.votes import nominations
 from tests.support.factories import IDEAS, VOTE, make_participant
 
 OTHER = """

@@ -23,9 +23,9 @@ from smsapp import create_app
 from smsapp.logs import JsonFormatter
 from smsapp.models import OutboundMessage, OutboundStatus, Participant
 from smsapp.runtime import Runtime
-from smsapp.services import sending
-from smsapp.services.staff import create_user
-from smsapp.services.withdrawal import find_by_pseudonym, withdraw
+from smsapp.services.outbox import sending
+from smsapp.services.people.staff import create_user
+from smsapp.services.people.withdrawal import find_by_pseudonym, withdraw
 from tests.conftest import ACCOUNT_SID, post_signed
 from tests.support.factories import NOON, launch, make_poll, people
 from tests.support.leaks import numbers_in

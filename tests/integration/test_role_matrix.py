@@ -20,10 +20,10 @@ from werkzeug.security import generate_password_hash
 
 import smsapp.queue
 from smsapp.models import StaffUser
-from smsapp.services import staff
-from smsapp.services.launch import launch_poll
-from smsapp.services.polls import import_poll
-from smsapp.services.staff import create_user
+from smsapp.services.people import staff
+from smsapp.services.people.staff import create_user
+from smsapp.services.polls.definitions import import_poll
+from smsapp.services.polls.launch import launch_poll
 from tests.support.factories import make_participant
 
 PASSWORD = "correct horse battery"

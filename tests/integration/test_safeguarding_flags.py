@@ -21,10 +21,10 @@ from smsapp.models import (
     Poll,
     SafeguardingFlag,
 )
-from smsapp.services import safeguarding
-from smsapp.services.polls import import_poll, open_poll
-from smsapp.services.results import summarise
-from smsapp.services.staff import create_user
+from smsapp.services.people.staff import create_user
+from smsapp.services.polls.definitions import import_poll, open_poll
+from smsapp.services.research.results import summarise
+from smsapp.services.safeguarding import flags
 from tests.support.factories import make_participant
 
 DATA = Path(__file__).parent.parent / "data"
@@ -146,13 +146,13 @@ def test_free_text_reaches_the_group_only_after_moderation(runtime, phone) -> No
     with runtime.db.transaction() as s:
         answer = s.scalar(sa.select(Answer).where(Answer.question_key == "why_red"))
         assert answer is not None
-        assert safeguarding.group_visible_texts(s, poll_id, "why_red") == []
-        safeguarding.moderate_free_text(s, answer.id, approve=True, by="fac@example.org")
-        assert safeguarding.group_visible_texts(s, poll_id, "why_red") == [
+        assert flags.group_visible_texts(s, poll_id, "why_red") == []
+        flags.moderate_free_text(s, answer.id, approve=True, by="fac@example.org")
+        assert flags.group_visible_texts(s, poll_id, "why_red") == [
             "red is the colour of our school"
         ]
-        safeguarding.moderate_free_text(s, answer.id, approve=False, by="fac@example.org")
-        assert safeguarding.group_visible_texts(s, poll_id, "why_red") == []
+        flags.moderate_free_text(s, answer.id, approve=False, by="fac@example.org")
+        assert flags.group_visible_texts(s, poll_id, "why_red") == []
 
 
 def _login(client, runtime, role: str) -> None:
@@ -176,7 +176,7 @@ def test_the_lead_sees_acknowledges_and_overdue_flags_are_counted(runtime, clien
         row = s.get(SafeguardingFlag, old.id)
         assert row is not None
         row.due_at = utcnow() - timedelta(minutes=1)
-        assert safeguarding.open_flag_counts(s) == (2, 1)
+        assert flags.open_flag_counts(s) == (2, 1)
 
     _login(client, runtime, "safeguarding")
     page = client.get("/admin/safeguarding/")
@@ -191,10 +191,10 @@ def test_the_lead_sees_acknowledges_and_overdue_flags_are_counted(runtime, clien
     empty = client.post(url, data={"csrf_token": token.group(1), "note": " "})
     assert empty.status_code == 302
     with runtime.db.transaction() as s:
-        assert safeguarding.open_flag_counts(s) == (2, 1)
+        assert flags.open_flag_counts(s) == (2, 1)
     client.post(url, data={"csrf_token": token.group(1), "note": "called school DSL"})
     with runtime.db.transaction() as s:
-        assert safeguarding.open_flag_counts(s) == (1, 0)
+        assert flags.open_flag_counts(s) == (1, 0)
         done = s.get(SafeguardingFlag, old.id)
         assert done is not None and done.acknowledged_by == "safeguarding@example.org"
         assert done.note == "called school DSL"
@@ -288,7 +288,7 @@ def test_the_email_names_no_child_and_quotes_no_text(runtime, phone) -> None:
         public_base_url="https://sms.example.org",
     )
     FakeSMTP.sent = []
-    safeguarding.send_flag_email(settings, flag, smtp_factory=FakeSMTP)
+    flags.send_flag_email(settings, flag, smtp_factory=FakeSMTP)
     [message] = FakeSMTP.sent
     body = message.get_content()
     assert message["To"] == "dsl@school.example"
@@ -335,8 +335,8 @@ questions:
 def test_a_flagged_text_that_reads_as_a_new_vote_does_not_replace_the_vote(runtime, phone):
     """A finished voter's later text that reads as a ballot normally replaces their vote. A
     flagged one is kept out of every count, so replacing with it would lose their real vote."""
-    from smsapp.services.polls import load_definition
-    from smsapp.services.tallying import cast_ballots
+    from smsapp.services.polls.definitions import load_definition
+    from smsapp.services.votes.tallying import cast_ballots
 
     make_participant(runtime, SAM, nickname="Sam")
     with runtime.db.transaction() as s:

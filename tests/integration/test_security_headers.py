@@ -13,8 +13,8 @@ from flask import Flask
 
 from smsapp import create_app
 from smsapp.models import InboundMessage, SafeguardingFlag
-from smsapp.services.polls import import_poll
-from smsapp.services.staff import create_user
+from smsapp.services.people.staff import create_user
+from smsapp.services.polls.definitions import import_poll
 from tests.conftest import Phone
 from tests.support.factories import make_participant
 

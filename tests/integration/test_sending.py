@@ -19,8 +19,8 @@ from smsapp.models import (
     ParticipantStatus,
 )
 from smsapp.runtime import Runtime
-from smsapp.services import sending
-from smsapp.services.reminders import queue_due_reminders
+from smsapp.services.outbox import sending
+from smsapp.services.polls.reminders import queue_due_reminders
 from tests.conftest import ACCOUNT_SID
 from tests.support.factories import NOON, launch, make_poll, messages, people, send_all
 from tests.support.twilio_standin import TwilioStandin

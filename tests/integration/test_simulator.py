@@ -7,9 +7,9 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from smsapp.models import Answer
-from smsapp.services import simulator
-from smsapp.services.polls import import_poll
-from smsapp.services.results import summarise
+from smsapp.services.polls import simulator
+from smsapp.services.polls.definitions import import_poll
+from smsapp.services.research.results import summarise
 from tests.support.factories import make_group
 
 DATA = Path(__file__).parent.parent / "data"

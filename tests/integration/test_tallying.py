@@ -16,9 +16,9 @@ import sqlalchemy as sa
 
 from smsapp.conversation.engine import RecordedAnswer
 from smsapp.models import Conversation, Participant, Poll, TallyRun
-from smsapp.services import tallying
-from smsapp.services.conversations import record_answers
-from smsapp.services.polls import import_poll, load_definition, open_poll
+from smsapp.services.polls.conversations import record_answers
+from smsapp.services.polls.definitions import import_poll, load_definition, open_poll
+from smsapp.services.votes import tallying
 from smsapp.voting.budget import RULE
 from tests.support.exports import exported_ballots
 from tests.support.factories import make_group, make_participant
@@ -280,8 +280,8 @@ def test_refresh_recounts_only_polls_with_new_ballots(runtime, monkeypatch) -> N
 
 
 def test_results_text_shows_order_only_for_few_ballots_and_counts_otherwise(runtime) -> None:
-    from smsapp.services import announce
-    from smsapp.services.polls import PollError
+    from smsapp.services.polls.definitions import PollError
+    from smsapp.services.votes import announce
 
     poll_id = _open(runtime)
     people = _people(runtime, 5)
@@ -334,7 +334,7 @@ def test_polls_tally_counts_now_and_says_how_to_recount(runtime, runner) -> None
 
 
 def test_results_text_hides_a_small_count_among_many_ballots(runtime) -> None:
-    from smsapp.services import announce
+    from smsapp.services.votes import announce
 
     poll_id = _open(runtime)
     people = _people(runtime, 9)
@@ -356,7 +356,7 @@ def test_results_text_hides_a_small_count_among_many_ballots(runtime) -> None:
 
 def test_a_ballot_in_a_flagged_text_is_not_counted_nor_exported(runtime) -> None:
     from smsapp.models import Answer, InboundMessage
-    from smsapp.services.exports import ExportRequest, export_rows
+    from smsapp.services.research.exports import ExportRequest, export_rows
 
     poll_id = _open(runtime)
     kept, flagged = _people(runtime, 2)

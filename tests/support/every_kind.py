@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from smsapp.models import Answer, Conversation, InboundMessage, Participant, Poll
 from smsapp.runtime import Runtime
-from smsapp.services.polls import import_poll, load_definition, open_poll
+from smsapp.services.polls.definitions import import_poll, load_definition, open_poll
 from tests.support.factories import make_group, make_participant
 
 DATA = Path(__file__).parent.parent / "data"

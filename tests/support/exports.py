@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from smsapp.models import Poll
-from smsapp.services.exports import ExportRequest, write_csv
+from smsapp.services.research.exports import ExportRequest, write_csv
 
 
 def exported_ballots(

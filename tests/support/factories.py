@@ -11,10 +11,10 @@ import sqlalchemy as sa
 from smsapp.models import Group, GroupMembership, OutboundMessage, Participant
 from smsapp.privacy.phones import normalise_phone
 from smsapp.runtime import Runtime
-from smsapp.services import sending
-from smsapp.services.launch import launch_poll
-from smsapp.services.participants import create_group, group_by_slug, new_participant
-from smsapp.services.polls import import_poll
+from smsapp.services.outbox import sending
+from smsapp.services.people.participants import create_group, group_by_slug, new_participant
+from smsapp.services.polls.definitions import import_poll
+from smsapp.services.polls.launch import launch_poll
 
 
 def make_group(

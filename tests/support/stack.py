@@ -36,11 +36,11 @@ import smsapp.models  # noqa: F401  (registers the tables)
 from smsapp.db import Database
 from smsapp.models import GroupMembership, InboundMessage, OutboundMessage
 from smsapp.runtime import Runtime, build_runtime
-from smsapp.services import sending
 from smsapp.services.clock import tick
-from smsapp.services.launch import launch_poll
-from smsapp.services.participants import create_group, new_participant
-from smsapp.services.polls import import_poll
+from smsapp.services.outbox import sending
+from smsapp.services.people.participants import create_group, new_participant
+from smsapp.services.polls.definitions import import_poll
+from smsapp.services.polls.launch import launch_poll
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, DATA_KEY, make_test_settings, require_service
 from tests.support.signing import signed_headers
 from tests.support.twilio_standin import TwilioStandin

@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from smsapp.models import StaffUser
-from smsapp.services.staff import create_user
+from smsapp.services.people.staff import create_user
 
 PASSWORD = "correct horse battery"
 

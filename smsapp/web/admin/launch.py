@@ -8,12 +8,12 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from smsapp.models import Poll, PollStatus
-from smsapp.services import announce
-from smsapp.services.closing import close_by_slug
-from smsapp.services.launch import launch_poll, preview_launch
-from smsapp.services.polls import PollError, poll_by_slug
-from smsapp.services.sending import delivery_counts, kick_senders
-from smsapp.services.tallying import tally_poll
+from smsapp.services.outbox.sending import delivery_counts, kick_senders
+from smsapp.services.polls.closing import close_by_slug
+from smsapp.services.polls.definitions import PollError, poll_by_slug
+from smsapp.services.polls.launch import launch_poll, preview_launch
+from smsapp.services.votes import announce
+from smsapp.services.votes.tallying import tally_poll
 from smsapp.web import db_session, request_transaction, runtime
 from smsapp.web.admin import PEOPLE, bp, release_request_session
 from smsapp.web.auth import roles_required

@@ -9,8 +9,8 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from smsapp.models import NominationStatus, Poll, PollStatus
-from smsapp.services import nominations
-from smsapp.services.polls import PollError, load_definition, poll_by_slug
+from smsapp.services.polls.definitions import PollError, load_definition, poll_by_slug
+from smsapp.services.votes import nominations
 from smsapp.web import db_session, request_transaction
 from smsapp.web.admin import PEOPLE, bp
 from smsapp.web.auth import roles_required

@@ -14,8 +14,8 @@ from flask_login import current_user
 
 from smsapp.models import Group, GroupMembership, Participant
 from smsapp.privacy.phones import PhoneNumberError, normalise_phone
-from smsapp.services import participants as people
-from smsapp.services import withdrawal
+from smsapp.services.people import participants as people
+from smsapp.services.people import withdrawal
 from smsapp.web import db_session, request_transaction, runtime
 from smsapp.web.admin import PEOPLE, bp
 from smsapp.web.auth import roles_required

@@ -19,8 +19,8 @@ from smsapp.conversation.definition import (
     poll_to_dict,
 )
 from smsapp.models import Group, Poll, PollStatus
-from smsapp.services import builder
-from smsapp.services.polls import PollError, poll_by_slug, save_definition
+from smsapp.services.polls import builder
+from smsapp.services.polls.definitions import PollError, poll_by_slug, save_definition
 from smsapp.web import db_session, request_transaction, runtime
 from smsapp.web.admin import PEOPLE, bp, form_values
 from smsapp.web.auth import roles_required

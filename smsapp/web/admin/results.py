@@ -12,9 +12,9 @@ from flask import abort, make_response, render_template
 from flask.typing import ResponseReturnValue
 
 from smsapp.models import Poll, PollStatus, TallyRun
-from smsapp.services.polls import load_definition, poll_by_slug
-from smsapp.services.results import QuestionSummary, respondents_over_time, summarise
-from smsapp.services.tallying import latest_results
+from smsapp.services.polls.definitions import load_definition, poll_by_slug
+from smsapp.services.research.results import QuestionSummary, respondents_over_time, summarise
+from smsapp.services.votes.tallying import latest_results
 from smsapp.web import charts, db_session, runtime
 from smsapp.web.admin import bp
 from smsapp.web.auth import roles_required

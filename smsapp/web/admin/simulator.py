@@ -14,8 +14,8 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from smsapp.models import OutboundMessage, Poll
-from smsapp.services import simulator as phone
-from smsapp.services.polls import poll_by_slug
+from smsapp.services.polls import simulator as phone
+from smsapp.services.polls.definitions import poll_by_slug
 from smsapp.web import request_transaction, runtime
 from smsapp.web.admin import PEOPLE, bp, release_request_session, wants_json
 from smsapp.web.auth import roles_required

@@ -7,7 +7,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from smsapp.models import ROLES, StaffUser
-from smsapp.services import staff
+from smsapp.services.people import staff
 from smsapp.web import db_session, request_transaction
 from smsapp.web.admin import ADMINS, bp
 from smsapp.web.auth import roles_required

@@ -26,11 +26,11 @@ from smsapp.models import (
 from smsapp.privacy.suppression import suppress
 from smsapp.runtime import Runtime
 from smsapp.services import audit
-from smsapp.services.group_policy import group_quiet_hours, send_time
-from smsapp.services.launch import MEMBER_COLUMNS, Member, exclusion_reason
-from smsapp.services.polls import PollError, load_definition
-from smsapp.services.sending import queue_texts
-from smsapp.services.tallying import ballot_questions, latest_results
+from smsapp.services.outbox.sending import queue_texts
+from smsapp.services.people.group_policy import group_quiet_hours, send_time
+from smsapp.services.polls.definitions import PollError, load_definition
+from smsapp.services.polls.launch import MEMBER_COLUMNS, Member, exclusion_reason
+from smsapp.services.votes.tallying import ballot_questions, latest_results
 from smsapp.sms.segments import count_segments
 
 KIND = "results"

@@ -1,7 +1,7 @@
 """The phone simulator: the webhook's pipeline without Twilio, for the admin page and tests.
 
 Each staff member gets one pretend participant (simulated=True: never texted, never counted).
-Texts go through services.inbound.receive_text exactly as a real one would.
+Texts go through services.inbox.receive.receive_text exactly as a real one would.
 """
 
 from __future__ import annotations
@@ -23,8 +23,12 @@ from smsapp.models import (
     Poll,
 )
 from smsapp.runtime import Runtime
-from smsapp.services.conversations import end_conversation, open_conversation, start_conversation
-from smsapp.services.inbound import InboundText, log_reply, receive_text
+from smsapp.services.inbox.receive import InboundText, log_reply, receive_text
+from smsapp.services.polls.conversations import (
+    end_conversation,
+    open_conversation,
+    start_conversation,
+)
 
 
 def _pseudonym(staff_id: int) -> str:

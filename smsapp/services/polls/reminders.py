@@ -24,9 +24,9 @@ from smsapp.models import (
     PollStatus,
 )
 from smsapp.runtime import Runtime
-from smsapp.services.group_policy import group_quiet_hours, send_time
-from smsapp.services.polls import load_definition
-from smsapp.services.sending import queue_texts
+from smsapp.services.outbox.sending import queue_texts
+from smsapp.services.people.group_policy import group_quiet_hours, send_time
+from smsapp.services.polls.definitions import load_definition
 
 BATCH = 500
 

@@ -32,11 +32,12 @@ from smsapp.models import (
     PollStatus,
 )
 from smsapp.runtime import Runtime
-from smsapp.services import audit, consent
-from smsapp.services.consent import Textability, text_gate
-from smsapp.services.group_policy import group_quiet_hours, send_time
-from smsapp.services.polls import PollError, closes_at, load_definition, open_poll
-from smsapp.services.sending import PART_GAP
+from smsapp.services import audit
+from smsapp.services.outbox.sending import PART_GAP
+from smsapp.services.people import consent
+from smsapp.services.people.consent import Textability, text_gate
+from smsapp.services.people.group_policy import group_quiet_hours, send_time
+from smsapp.services.polls.definitions import PollError, closes_at, load_definition, open_poll
 from smsapp.sms.segments import count_segments
 
 # Exclusion reasons, in the order they are checked and shown.
@@ -282,7 +283,7 @@ def preview_launch(
     runtime: Runtime, session: Session, slug: str, *, now: datetime | None = None
 ) -> LaunchPlan:
     """What launching `slug` now would do; changes nothing. PollError if it cannot launch."""
-    from smsapp.services.polls import require_poll
+    from smsapp.services.polls.definitions import require_poll
 
     return plan_launch(runtime, session, require_poll(session, slug), now=now)
 
@@ -337,7 +338,7 @@ def launch_poll(
 ) -> LaunchResult:
     """Open the poll and queue every invitation, in the caller's transaction.
 
-    Call kick_senders (smsapp.services.sending) after the commit so the jobs start at once;
+    Call kick_senders (smsapp.services.outbox.sending) after the commit so the jobs start at once;
     if nobody does, the clock's next tick finds the queued rows anyway.
     """
     poll = session.scalar(for_update(sa.select(Poll).where(Poll.slug == slug), session))

@@ -136,7 +136,7 @@ def exclude_flagged_answers(session: Session, inbound: InboundMessage) -> int:
 
     Results skip them by their inbound message (answer_is_flagged); a nomination is also stored
     as rejected, so every filter on status leaves it out. Staff see it as "held", and no
-    moderation step accepts it (services/nominations.py, held_ids).
+    moderation step accepts it (services/votes/nominations.py, held_ids).
     """
     answer_ids = sa.select(Answer.id).where(Answer.inbound_message_id == inbound.id)
     result = session.execute(

@@ -18,8 +18,8 @@ from smsapp.models import (
     Participant,
     Poll,
 )
-from smsapp.services.polls import load_definition
-from smsapp.services.safeguarding import answer_is_flagged
+from smsapp.services.polls.definitions import load_definition
+from smsapp.services.safeguarding.flags import answer_is_flagged
 
 CHOICE_KINDS = ("choice", "multi", "approve", "yesno")
 

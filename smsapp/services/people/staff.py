@@ -1,4 +1,4 @@
-"""Staff accounts: create, check a log-in (throttled: services/login_throttle.py), end sessions."""
+"""Staff accounts: create, check a log-in (throttled: services/people/login_throttle.py), end sessions."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from smsapp.db import utcnow
 from smsapp.models import ROLES, StaffUser
-from smsapp.services import audit, login_throttle
+from smsapp.services import audit
+from smsapp.services.people import login_throttle
 
 MIN_PASSWORD = 10
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

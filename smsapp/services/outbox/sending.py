@@ -32,8 +32,8 @@ from smsapp.models import (
 )
 from smsapp.privacy.redact import redact_optional
 from smsapp.runtime import Runtime
-from smsapp.services.consent import Textability, awaiting_assent, text_gate
-from smsapp.services.delivery import apply_error_to_participant
+from smsapp.services.outbox.callbacks import apply_error_to_participant
+from smsapp.services.people.consent import Textability, awaiting_assent, text_gate
 from smsapp.sms.twilio_transport import SendError, SentMessage, TwilioTransport
 
 log = logging.getLogger(__name__)
@@ -808,7 +808,7 @@ def delivery_counts(session: Session, poll_id: int) -> DeliveryCounts:
     ).all()
     failures: dict[str, int] = {}
     for code, text, n in failed:
-        # Erasure drops the provider's text and keeps its code (services/withdrawal.py).
+        # Erasure drops the provider's text and keeps its code (services/people/withdrawal.py).
         label = (f"{code}: {text}" if text else str(code)) if code else (text or "unknown")
         failures[label] = failures.get(label, 0) + n
     return DeliveryCounts(by_status, failures, by_kind)

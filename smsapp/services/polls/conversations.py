@@ -27,8 +27,8 @@ from smsapp.models import (
     PollStatus,
 )
 from smsapp.runtime import Runtime
-from smsapp.services import nominations
-from smsapp.services.polls import load_definition, open_poll_by_keyword
+from smsapp.services.polls.definitions import load_definition, open_poll_by_keyword
+from smsapp.services.votes import nominations
 
 
 @dataclass
@@ -275,7 +275,7 @@ def handle_text(
         revote = change_ballot(session, participant, inbound, now)
         if revote is not None:
             return revote
-        from smsapp.services.closing import closed_poll_reply  # closing imports this module
+        from smsapp.services.polls.closing import closed_poll_reply  # closing imports this module
 
         late = closed_poll_reply(session, participant.id, now=now)
         if late is not None:
@@ -293,7 +293,7 @@ def change_ballot(
 ) -> Turn | None:
     """A text that reads as a ballot for the participant's latest finished, still-open poll
     replaces their ballot (the old one is kept, superseded); None when it is not one."""
-    from smsapp.services.tallying import ballot_questions
+    from smsapp.services.votes.tallying import ballot_questions
 
     latest = session.scalar(
         sa.select(Conversation)
@@ -367,7 +367,7 @@ def step_conversation(
         inbound.body,
         nickname=participant.nickname,
         max_attempts=runtime.settings.max_attempts,
-        # The safeguarding screen ran before routing (services/inbound.py) and marked the text;
+        # The safeguarding screen ran before routing (services/inbox/receive.py) and marked the text;
         # the engine then reads nothing of it back.
         flagged=bool(inbound.flagged),
     )

@@ -33,8 +33,11 @@ from smsapp.models.polls import Conversation
 from smsapp.privacy.phones import try_normalise
 from smsapp.privacy.redact import redact
 from smsapp.runtime import Runtime
-from smsapp.services import audit, consent, conversations, safeguarding, withdrawal
-from smsapp.services.conversations import Turn
+from smsapp.services import audit
+from smsapp.services.people import consent, withdrawal
+from smsapp.services.polls import conversations
+from smsapp.services.polls.conversations import Turn
+from smsapp.services.safeguarding import flags
 from smsapp.sms.segments import count_segments
 
 log = logging.getLogger(__name__)
@@ -162,11 +165,11 @@ def _route(
 ) -> Turn:
     # Safeguarding first, on every text from anyone; the text is then routed as usual, and
     # anything it answered is kept out of results and away from the group.
-    flag = safeguarding.check_inbound(runtime, session, inbound, participant)
+    flag = flags.check_inbound(runtime, session, inbound, participant)
     turn = _route_text(runtime, session, inbound, participant)
     gathered = "nominate" in turn.recorded_kinds  # an answer built from earlier texts too
-    if flag is not None or (gathered and safeguarding.screen_answers(runtime, session, inbound)):
-        safeguarding.exclude_flagged_answers(session, inbound)
+    if flag is not None or (gathered and flags.screen_answers(runtime, session, inbound)):
+        flags.exclude_flagged_answers(session, inbound)
     if flag is not None:
         turn.replies = [*_support(runtime, participant), *turn.replies]
     return turn
@@ -177,7 +180,7 @@ def _support(runtime: Runtime, participant: Participant | None) -> list[str]:
     # An opted-out number cannot be texted (Twilio refuses, 21610); the lead still sees it.
     if participant is not None and participant.status == ParticipantStatus.OPTED_OUT:
         return []
-    return [safeguarding.support_reply(runtime.settings)]
+    return [flags.support_reply(runtime.settings)]
 
 
 def _screen_unhandled(runtime: Runtime, text: InboundText, failure: str) -> list[str]:
@@ -200,7 +203,7 @@ def _screen_unhandled(runtime: Runtime, text: InboundText, failure: str) -> list
                 )
             else:
                 participant = None
-            if safeguarding.check_inbound(runtime, session, inbound, participant) is None:
+            if flags.check_inbound(runtime, session, inbound, participant) is None:
                 return []
             inbound.error = f"{failure} (details in the log)"
             replies = _support(runtime, participant)

@@ -178,7 +178,7 @@ def _send_confirmation_now(
     runtime: Runtime, session: Session, participant: Participant, e164: str, body: str
 ) -> str:
     """Send before the number is erased: afterwards nobody could. Returns sent or failed."""
-    from smsapp.services.sending import transport_for  # the send path's own transport
+    from smsapp.services.outbox.sending import transport_for  # the send path's own transport
     from smsapp.sms.twilio_transport import SendError
 
     now = utcnow()
@@ -218,7 +218,7 @@ def withdraw(
     By text the confirmation goes back inline (the caller sends `result.confirmation`); by the
     button or the CLI it is sent here, before the number is erased.
     """
-    from smsapp.services.inbound import opt_out  # inbound routes WITHDRAW here
+    from smsapp.services.inbox.receive import opt_out  # inbound routes WITHDRAW here
 
     if via not in VIAS:
         raise ValueError(f"via must be one of {VIAS}")

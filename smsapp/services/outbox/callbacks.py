@@ -10,7 +10,7 @@ from smsapp.db import for_update, utcnow
 from smsapp.models import OutboundMessage, OutboundStatus, Participant
 from smsapp.privacy.redact import redact_optional
 from smsapp.runtime import Runtime
-from smsapp.services.inbound import is_message_sid, opt_out
+from smsapp.services.inbox.receive import is_message_sid, opt_out
 
 OPTED_OUT_CODE = 21610
 INVALID_NUMBER_CODES = frozenset({21211, 21614, 21612})

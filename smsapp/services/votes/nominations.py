@@ -27,8 +27,13 @@ from smsapp.conversation.normalise import clean
 from smsapp.db import utcnow
 from smsapp.models import Answer, Nomination, NominationStatus, Participant, Poll, PollStatus
 from smsapp.services import audit
-from smsapp.services.polls import PollError, load_definition, require_poll, save_definition
-from smsapp.services.safeguarding import answer_is_flagged
+from smsapp.services.polls.definitions import (
+    PollError,
+    load_definition,
+    require_poll,
+    save_definition,
+)
+from smsapp.services.safeguarding.flags import answer_is_flagged
 from smsapp.voting.similarity import MergeSuggestion, compact, suggest_merges
 
 TEXT_LIMIT = 200  # the column's width, and an option label's limit

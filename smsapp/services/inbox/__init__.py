@@ -1,0 +1,1 @@
+"""Texts coming in: receive one, route it, answer it inline."""

@@ -1,0 +1,1 @@
+"""Texts going out: queue rows, claim and send them, reconcile, delivery callbacks."""

@@ -1,0 +1,1 @@
+"""Participants, groups, consent, opt-out, withdrawal, staff accounts and keys."""

@@ -1,0 +1,1 @@
+"""Polls: define, build, launch, converse, remind, close, simulate."""

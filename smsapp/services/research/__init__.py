@@ -1,0 +1,1 @@
+"""What researchers and staff read: results summaries and CSV exports."""

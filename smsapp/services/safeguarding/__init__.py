@@ -1,0 +1,1 @@
+"""Safeguarding flags: screen every text, the lead's inbox, the e-mail alert."""

@@ -1,0 +1,1 @@
+"""Prioritisation votes: nominations and shortlists, tallies, results texts."""
