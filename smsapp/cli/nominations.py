@@ -166,13 +166,13 @@ def nominations_shortlist(slug: str, words: tuple[str, ...]) -> None:
 def polls_tally(slug: str, as_json: bool) -> None:
     """Count now: final if the poll has closed, provisional while it is open."""
     from smsapp.services.polls.definitions import PollError, load_definition, require_poll
-    from smsapp.services.votes.tallying import ballot_questions, reproduce_args, tally_poll
+    from smsapp.services.votes.tallying import reproduce_args, tally_poll
 
     try:
         with runtime().db.transaction() as s:
             poll = require_poll(s, slug)
             runs = tally_poll(s, poll, actor="cli")
-            questions = {q.key: q for q in ballot_questions(load_definition(poll))}
+            questions = {q.key: q for q in load_definition(poll).ballot_questions()}
             shown = [
                 (r.question_key, r.method, r.provisional, r.result, r.consensus, r.ballots)
                 for r in runs

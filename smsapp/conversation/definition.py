@@ -168,6 +168,10 @@ class PollDefinition:
     def index(self, key: str) -> int:
         return next(i for i, q in enumerate(self.questions) if q.key == key)
 
+    def ballot_questions(self) -> list[Question]:
+        """The questions that are counted: every rank, approve, choice and points question."""
+        return [q for q in self.questions if q.kind in ALLOWED_TALLY and q.tally_method]
+
 
 @dataclass(frozen=True)
 class Problem:

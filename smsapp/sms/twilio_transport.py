@@ -16,11 +16,10 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 from smsapp.privacy.redact import redact
+from smsapp.sms.codes import INVALID_NUMBER_CODES, OPTED_OUT_CODES
 
 TWILIO_API_ORIGIN = "https://api.twilio.com"
 
-OPTED_OUT_CODES = frozenset({21610})  # the recipient texted STOP to this sender
-INVALID_NUMBER_CODES = frozenset({21211, 21612, 21614})  # invalid, unreachable, not a mobile
 RATE_LIMITED_CODES = frozenset({20429})
 FIND_SENT_CLOCK_SLACK = timedelta(seconds=30)
 

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from smsapp.models import Conversation, ConversationStatus, OutboundStatus, Poll, PollStatus
 from smsapp.runtime import Runtime
 from smsapp.services.outbox import callbacks, sending
-from smsapp.services.polls import closing
+from smsapp.services.polls import closing, conversations
 from smsapp.services.polls.reminders import queue_due_reminders
 from tests.support.factories import NOON, launch, make_poll, messages, people, send_all
 
@@ -56,8 +56,8 @@ def test_deadline_closes_the_poll_and_asks_for_the_tally(
         poll = s.get(Poll, poll_id)
         assert poll is not None and poll.status == PollStatus.CLOSED
         assert poll.closed_at == NOON + WEEK
-        assert closing.closed_poll_reply(s, busy, now=NOON + WEEK) is not None
-        assert closing.closed_poll_reply(s, done, now=NOON + WEEK) is None
+        assert conversations.closed_poll_reply(s, busy, now=NOON + WEEK) is not None
+        assert conversations.closed_poll_reply(s, done, now=NOON + WEEK) is None
     assert enqueued == [("jobs.tally.tally_poll", poll_id)]
     assert closing.close_due_polls(runtime, now=NOON + 2 * WEEK) == []  # once only
     assert {m.status for m in messages(runtime, kind="reminder")} == {OutboundStatus.CANCELLED}

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from smsapp.models import Conversation, ConversationStatus, OutboundStatus, Participant, Poll
 from smsapp.runtime import Runtime
-from smsapp.services.inbox.receive import opt_out
+from smsapp.services.people.optout import opt_out
 from smsapp.services.polls.conversations import end_conversation
 from smsapp.services.polls.reminders import queue_due_reminders
 from tests.support.factories import NOON, launch, make_poll, messages, people, send_all

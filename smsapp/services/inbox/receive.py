@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session
 from smsapp.conversation.keywords import HELP, OPT_IN, OPT_OUT, command_word
 from smsapp.db import utcnow
 from smsapp.models import (
-    ConversationStatus,
     InboundMessage,
     OutboundMessage,
     OutboundStatus,
@@ -29,15 +28,14 @@ from smsapp.models import (
     ParticipantStatus,
     UnknownSenderReply,
 )
-from smsapp.models.polls import Conversation
 from smsapp.privacy.phones import try_normalise
 from smsapp.privacy.redact import redact
 from smsapp.runtime import Runtime
-from smsapp.services import audit
-from smsapp.services.people import consent, withdrawal
+from smsapp.services.people import consent, optout, withdrawal
 from smsapp.services.polls import conversations
 from smsapp.services.polls.conversations import Turn
 from smsapp.services.safeguarding import flags
+from smsapp.sms.ids import is_message_sid
 from smsapp.sms.segments import count_segments
 
 log = logging.getLogger(__name__)
@@ -64,11 +62,6 @@ class Outcome:
     route: str = ""
     duplicate: bool = False
     participant_id: int | None = None
-
-
-def is_message_sid(sid: str) -> bool:
-    """What a Twilio MessageSid (or our simulator's) looks like; anything else is not looked up."""
-    return len(sid) <= 64 and re.fullmatch(r"[A-Za-z0-9_-]+", sid) is not None
 
 
 class BadInbound(ValueError):
@@ -125,35 +118,6 @@ def log_reply(
     )
     session.add(message)
     return message
-
-
-def opt_out(session: Session, participant: Participant, *, reason: str) -> None:
-    """STOP, everywhere at once: no queued text goes out and open conversations end."""
-    now = utcnow()
-    if participant.status == ParticipantStatus.ACTIVE:
-        participant.status = ParticipantStatus.OPTED_OUT
-        participant.opted_out_at = now
-    session.execute(
-        sa.update(OutboundMessage)
-        .where(
-            OutboundMessage.participant_id == participant.id,
-            OutboundMessage.status == OutboundStatus.QUEUED,
-        )
-        .values(
-            status=OutboundStatus.CANCELLED, error_message=f"cancelled: {reason}", updated_at=now
-        )
-    )
-    session.execute(
-        sa.update(Conversation)
-        .where(
-            Conversation.participant_id == participant.id,
-            Conversation.status.in_([ConversationStatus.OPEN, ConversationStatus.WAITING]),
-        )
-        .values(status=ConversationStatus.STOPPED, finished_at=now, next_reminder_at=None)
-    )
-    audit.record(
-        session, participant.pseudonym, "participant.opt_out", participant.pseudonym, reason=reason
-    )
 
 
 def _help_text(runtime: Runtime) -> str:
@@ -231,7 +195,7 @@ def _route_text(
         return Turn("unknown", _unknown_sender_reply(session, inbound))
 
     if word in OPT_OUT:
-        opt_out(session, participant, reason=f"texted {word}")
+        optout.opt_out(session, participant, reason=f"texted {word}")
         return Turn("stop")  # Twilio sends its own opt-out confirmation; we add nothing
     if word == "WITHDRAW":
         result = withdrawal.withdraw(
@@ -240,13 +204,7 @@ def _route_text(
         inbound.participant_id = participant.id
         return Turn("withdraw", [result.confirmation] if result.confirmation else [])
     if word in OPT_IN:
-        participant.opted_in_at = utcnow()
-        if participant.status == ParticipantStatus.OPTED_OUT:
-            participant.status = ParticipantStatus.ACTIVE
-            participant.opted_out_at = None
-            audit.record(
-                session, participant.pseudonym, "participant.opt_in", participant.pseudonym
-            )
+        optout.opt_in(session, participant)
         return Turn(
             "start", ["You're back! You'll get texts from your group again. Reply STOP to stop."]
         )

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import sqlalchemy as sa
 
 from smsapp.db import for_update, utcnow
 from smsapp.models import OutboundMessage, OutboundStatus, Participant
 from smsapp.privacy.redact import redact_optional
 from smsapp.runtime import Runtime
-from smsapp.services.inbox.receive import is_message_sid, opt_out
-
-OPTED_OUT_CODE = 21610
-INVALID_NUMBER_CODES = frozenset({21211, 21614, 21612})
+from smsapp.services.people.optout import apply_error_to_participant
+from smsapp.sms.ids import is_message_sid
 
 
 def record_status(
@@ -53,22 +49,3 @@ def record_status(
                     sent_at = message.sent_at or message.created_at
                     apply_error_to_participant(session, participant, error_code, sent_at=sent_at)
         return True
-
-
-def apply_error_to_participant(
-    session: sa.orm.Session, participant: Participant, code: int, *, sent_at: datetime
-) -> None:
-    """Twilio's word on a number outranks ours: an opted-out or invalid number is not texted.
-
-    Unless the text it is about (`sent_at`) went before the participant's last START: a
-    callback carries no time of its own and may come late, and the refusal was about then.
-    """
-    if participant.opted_in_at is not None and sent_at <= participant.opted_in_at:
-        return
-    if code == OPTED_OUT_CODE:
-        opt_out(session, participant, reason="Twilio error 21610 (recipient replied STOP)")
-    elif code in INVALID_NUMBER_CODES:
-        from smsapp.models import NumberStatus
-
-        participant.number_status = NumberStatus.INVALID
-        participant.number_error = code

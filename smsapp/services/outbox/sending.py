@@ -32,8 +32,10 @@ from smsapp.models import (
 )
 from smsapp.privacy.redact import redact_optional
 from smsapp.runtime import Runtime
-from smsapp.services.outbox.callbacks import apply_error_to_participant
 from smsapp.services.people.consent import Textability, awaiting_assent, text_gate
+from smsapp.services.people.optout import apply_error_to_participant
+from smsapp.sms.rate_limit import SendRateLimiter
+from smsapp.sms.segments import count_segments
 from smsapp.sms.twilio_transport import SendError, SentMessage, TwilioTransport
 
 log = logging.getLogger(__name__)
@@ -183,8 +185,6 @@ def limiter_for(runtime: Runtime) -> Limiter:
     s = runtime.settings
     redis = runtime.redis()
     if redis is not None:
-        from smsapp.sms.rate_limit import SendRateLimiter
-
         return SendRateLimiter(
             redis,
             rate=s.send_rate,
@@ -828,8 +828,6 @@ def queue_texts(
     valid_until: datetime | None = None,
 ) -> list[OutboundMessage]:
     """Queue texts for one participant; later parts wait a little so they arrive in order."""
-    from smsapp.sms.segments import count_segments
-
     rows = []
     for index, body in enumerate(texts):
         row = OutboundMessage(

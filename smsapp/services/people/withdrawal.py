@@ -41,7 +41,10 @@ from smsapp.privacy.redact import redact, redact_optional
 from smsapp.privacy.vault import PSEUDONYM_ALPHABET, PSEUDONYM_LENGTH, VaultError
 from smsapp.runtime import Runtime
 from smsapp.services import audit
+from smsapp.services.outbox.sending import transport_for
+from smsapp.services.people.optout import opt_out
 from smsapp.sms.segments import count_segments
+from smsapp.sms.twilio_transport import SendError
 
 log = logging.getLogger(__name__)
 
@@ -178,8 +181,6 @@ def _send_confirmation_now(
     runtime: Runtime, session: Session, participant: Participant, e164: str, body: str
 ) -> str:
     """Send before the number is erased: afterwards nobody could. Returns sent or failed."""
-    from smsapp.services.outbox.sending import transport_for  # the send path's own transport
-    from smsapp.sms.twilio_transport import SendError
 
     now = utcnow()
     message = OutboundMessage(
@@ -218,7 +219,6 @@ def withdraw(
     By text the confirmation goes back inline (the caller sends `result.confirmation`); by the
     button or the CLI it is sent here, before the number is erased.
     """
-    from smsapp.services.inbox.receive import opt_out  # inbound routes WITHDRAW here
 
     if via not in VIAS:
         raise ValueError(f"via must be one of {VIAS}")

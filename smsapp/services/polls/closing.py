@@ -37,7 +37,6 @@ from smsapp.services.polls.definitions import PollError, load_definition
 log = logging.getLogger(__name__)
 
 TALLY_JOB = "jobs.tally.tally_poll"
-CLOSED_RECENTLY = timedelta(days=14)
 
 
 @dataclass
@@ -226,31 +225,3 @@ def expire_idle(runtime: Runtime, *, now: datetime | None = None, limit: int = 5
         session.flush()
         _start_next_for(runtime, session, freed, now)
     return len(freed)
-
-
-def closed_poll_reply(
-    session: Session, participant_id: int, *, now: datetime | None = None
-) -> str | None:
-    """For a late text: "this poll has closed" when the participant's latest poll closed recently.
-
-    For the inbound router to call when no conversation is open.
-    """
-    now = now or utcnow()
-    row = session.execute(
-        sa.select(Poll.title, Poll.closed_at)
-        .join(Conversation, Conversation.poll_id == Poll.id)
-        .where(
-            Conversation.participant_id == participant_id,
-            Conversation.status == ConversationStatus.CLOSED,
-            Poll.closed_at.is_not(None),
-            Poll.closed_at >= now - CLOSED_RECENTLY,
-        )
-        .order_by(Poll.closed_at.desc())
-        .limit(1)
-    ).first()
-    if row is None:
-        return None
-    return (
-        f"Thanks for your text! \u201c{row[0]}\u201d has now closed, so we can't take more "
-        "answers. We'll text you when there's something new."
-    )

@@ -275,8 +275,6 @@ def handle_text(
         revote = change_ballot(session, participant, inbound, now)
         if revote is not None:
             return revote
-        from smsapp.services.polls.closing import closed_poll_reply  # closing imports this module
-
         late = closed_poll_reply(session, participant.id, now=now)
         if late is not None:
             return Turn("poll-closed", [late])
@@ -293,8 +291,6 @@ def change_ballot(
 ) -> Turn | None:
     """A text that reads as a ballot for the participant's latest finished, still-open poll
     replaces their ballot (the old one is kept, superseded); None when it is not one."""
-    from smsapp.services.votes.tallying import ballot_questions
-
     latest = session.scalar(
         sa.select(Conversation)
         .where(
@@ -318,7 +314,7 @@ def change_ballot(
     )
     # the last ballot question they answered: a poll rarely has more than one
     question = next(
-        (q for q in reversed(ballot_questions(load_definition(poll))) if q.key in voted), None
+        (q for q in reversed(load_definition(poll).ballot_questions()) if q.key in voted), None
     )
     if question is None:
         return None
@@ -395,4 +391,32 @@ def nothing_open_reply(participant: Participant) -> str:
     return (
         f"Hi {name}! There's nothing to answer right now. We'll text you when there's a new "
         "question. Reply HELP for help or STOP to stop texts."
+    )
+
+
+CLOSED_RECENTLY = timedelta(days=14)
+
+
+def closed_poll_reply(
+    session: Session, participant_id: int, *, now: datetime | None = None
+) -> str | None:
+    """For a late text: "this poll has closed" when the participant's latest poll closed recently."""
+    now = now or utcnow()
+    row = session.execute(
+        sa.select(Poll.title, Poll.closed_at)
+        .join(Conversation, Conversation.poll_id == Poll.id)
+        .where(
+            Conversation.participant_id == participant_id,
+            Conversation.status == ConversationStatus.CLOSED,
+            Poll.closed_at.is_not(None),
+            Poll.closed_at >= now - CLOSED_RECENTLY,
+        )
+        .order_by(Poll.closed_at.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    return (
+        f"Thanks for your text! \u201c{row[0]}\u201d has now closed, so we can't take more "
+        "answers. We'll text you when there's something new."
     )

@@ -37,7 +37,13 @@ from smsapp.services.outbox.sending import PART_GAP
 from smsapp.services.people import consent
 from smsapp.services.people.consent import Textability, text_gate
 from smsapp.services.people.group_policy import group_quiet_hours, send_time
-from smsapp.services.polls.definitions import PollError, closes_at, load_definition, open_poll
+from smsapp.services.polls.definitions import (
+    PollError,
+    closes_at,
+    load_definition,
+    open_poll,
+    require_poll,
+)
 from smsapp.sms.segments import count_segments
 
 # Exclusion reasons, in the order they are checked and shown.
@@ -283,8 +289,6 @@ def preview_launch(
     runtime: Runtime, session: Session, slug: str, *, now: datetime | None = None
 ) -> LaunchPlan:
     """What launching `slug` now would do; changes nothing. PollError if it cannot launch."""
-    from smsapp.services.polls.definitions import require_poll
-
     return plan_launch(runtime, session, require_poll(session, slug), now=now)
 
 

@@ -30,7 +30,7 @@ from smsapp.services.outbox.sending import queue_texts
 from smsapp.services.people.group_policy import group_quiet_hours, send_time
 from smsapp.services.polls.definitions import PollError, load_definition
 from smsapp.services.polls.launch import MEMBER_COLUMNS, Member, exclusion_reason
-from smsapp.services.votes.tallying import ballot_questions, latest_results
+from smsapp.services.votes.tallying import latest_results
 from smsapp.sms.segments import count_segments
 
 KIND = "results"
@@ -107,7 +107,7 @@ def results_text(session: Session, poll: Poll) -> str:
     """The top results of the final count, with labels; order only when few people voted."""
     if poll.status != PollStatus.CLOSED:
         raise PollError(f"poll {poll.slug!r} is {poll.status}: results go out after it closes")
-    questions = ballot_questions(load_definition(poll))
+    questions = load_definition(poll).ballot_questions()
     stored = latest_results(session, poll)
     final = {
         q.key: runs[0] for q in questions if (runs := stored.get(q.key)) and not runs[0].provisional

@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from smsapp.conversation.definition import ALLOWED_TALLY, PollDefinition, Question
+from smsapp.conversation.definition import ALLOWED_TALLY, Question
 from smsapp.db import utcnow
 from smsapp.models import Answer, Participant, Poll, PollStatus, TallyRun
 from smsapp.services import audit
@@ -26,11 +26,6 @@ from smsapp.voting.budget import RULE as BUDGET_RULE
 from smsapp.voting.budget import count_budget
 
 BALLOT_KINDS = tuple(ALLOWED_TALLY)  # rank, approve, choice, points
-
-
-def ballot_questions(defn: PollDefinition) -> list[Question]:
-    """The questions that are counted: every rank, approve, choice and points question."""
-    return [q for q in defn.questions if q.kind in ALLOWED_TALLY and q.tally_method]
 
 
 def methods_for(question: Question) -> list[str]:
@@ -159,7 +154,7 @@ def tally_poll(
     # taken before the ballots are read, so a ballot newer than this is surely not counted
     as_of = now or utcnow()
     runs: list[TallyRun] = []
-    for question in ballot_questions(load_definition(poll)):
+    for question in load_definition(poll).ballot_questions():
         values = [b.value for b in cast_ballots(session, poll, question)]
         for count in count_question(question, values, poll.tie_seed):
             if final:
@@ -220,7 +215,7 @@ def latest_results(session: Session, poll: Poll) -> dict[str, list[TallyRun]]:
     """Per ballot question, the latest count by each method, the chosen method first: the
     final counts when there are any, otherwise the provisional ones."""
     out: dict[str, list[TallyRun]] = {}
-    for question in ballot_questions(load_definition(poll)):
+    for question in load_definition(poll).ballot_questions():
         runs = session.scalars(
             sa.select(TallyRun)
             .where(TallyRun.poll_id == poll.id, TallyRun.question_key == question.key)
