@@ -136,23 +136,25 @@ def test_flagged_answers_never_reach_results_or_a_ballot(runtime, phone) -> None
         assert [(n.text, n.status) for n in nominations] == [("the kill myself club", "rejected")]
 
 
-def test_free_text_reaches_the_group_only_after_moderation(runtime, phone) -> None:
+def test_free_text_is_never_shown_to_the_group_and_no_page_promises_it(
+    runtime, phone, client
+) -> None:
+    """Free text goes to the exports for research and nowhere a group looks; nominations reach
+    a ballot only through their own moderation. The results page used to promise "shown to
+    the group after moderation", a feature that no page or command ever offered."""
     make_participant(runtime, SAM)
-    poll_id = _open_poll(runtime)
+    _open_poll(runtime)
     sam = phone(SAM)
     sam.replies("all")
     sam.replies("a")
     sam.replies("red is the colour of our school")
     with runtime.db.transaction() as s:
-        answer = s.scalar(sa.select(Answer).where(Answer.question_key == "why_red"))
-        assert answer is not None
-        assert flags.group_visible_texts(s, poll_id, "why_red") == []
-        flags.moderate_free_text(s, answer.id, approve=True, by="fac@example.org")
-        assert flags.group_visible_texts(s, poll_id, "why_red") == [
-            "red is the colour of our school"
-        ]
-        flags.moderate_free_text(s, answer.id, approve=False, by="fac@example.org")
-        assert flags.group_visible_texts(s, poll_id, "why_red") == []
+        assert s.scalar(sa.select(Answer.id).where(Answer.question_key == "why_red"))
+        assert "free_text_moderation" not in sa.inspect(s.get_bind()).get_table_names()
+    _login(client, runtime, "facilitator")
+    page = client.get("/admin/polls/every-kind/results").get_data(as_text=True)
+    assert "never shown to the group" in page and "after moderation" not in page
+    assert "colour of our school" not in page
 
 
 def _login(client, runtime, role: str) -> None:

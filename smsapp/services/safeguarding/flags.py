@@ -26,8 +26,6 @@ from smsapp.config import Settings
 from smsapp.db import utcnow
 from smsapp.models import (
     Answer,
-    FreeTextModeration,
-    FreeTextReview,
     InboundMessage,
     Nomination,
     NominationStatus,
@@ -324,53 +322,3 @@ def send_flag_email(
         if settings.smtp_user:
             smtp.login(settings.smtp_user, settings.smtp_password or "")
         smtp.send_message(message)
-
-
-# -- free text shown to the group ----------------------------------------------------------------
-
-
-def moderate_free_text(session: Session, answer_id: int, *, approve: bool, by: str) -> None:
-    """A staff decision on one free-text answer; only approved ones are ever shown to a group.
-
-    An answer from a flagged text cannot be approved: its words are for the lead only.
-    """
-    if approve and session.scalar(
-        sa.select(Answer.id).where(Answer.id == answer_id, answer_is_flagged())
-    ):
-        raise FlagError(
-            f"answer {answer_id} came in a text held for safeguarding and cannot be approved"
-        )
-    row = session.scalar(
-        sa.select(FreeTextModeration).where(FreeTextModeration.answer_id == answer_id)
-    )
-    status = FreeTextReview.APPROVED if approve else FreeTextReview.REJECTED
-    if row is None:
-        row = FreeTextModeration(answer_id=answer_id, status=status, moderated_by=by)
-        session.add(row)
-    else:
-        row.status, row.moderated_by, row.moderated_at = status, by, utcnow()
-    audit.record(session, by, "answer.moderate", str(answer_id), status=status)
-
-
-def group_visible_texts(session: Session, poll_id: int, question_key: str) -> list[str]:
-    """Free-text answers a group may see: approved by a moderator, current, from a real
-    participant, and never from a flagged text."""
-    rows = session.execute(
-        sa.select(Answer.value)
-        .join(FreeTextModeration, FreeTextModeration.answer_id == Answer.id)
-        .join(Participant, Participant.id == Answer.participant_id)
-        .where(
-            Answer.poll_id == poll_id,
-            Answer.question_key == question_key,
-            Answer.superseded.is_(False),
-            Answer.skipped.is_(False),
-            FreeTextModeration.status == FreeTextReview.APPROVED,
-            Participant.simulated.is_(False),
-            sa.not_(answer_is_flagged()),
-        )
-        .order_by(Answer.answered_at, Answer.id)
-    ).all()
-    texts: list[str] = []
-    for (value,) in rows:
-        texts.extend(str(v) for v in (value if isinstance(value, list) else [value]))
-    return texts
