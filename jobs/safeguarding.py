@@ -6,7 +6,7 @@ from smsapp.db import utcnow
 from smsapp.models.safeguarding import SafeguardingFlag
 from smsapp.runtime import get_runtime
 from smsapp.services.people.withdrawal import retention_sweep
-from smsapp.services.safeguarding.flags import email_configured, send_flag_email
+from smsapp.services.safeguarding.email_alert import email_configured, send_flag_email
 
 
 def email_flag(flag_id: int) -> bool:

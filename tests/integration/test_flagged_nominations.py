@@ -325,7 +325,7 @@ def test_a_disclosure_whose_handling_fails_still_reaches_the_lead(
     kid = make_participant(runtime, PHONES[0], nickname="Kid")
 
     def broken(runtime, session, row, participant):
-        receive.flags.check_inbound(runtime, session, row, participant)  # rolled back
+        receive.screening.check_inbound(runtime, session, row, participant)  # rolled back
         raise DataError("UPDATE answer SET raw_text=%(raw)s", {"raw": row.body}, Exception("bad"))
 
     monkeypatch.setattr(receive, "_route", broken)

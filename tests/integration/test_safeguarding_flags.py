@@ -24,7 +24,7 @@ from smsapp.models import (
 from smsapp.services.people.staff import create_user
 from smsapp.services.polls.definitions import import_poll, open_poll
 from smsapp.services.research.results import summarise
-from smsapp.services.safeguarding import flags
+from smsapp.services.safeguarding import email_alert, inbox
 from tests.support.factories import make_participant
 
 DATA = Path(__file__).parent.parent / "data"
@@ -178,7 +178,7 @@ def test_the_lead_sees_acknowledges_and_overdue_flags_are_counted(runtime, clien
         row = s.get(SafeguardingFlag, old.id)
         assert row is not None
         row.due_at = utcnow() - timedelta(minutes=1)
-        assert flags.open_flag_counts(s) == (2, 1)
+        assert inbox.open_flag_counts(s) == (2, 1)
 
     _login(client, runtime, "safeguarding")
     page = client.get("/admin/safeguarding/")
@@ -193,10 +193,10 @@ def test_the_lead_sees_acknowledges_and_overdue_flags_are_counted(runtime, clien
     empty = client.post(url, data={"csrf_token": token.group(1), "note": " "})
     assert empty.status_code == 302
     with runtime.db.transaction() as s:
-        assert flags.open_flag_counts(s) == (2, 1)
+        assert inbox.open_flag_counts(s) == (2, 1)
     client.post(url, data={"csrf_token": token.group(1), "note": "called school DSL"})
     with runtime.db.transaction() as s:
-        assert flags.open_flag_counts(s) == (1, 0)
+        assert inbox.open_flag_counts(s) == (1, 0)
         done = s.get(SafeguardingFlag, old.id)
         assert done is not None and done.acknowledged_by == "safeguarding@example.org"
         assert done.note == "called school DSL"
@@ -290,7 +290,7 @@ def test_the_email_names_no_child_and_quotes_no_text(runtime, phone) -> None:
         public_base_url="https://sms.example.org",
     )
     FakeSMTP.sent = []
-    flags.send_flag_email(settings, flag, smtp_factory=FakeSMTP)
+    email_alert.send_flag_email(settings, flag, smtp_factory=FakeSMTP)
     [message] = FakeSMTP.sent
     body = message.get_content()
     assert message["To"] == "dsl@school.example"

@@ -30,7 +30,7 @@ from smsapp.models import (
     Poll,
     PollStatus,
 )
-from smsapp.services.safeguarding.flags import open_flag_counts
+from smsapp.services.safeguarding.inbox import open_flag_counts
 from smsapp.web import db_session, runtime
 from smsapp.web.admin import STAFF, bp
 from smsapp.web.auth import roles_required

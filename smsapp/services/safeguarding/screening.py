@@ -1,19 +1,11 @@
-"""Safeguarding flags: check every inbound text, flag a match to the safeguarding lead (inbox,
-dashboard badge, optional e-mail), send the young person a supportive reply, and keep flagged
-texts out of everything shown to the group.
-
-The e-mail names no child and quotes no text: it says a flag is waiting and links to the inbox,
-where the lead reads it after logging in.
-"""
+"""Screening every inbound text: flag a match for the safeguarding lead (the inbox, the
+dashboard badge, the e-mail alert), give the young person the supportive reply, and keep
+flagged texts out of everything counted or shown (answer_is_flagged)."""
 
 from __future__ import annotations
 
 import logging
-import smtplib
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -35,7 +27,6 @@ from smsapp.models import (
 from smsapp.runtime import Runtime
 from smsapp.safeguarding.phrases import (
     DEFAULT_RULES,
-    LABELS,
     Match,
     Matcher,
     default_matcher,
@@ -43,10 +34,9 @@ from smsapp.safeguarding.phrases import (
     parse_rules,
 )
 from smsapp.services import audit
+from smsapp.services.safeguarding.email_alert import EMAIL_JOB, email_configured
 
 log = logging.getLogger(__name__)
-
-EMAIL_JOB = "jobs.safeguarding.email_flag"
 
 
 @lru_cache(maxsize=8)
@@ -184,141 +174,3 @@ def answer_is_flagged() -> sa.ColumnElement[bool]:
         Answer.inbound_message_id.is_not(None),
         Answer.inbound_message_id.in_(flagged_inbound_ids()),
     )
-
-
-# -- the inbox -----------------------------------------------------------------------------------
-
-
-@dataclass
-class FlagView:
-    id: int
-    categories: list[str]
-    labels: list[str]
-    matched: list[dict[str, str]]
-    body: str
-    pseudonym: str | None
-    participant_id: int | None
-    created_at: datetime
-    due_at: datetime
-    acknowledged_by: str | None
-    acknowledged_at: datetime | None
-    note: str | None
-    overdue: bool
-
-    @property
-    def is_open(self) -> bool:
-        return self.acknowledged_at is None
-
-
-def list_flags(
-    session: Session, *, open_only: bool = False, now: datetime | None = None, limit: int = 200
-) -> list[FlagView]:
-    """Newest first; open ones before acknowledged ones."""
-    now = now or utcnow()
-    stmt = (
-        sa.select(SafeguardingFlag, InboundMessage.body, Participant.pseudonym)
-        .join(InboundMessage, InboundMessage.id == SafeguardingFlag.inbound_message_id)
-        .outerjoin(Participant, Participant.id == SafeguardingFlag.participant_id)
-        .order_by(
-            SafeguardingFlag.acknowledged_at.is_not(None),
-            SafeguardingFlag.created_at.desc(),
-            SafeguardingFlag.id.desc(),
-        )
-        .limit(limit)
-    )
-    if open_only:
-        stmt = stmt.where(SafeguardingFlag.acknowledged_at.is_(None))
-    views = []
-    for flag, body, pseudonym in session.execute(stmt).all():
-        views.append(
-            FlagView(
-                id=flag.id,
-                categories=list(flag.categories or []),
-                labels=[LABELS.get(c, c) for c in flag.categories or []],
-                matched=list(flag.matched or []),
-                body=body or "",
-                pseudonym=pseudonym,
-                participant_id=flag.participant_id,
-                created_at=flag.created_at,
-                due_at=flag.due_at,
-                acknowledged_by=flag.acknowledged_by,
-                acknowledged_at=flag.acknowledged_at,
-                note=flag.note,
-                overdue=flag.acknowledged_at is None and flag.due_at <= now,
-            )
-        )
-    return views
-
-
-def open_flag_counts(session: Session, now: datetime | None = None) -> tuple[int, int]:
-    """(open, overdue) for the dashboard badge."""
-    now = now or utcnow()
-    row = session.execute(
-        sa.select(
-            sa.func.count(SafeguardingFlag.id),
-            sa.func.count(SafeguardingFlag.id).filter(SafeguardingFlag.due_at <= now),
-        ).where(SafeguardingFlag.acknowledged_at.is_(None))
-    ).one()
-    return int(row[0] or 0), int(row[1] or 0)
-
-
-class FlagError(ValueError):
-    pass
-
-
-def acknowledge(session: Session, flag_id: int, *, by: str, note: str) -> SafeguardingFlag:
-    """The lead has seen it and says what was done; the note is required and kept."""
-    note = note.strip()
-    if not note:
-        raise FlagError("write a short note: what you did or decided")
-    flag = session.get(SafeguardingFlag, flag_id)
-    if flag is None:
-        raise FlagError("no such flag")
-    if flag.acknowledged_at is not None:
-        raise FlagError(f"already acknowledged by {flag.acknowledged_by}")
-    now = utcnow()
-    flag.acknowledged_at = now
-    flag.acknowledged_by = by
-    flag.note = note[:4000]
-    audit.record(session, by, "safeguarding.acknowledge", str(flag.id), late=flag.due_at <= now)
-    return flag
-
-
-# -- e-mail --------------------------------------------------------------------------------------
-
-
-def email_configured(settings: Settings) -> bool:
-    return bool(settings.smtp_host and settings.safeguarding_email)
-
-
-def flag_email(settings: Settings, flag: SafeguardingFlag, inbox_url: str | None) -> EmailMessage:
-    """A notice with no child's name, number or words in it: those stay behind the log-in."""
-    message = EmailMessage()
-    message["Subject"] = f"[{settings.service_name}] Safeguarding flag #{flag.id} needs attention"
-    message["From"] = settings.smtp_from or f"{settings.service_name}@localhost"
-    message["To"] = settings.safeguarding_email or ""
-    labels = ", ".join(LABELS.get(c, c) for c in flag.categories or [])
-    where = inbox_url or "the safeguarding inbox (/admin/safeguarding/)"
-    message.set_content(
-        f"A text received at {flag.created_at:%Y-%m-%d %H:%M} UTC matched: {labels}.\n\n"
-        f"Please read it and acknowledge it by {flag.due_at:%Y-%m-%d %H:%M} UTC in {where}.\n\n"
-        "This e-mail does not include the message or who sent it.\n"
-    )
-    return message
-
-
-def send_flag_email(
-    settings: Settings,
-    flag: SafeguardingFlag,
-    *,
-    smtp_factory: Callable[..., Any] = smtplib.SMTP,
-) -> None:
-    inbox = f"{settings.public_base_url}/admin/safeguarding/" if settings.public_base_url else None
-    message = flag_email(settings, flag, inbox)
-    assert settings.smtp_host
-    with smtp_factory(settings.smtp_host, settings.smtp_port, timeout=20) as smtp:
-        if settings.smtp_starttls:
-            smtp.starttls()
-        if settings.smtp_user:
-            smtp.login(settings.smtp_user, settings.smtp_password or "")
-        smtp.send_message(message)
