@@ -321,6 +321,37 @@ def test_a_flag_emails_the_lead_through_the_queued_job(runtime, phone) -> None:
     assert flag.emailed_at is not None
 
 
+def test_the_send_once_rule_is_the_services_a_failed_send_is_tried_again(runtime, phone) -> None:
+    """email_alert.email_flag_once decides: nothing without SMTP settings, one e-mail per flag,
+    and a send that fails leaves the flag to be e-mailed by the retry (never lost)."""
+    import socket
+
+    from tests.support.smtp_sink import SmtpSink
+
+    make_participant(runtime, SAM)
+    phone(SAM).replies("i want to kill myself")
+    [flag] = _flags(runtime)
+    with runtime.db.transaction() as s:
+        assert email_alert.email_flag_once(runtime.settings, s, flag.id) is False  # no SMTP
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # nothing listens here once the socket closes
+    down = runtime.settings.with_overrides(
+        smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False, safeguarding_email="d@x.org"
+    )
+    with pytest.raises(OSError), runtime.db.transaction() as s:
+        email_alert.email_flag_once(down, s, flag.id)
+    with SmtpSink() as sink:
+        up = down.with_overrides(smtp_port=sink.port)
+        for _ in range(2):
+            with runtime.db.transaction() as s:
+                email_alert.email_flag_once(up, s, flag.id)
+        [message] = sink.received
+    assert message["To"] == "d@x.org"
+    [flag] = _flags(runtime)
+    assert flag.emailed_at is not None
+
+
 QUICK_VOTE = """
 slug: quick
 title: Quick vote

@@ -11,7 +11,10 @@ from collections.abc import Callable
 from email.message import EmailMessage
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from smsapp.config import Settings
+from smsapp.db import utcnow
 from smsapp.models import SafeguardingFlag
 from smsapp.safeguarding.phrases import LABELS
 
@@ -53,3 +56,24 @@ def send_flag_email(
         if settings.smtp_user:
             smtp.login(settings.smtp_user, settings.smtp_password or "")
         smtp.send_message(message)
+
+
+def email_flag_once(
+    settings: Settings,
+    session: Session,
+    flag_id: int,
+    *,
+    smtp_factory: Callable[..., Any] = smtplib.SMTP,
+) -> bool:
+    """E-mail the lead about one flag unless it was e-mailed already; True when sent.
+
+    `emailed_at` is set in the caller's transaction after the send, so a send that fails (or a
+    transaction that does not commit) leaves the flag to be e-mailed by the job's retry: the
+    lead may get a second e-mail, never none. Nothing is sent when e-mail is not configured.
+    """
+    flag = session.get(SafeguardingFlag, flag_id)
+    if flag is None or flag.emailed_at is not None or not email_configured(settings):
+        return False
+    send_flag_email(settings, flag, smtp_factory=smtp_factory)
+    flag.emailed_at = utcnow()
+    return True
