@@ -4,12 +4,15 @@ A guardian's consent is needed before any text. Where a group asks for the young
 assent by text (Group.settings["assent_by_text"]), they are first invited to reply JOIN (not
 YES, a carrier keyword) and get nothing else until they do; assent given in person and recorded
 by a facilitator counts too. `textable_reason` is the one rule the sending path checks.
+
+A guardian's consent is recorded by `record_consent` alone, whoever records it: the participant
+form on the admin page and the participant CSV import.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -21,11 +24,26 @@ from smsapp.services import audit
 JOIN_INVITATION = "join-invitation"  # the one kind of text that may precede assent
 ASSENT_IN_PERSON = "in-person"
 ASSENT_BY_TEXT = "text"
-CONSENT_METHODS = ("paper form", "online form", "e-mail", "phone call", "in person", "import")
+# How a guardian's consent reached the project: the one list `record_consent` accepts. A school
+# gets it on a paper form, an online form, by e-mail, or by word of mouth (a phone call or at a
+# parents' evening: "verbal", with who said it in consent_by). "import" marks consent from the
+# participant CSV, whose consent column holds only a date or yes; staff do not pick it.
+IMPORTED = "import"
+CONSENT_METHODS = ("paper form", "online form", "e-mail", "verbal", IMPORTED)
+FORM_METHODS = tuple(m for m in CONSENT_METHODS if m != IMPORTED)  # the participant form's
+GIVEN_BY_LIMIT = 200  # participant.consent_by
+# A consent date is a day without a time: it is kept as noon UTC, which is the same day in the
+# UK whether or not summer time is on, so the date never shifts when shown.
+CONSENT_HOUR = time(12, tzinfo=UTC)
 
 
 class ConsentError(ValueError):
-    pass
+    """Consent or assent details that cannot be recorded. `field` names the part that is wrong
+    (consent_by, consent_method, consent_date, assent_method), so a form shows it there."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def group_requires_assent(group: Group) -> bool:
@@ -134,6 +152,19 @@ def joined_reply(participant: Participant) -> str:
     )
 
 
+def consent_time(day: date | None, now: datetime) -> datetime:
+    """When consent given on `day` is recorded as given: noon UTC that day, or `now` when no day
+    is given or when noon today is still to come (a consent is never dated in the future).
+
+    A day after today (UTC) is refused with ConsentError (field consent_date).
+    """
+    if day is None:
+        return now
+    if day > now.astimezone(UTC).date():
+        raise ConsentError("the consent date is in the future", "consent_date")
+    return min(datetime.combine(day, CONSENT_HOUR), now)
+
+
 def record_consent(
     session: Session,
     participant: Participant,
@@ -143,15 +174,32 @@ def record_consent(
     actor: str,
     at: datetime | None = None,
 ) -> None:
-    """A guardian's consent: who gave it, how, and when (now unless a date is given)."""
+    """Record a guardian's consent: who gave it (free text), how (one of CONSENT_METHODS), and
+    when (now unless given; see consent_time for a date). Audited as participant.consent.
+
+    ConsentError, with the field it is about, when a part is missing or wrong; then nothing
+    changes.
+    """
     given_by, method = given_by.strip(), method.strip()
     if not given_by:
-        raise ConsentError("say who gave consent (the parent or carer's name or role)")
-    if not method:
-        raise ConsentError(f"say how consent was given, e.g. {', '.join(CONSENT_METHODS[:3])}")
-    participant.consent_at = at or utcnow()
-    participant.consent_by = given_by[:200]
-    participant.consent_method = method[:40]
+        raise ConsentError("say who gave consent, e.g. 'Jo Smith, mother'", "consent_by")
+    if len(given_by) > GIVEN_BY_LIMIT:
+        raise ConsentError(f"who gave consent: at most {GIVEN_BY_LIMIT} characters", "consent_by")
+    if method not in CONSENT_METHODS:
+        raise ConsentError(
+            f"how consent was given: one of {', '.join(FORM_METHODS)}", "consent_method"
+        )
+    now = utcnow()
+    at = at or now
+    if at.tzinfo is None:
+        raise ValueError("consent time must be timezone-aware")  # a bug in the caller
+    if at > now:
+        raise ConsentError("the consent date is in the future", "consent_date")
+    participant.consent_at, participant.consent_by, participant.consent_method = (
+        at,
+        given_by,
+        method,
+    )
     audit.record(session, actor, "participant.consent", participant.pseudonym, method=method)
 
 
@@ -168,7 +216,9 @@ def record_assent(
     Returns False when assent was already recorded (the first record stands).
     """
     if method not in (ASSENT_IN_PERSON, ASSENT_BY_TEXT):
-        raise ConsentError(f"assent is given {ASSENT_IN_PERSON!r} or by {ASSENT_BY_TEXT!r}")
+        raise ConsentError(
+            f"assent is given {ASSENT_IN_PERSON!r} or by {ASSENT_BY_TEXT!r}", "assent_method"
+        )
     if participant.assent_at is not None:
         return False
     participant.assent_at = at or utcnow()

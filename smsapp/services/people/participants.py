@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -15,6 +15,7 @@ from smsapp.models import Group, GroupMembership, Participant
 from smsapp.privacy.phones import PhoneNumberError, mask_phone, normalise_phone
 from smsapp.privacy.vault import PhoneVault
 from smsapp.services import audit
+from smsapp.services.people import consent
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,59}$")
 KNOWN_COLUMNS = ("phone", "nickname", "age_band", "consent", "language")
@@ -91,8 +92,9 @@ def new_participant(
     return participant
 
 
-def parse_consent(value: str) -> tuple[bool, datetime | None]:
-    """`yes` → consent now; a date → consent on that day; blank/no → none. Else ValueError."""
+def parse_consent(value: str) -> tuple[bool, date | None]:
+    """The CSV's consent cell: `yes` → consent with no date; a date → consent on that day;
+    blank/no → none. Else ValueError. consent.consent_time turns the day into a time."""
     text = value.strip().lower()
     if text in {"", "no", "n", "false", "0"}:
         return False, None
@@ -100,12 +102,9 @@ def parse_consent(value: str) -> tuple[bool, datetime | None]:
         return True, None
     for fmt in ("%Y-%m-%d", "%d/%m/%Y", "%d/%m/%y", "%d-%m-%Y", "%d.%m.%Y"):
         try:
-            day = datetime.strptime(text, fmt).date()
+            return True, datetime.strptime(text, fmt).date()
         except ValueError:
             continue
-        if day > date.today():
-            raise ValueError("consent date is in the future")
-        return True, datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
     raise ValueError("consent must be a date (2026-09-01 or 01/09/2026) or yes")
 
 
@@ -277,7 +276,8 @@ def import_participants(
     _columns, rows = _read_rows(data)
     report = ImportReport(group=group.slug)
 
-    parsed: list[tuple[int, str, dict[str, str], tuple[bool, datetime | None]]] = []
+    now = utcnow()
+    parsed: list[tuple[int, str, dict[str, str], datetime | None]] = []
     seen: dict[str, int] = {}
     for line, row in rows:
         problem = row.get("__error__") or _row_problem(row)
@@ -298,12 +298,13 @@ def import_participants(
             )
             continue
         try:
-            consent = parse_consent(row.get("consent", ""))
-        except ValueError as exc:
+            has_consent, day = parse_consent(row.get("consent", ""))
+            consented_at = consent.consent_time(day, now) if has_consent else None
+        except ValueError as exc:  # ConsentError is one too
             report.rejected.append(RowReport(line, outcome="rejected", reason=str(exc)))
             continue
         seen[e164] = line
-        parsed.append((line, e164, row, consent))
+        parsed.append((line, e164, row, consented_at))
 
     # One query for everyone already known, instead of one per row.
     indexes = {vault.index(e164): e164 for _, e164, _, _ in parsed}
@@ -319,9 +320,8 @@ def import_participants(
         )
     )
     taken = set(session.scalars(sa.select(Participant.pseudonym)))
-    now = utcnow()
     touched: list[tuple[int, Participant, str]] = []
-    for line, e164, row, (has_consent, consent_at) in parsed:
+    for line, e164, row, consented_at in parsed:
         participant = existing.get(vault.index(e164))
         outcome = "updated"
         if participant is None:
@@ -331,10 +331,15 @@ def import_participants(
             value = (row.get(column) or "").strip()
             if value:
                 setattr(participant, column, value)
-        if has_consent and participant.consent_at is None:
-            participant.consent_at = consent_at or now
-            participant.consent_method = "import"
-            participant.consent_by = actor
+        if consented_at is not None and participant.consent_at is None:  # the first one stands
+            consent.record_consent(
+                session,
+                participant,
+                given_by=actor[: consent.GIVEN_BY_LIMIT],  # who imported: the file names nobody
+                method=consent.IMPORTED,
+                actor=actor,
+                at=consented_at,
+            )
         if participant.consent_at is None:
             report.without_consent += 1
         touched.append((line, participant, outcome))
@@ -355,35 +360,8 @@ def import_participants(
     return report
 
 
-CONSENT_METHODS = ("paper form", "online form", "e-mail", "verbal")
-
-
 class ParticipantError(ValueError):
     pass
-
-
-def record_consent(
-    session: Session,
-    participant: Participant,
-    by: str,
-    at: datetime,
-    method: str,
-    actor: str,
-) -> None:
-    """Record a guardian's consent: who gave it (free text), on what day, and how."""
-    by = by.strip()
-    if not by:
-        raise ParticipantError("say who gave consent, e.g. 'Jo Smith, mother'")
-    if len(by) > 200:
-        raise ParticipantError("who gave consent: at most 200 characters")
-    if method not in CONSENT_METHODS:
-        raise ParticipantError(f"how consent was given: one of {', '.join(CONSENT_METHODS)}")
-    if at.tzinfo is None:
-        raise ValueError("consent time must be timezone-aware")
-    if at > utcnow():
-        raise ParticipantError("the consent date is in the future")
-    participant.consent_at, participant.consent_by, participant.consent_method = at, by, method
-    audit.record(session, actor, "participant.consent", participant.pseudonym, method=method)
 
 
 def change_phone(
