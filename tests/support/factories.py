@@ -13,7 +13,8 @@ from smsapp.privacy.phones import normalise_phone
 from smsapp.runtime import Runtime
 from smsapp.services.outbox import sending
 from smsapp.services.people.consent import record_consent
-from smsapp.services.people.participants import create_group, group_by_slug, new_participant
+from smsapp.services.people.groups import create_group, group_by_slug
+from smsapp.services.people.participants import new_participant
 from smsapp.services.polls.definitions import import_poll
 from smsapp.services.polls.launch import launch_poll
 

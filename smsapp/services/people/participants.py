@@ -1,4 +1,4 @@
-"""Participants and groups: create, find by number, import from CSV with a report of every row."""
+"""Participants: create, find by number, change number, import from CSV with a report of every row."""
 
 from __future__ import annotations
 
@@ -17,33 +17,12 @@ from smsapp.privacy.vault import PhoneVault
 from smsapp.services import audit
 from smsapp.services.people import consent
 
-SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,59}$")
 KNOWN_COLUMNS = ("phone", "nickname", "age_band", "consent", "language")
 MAX_IMPORT_BYTES = 10 * 1024 * 1024
 
 
-class GroupError(ValueError):
-    pass
-
-
 class ImportFileError(ValueError):
     """The whole file is unusable (no header, no phone column, empty, not text)."""
-
-
-def create_group(session: Session, slug: str, name: str, actor: str = "system") -> Group:
-    slug = slug.strip()
-    if not SLUG_RE.match(slug):
-        raise GroupError("a group slug is lower-case letters, digits and hyphens, e.g. oakfield")
-    if session.scalar(sa.select(Group.id).where(Group.slug == slug)) is not None:
-        raise GroupError(f"a group called {slug!r} already exists")
-    group = Group(slug=slug, name=name.strip() or slug, settings={})
-    session.add(group)
-    audit.record(session, actor, "group.create", slug, name=group.name)
-    return group
-
-
-def group_by_slug(session: Session, slug: str) -> Group | None:
-    return session.scalar(sa.select(Group).where(Group.slug == slug))
 
 
 def find_by_phone(

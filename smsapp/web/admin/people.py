@@ -17,6 +17,7 @@ from smsapp.models import Group, GroupMembership, Participant
 from smsapp.privacy.phones import PhoneNumberError, normalise_phone
 from smsapp.services.people import consent, withdrawal
 from smsapp.services.people import participants as people
+from smsapp.services.people.groups import GroupError, create_group, group_by_slug
 from smsapp.web import db_session, request_transaction, runtime
 from smsapp.web.admin import PEOPLE, bp
 from smsapp.web.auth import roles_required
@@ -26,7 +27,7 @@ PAGE_SIZE = 200
 
 
 def _group_or_404(slug: str) -> Group:
-    group = people.group_by_slug(db_session(), slug)
+    group = group_by_slug(db_session(), slug)
     if group is None:
         abort(404)
     return group
@@ -70,8 +71,8 @@ def group_create() -> ResponseReturnValue:
     name = (request.form.get("name") or "").strip()
     try:
         with request_transaction() as s:
-            people.create_group(s, slug, name, actor=current_user.email)
-    except people.GroupError as exc:
+            create_group(s, slug, name, actor=current_user.email)
+    except GroupError as exc:
         rows = db_session().scalars(sa.select(Group).order_by(Group.name)).all()
         values = {"slug": slug, "name": name}
         return render_template(
