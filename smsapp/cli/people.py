@@ -121,7 +121,7 @@ def participants_group() -> None:
 def participants_import(file: Path, group_slug: str) -> None:
     """Import participants from CSV (phone, nickname, age_band, consent, language)."""
     from smsapp.services.people.groups import group_by_slug
-    from smsapp.services.people.participants import ImportFileError, import_participants
+    from smsapp.services.people.participant_import import ImportFileError, import_participants
 
     rt = runtime()
     try:

@@ -36,7 +36,7 @@ from smsapp.models import Group, OutboundMessage, Participant
 from smsapp.runtime import Runtime, build_runtime
 from smsapp.services.outbox import sending
 from smsapp.services.people.groups import create_group, end_group, group_by_slug
-from smsapp.services.people.participants import import_participants
+from smsapp.services.people.participant_import import import_participants
 from smsapp.services.people.staff import create_user
 from smsapp.services.polls.definitions import import_poll, open_poll
 from tests.conftest import (

@@ -15,9 +15,11 @@ from flask_login import current_user
 from smsapp.db import utcnow
 from smsapp.models import Group, GroupMembership, Participant
 from smsapp.privacy.phones import PhoneNumberError, normalise_phone
+from smsapp.services import audit
 from smsapp.services.people import consent, withdrawal
 from smsapp.services.people import participants as people
 from smsapp.services.people.groups import GroupError, create_group, group_by_slug
+from smsapp.services.people.participant_import import ImportFileError, import_participants
 from smsapp.web import db_session, request_transaction, runtime
 from smsapp.web.admin import PEOPLE, bp
 from smsapp.web.auth import roles_required
@@ -115,10 +117,10 @@ def group_import(slug: str) -> ResponseReturnValue:
         else:
             try:
                 with request_transaction() as s:
-                    report = people.import_participants(
+                    report = import_participants(
                         s, runtime().vault, group, upload.read(), actor=current_user.email
                     )
-            except people.ImportFileError as exc:
+            except ImportFileError as exc:
                 error, status = str(exc), 422
     return render_template("admin/import.html", group=group, report=report, error=error), status
 
@@ -186,7 +188,7 @@ def participant_new(slug: str) -> ResponseReturnValue:
         if errors:
             s.rollback()
             return _participant_form(None, group, errors, 422)
-        people.audit.record(s, current_user.email, "participant.add", participant.pseudonym)
+        audit.record(s, current_user.email, "participant.add", participant.pseudonym)
         s.commit()
     except BaseException:
         s.rollback()
@@ -216,7 +218,7 @@ def participant_edit(pid: int) -> ResponseReturnValue:
         if errors:
             s.rollback()
             return _participant_form(_participant_or_404(pid), None, errors, 422)
-        people.audit.record(s, current_user.email, "participant.edit", participant.pseudonym)
+        audit.record(s, current_user.email, "participant.edit", participant.pseudonym)
         s.commit()
     except BaseException:
         s.rollback()
