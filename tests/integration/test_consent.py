@@ -1,5 +1,7 @@
 """Consent and assent end to end: the JOIN invitation, JOIN (never YES), no poll text before
-consent and assent, and the rule the sending path checks (`textable_reason`)."""
+consent and assent, and the rule the sending path checks (`textable_reason`); recording consent
+the same way from the form and the CSV import; and the dashboard counting who the launch and
+the send path would text."""
 
 from __future__ import annotations
 
@@ -350,3 +352,98 @@ def test_a_consent_error_is_shown_by_its_field_and_changes_nothing(
     errors = set(re.findall(r'id="([a-z_]+)-error"', page))
     assert errors == {field}, page
     assert _consent_of(runtime, SAM) == (None, None, None)
+
+
+# ---------------------------------------------------------------------------------------------
+# Who may be texted: the dashboard's "can be texted", the launch and the send path's rule agree.
+
+
+def _dashboard_counts(client, slug: str) -> tuple[int, int]:
+    page = client.get("/admin/").get_data(as_text=True)
+    found = re.search(
+        rf'<span class="muted">{slug}</span></td>\s*<td>(\d+)</td>\s*<td>(\d+)</td>', page
+    )
+    assert found, page
+    return int(found.group(1)), int(found.group(2))
+
+
+def test_the_dashboard_counts_who_the_launch_and_the_send_path_would_text(
+    runtime, client, login
+) -> None:
+    """A group asking for assent with one member of each kind that is not texted: no consent,
+    opted out, withdrawn, invalid number, awaiting assent, and a simulated phone. The dashboard
+    used to count everyone active with consent (5 here); the launch texts 2."""
+    from smsapp.models import GroupMembership, NumberStatus
+    from smsapp.services.polls.launch import preview_launch
+    from tests.support.factories import make_poll
+
+    _require_assent(runtime)
+    make_group(runtime, "riverside", "Riverside")
+    kinds = {
+        "ok": {},
+        "also ok": {},
+        "no consent": {"consent": False},
+        "opted out": {"status": "opted-out"},
+        "withdrawn": {"status": "withdrawn"},
+        "invalid number": {},
+        "awaiting assent": {},
+        "simulated": {},
+    }
+    ids = {}
+    for i, (kind, options) in enumerate(kinds.items()):
+        ids[kind] = make_participant(runtime, f"+4479111235{i:02d}", **options).id
+    with runtime.db.transaction() as s:
+        for kind, pid in ids.items():
+            p = s.get(Participant, pid)
+            assert p is not None
+            if kind != "awaiting assent":
+                consent.record_assent(s, p, method=consent.ASSENT_IN_PERSON, actor="fac@x.org")
+            if kind == "invalid number":
+                p.number_status = NumberStatus.INVALID
+            if kind == "simulated":
+                p.simulated = True
+        # Riverside asks for no assent, but its member still owes it to Oakfield: the send path
+        # holds every text but the JOIN invitation until it comes.
+        for kind in ("also ok", "awaiting assent"):
+            s.add(GroupMembership(group_id=_group_id(s, "riverside"), participant_id=ids[kind]))
+    make_poll(runtime)  # for oakfield
+
+    with runtime.db.transaction() as s:
+        plan = preview_launch(runtime, s, "name-our-group")
+        launched = {m.id for m in plan.recipients} - plan.awaiting_assent
+        by_rule = {
+            pid for pid in ids.values() if consent.textable_reason(s, _p(s, pid), kind="x") is None
+        }
+        members = consent.member_textability(s)
+        loaded = {
+            (m.group_id, m.participant_id)
+            for m in members
+            if consent.text_gate(m.facts, "invitation") is None
+        }
+    assert launched == by_rule == {ids["ok"], ids["also ok"]}
+    oakfield, riverside = (_group_id_of(runtime, g) for g in ("oakfield", "riverside"))
+    assert loaded == {
+        (oakfield, ids["ok"]),
+        (oakfield, ids["also ok"]),
+        (riverside, ids["also ok"]),
+    }
+    login()
+    assert _dashboard_counts(client, "oakfield") == (7, 2)  # the simulated phone is no member
+    assert _dashboard_counts(client, "riverside") == (2, 1)
+
+
+def _p(s, pid: int) -> Participant:
+    p = s.get(Participant, pid)
+    assert p is not None
+    return p
+
+
+def _group_id(s, slug: str) -> int:
+    group_id = s.scalar(sa.select(Group.id).where(Group.slug == slug))
+    assert group_id is not None
+    return group_id
+
+
+def _group_id_of(runtime, slug: str) -> int:
+    with runtime.db.transaction() as s:
+        return _group_id(s, slug)

@@ -11,11 +11,12 @@ form on the admin page and the participant CSV import.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from smsapp.db import utcnow
 from smsapp.models import Group, GroupMembership, NumberStatus, Participant, ParticipantStatus
@@ -114,6 +115,100 @@ def textable_reason(session: Session, participant: Participant, *, kind: str) ->
         needs_assent=needs_assent(session, participant),
     )
     return text_gate(facts, kind)
+
+
+@dataclass(frozen=True)
+class MemberFacts:
+    group_id: int
+    participant_id: int
+    facts: Textability
+
+
+def member_textability(
+    session: Session, group_ids: Collection[int] | None = None
+) -> list[MemberFacts]:
+    """Every member of these groups (all groups when None) with the facts `text_gate` decides
+    on, the same facts `textable_reason` gathers for one participant. Two queries: the groups
+    that ask for assent (few), then the members. Simulated members are included: the gate
+    refuses them."""
+    assent_groups = [g.id for g in session.scalars(sa.select(Group)) if group_requires_assent(g)]
+    elsewhere = aliased(GroupMembership)
+    owes_assent = (
+        sa.exists()
+        .where(
+            elsewhere.participant_id == Participant.id,
+            elsewhere.group_id.in_(assent_groups),
+        )
+        .correlate(Participant)
+        if assent_groups
+        else sa.false()
+    )
+    stmt = (
+        sa.select(
+            GroupMembership.group_id,
+            Participant.id,
+            Participant.simulated,
+            Participant.status,
+            Participant.phone_ciphertext.is_not(None),
+            Participant.number_status,
+            Participant.consent_at.is_not(None),
+            sa.and_(Participant.assent_at.is_(None), Participant.simulated.is_(False), owes_assent),
+        )
+        .join(Participant, Participant.id == GroupMembership.participant_id)
+        .order_by(GroupMembership.group_id, Participant.id)
+    )
+    if group_ids is not None:
+        stmt = stmt.where(GroupMembership.group_id.in_(list(group_ids)))
+    return [
+        MemberFacts(
+            group_id,
+            participant_id,
+            Textability(
+                simulated=bool(simulated),
+                status=status,
+                has_phone=bool(has_phone),
+                number_status=number_status,
+                has_consent=bool(has_consent),
+                needs_assent=bool(needs),
+            ),
+        )
+        for (
+            group_id,
+            participant_id,
+            simulated,
+            status,
+            has_phone,
+            number_status,
+            has_consent,
+            needs,
+        ) in session.execute(stmt)
+    ]
+
+
+@dataclass(frozen=True)
+class GroupReach:
+    """A group as the dashboard shows it: its real members, and how many may be texted now."""
+
+    slug: str
+    name: str
+    members: int
+    textable: int
+
+
+def group_reach(session: Session) -> list[GroupReach]:
+    """Every group by name, counting the members `text_gate` lets a poll text reach today: the
+    rule the launch and the send path apply, so the dashboard promises what they will do."""
+    counts: dict[int, list[int]] = {}
+    for member in member_textability(session):
+        if member.facts.simulated:
+            continue  # the admin page's pretend phones are never counted
+        seen = counts.setdefault(member.group_id, [0, 0])
+        seen[0] += 1
+        seen[1] += text_gate(member.facts, "invitation") is None
+    groups = session.execute(sa.select(Group.id, Group.slug, Group.name).order_by(Group.name))
+    return [
+        GroupReach(slug, name, *counts.get(group_id, [0, 0])) for group_id, slug, name in groups
+    ]
 
 
 def awaiting_assent(session: Session, participant_ids: set[int]) -> set[int]:
