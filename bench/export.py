@@ -58,7 +58,7 @@ def create_schema(url: str) -> None:
 
 def make_poll(url: str, slug: str) -> int:
     from smsapp.db import Database
-    from smsapp.services.people.participants import create_group, group_by_slug
+    from smsapp.services.people.groups import create_group, group_by_slug
     from smsapp.services.polls.definitions import import_poll, open_poll
 
     source = (ROOT / "tests" / "data" / "every_kind.yaml").read_text()

@@ -59,7 +59,8 @@ def setup(database_url: str, participants: int) -> list[str]:
     from smsapp.migrate import upgrade
     from smsapp.models import GroupMembership
     from smsapp.runtime import build_runtime
-    from smsapp.services.people.participants import create_group, new_participant
+    from smsapp.services.people.groups import create_group
+    from smsapp.services.people.participants import new_participant
     from smsapp.services.polls.definitions import import_poll
     from smsapp.services.polls.launch import launch_poll
 

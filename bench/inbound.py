@@ -114,7 +114,7 @@ def conversation_setup(runtime: Any, count: int) -> Any:
     import yaml
 
     from smsapp.models import Participant
-    from smsapp.services.people.participants import create_group
+    from smsapp.services.people.groups import create_group
     from smsapp.services.polls.definitions import import_poll
     from smsapp.services.polls.launch import launch_poll
 

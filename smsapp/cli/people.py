@@ -100,7 +100,7 @@ def groups_group() -> None:
 @click.option("--name", required=True, help="Display name")
 def groups_create(slug: str, name: str) -> None:
     """Create a group."""
-    from smsapp.services.people.participants import GroupError, create_group
+    from smsapp.services.people.groups import GroupError, create_group
 
     try:
         with runtime().db.transaction() as s:
@@ -120,11 +120,8 @@ def participants_group() -> None:
 @click.option("--group", "group_slug", required=True)
 def participants_import(file: Path, group_slug: str) -> None:
     """Import participants from CSV (phone, nickname, age_band, consent, language)."""
-    from smsapp.services.people.participants import (
-        ImportFileError,
-        group_by_slug,
-        import_participants,
-    )
+    from smsapp.services.people.groups import group_by_slug
+    from smsapp.services.people.participant_import import ImportFileError, import_participants
 
     rt = runtime()
     try:

@@ -85,8 +85,8 @@ def retention_group() -> None:
 @click.argument("slug")
 def groups_end(slug: str) -> None:
     """Mark a group as ended; numbers are erased the retention days after this."""
-    from smsapp.services.people.participants import group_by_slug
-    from smsapp.services.people.withdrawal import end_group, retention_days
+    from smsapp.services.people.groups import end_group, group_by_slug
+    from smsapp.services.people.withdrawal import retention_days
 
     rt = runtime()
     with rt.db.transaction() as s:

@@ -15,7 +15,7 @@ from smsapp.models.people import (
     ParticipantStatus,
 )
 from smsapp.models.polls import Answer, Conversation, ConversationStatus, Poll, PollStatus
-from smsapp.models.safeguarding import FreeTextModeration, FreeTextReview, SafeguardingFlag
+from smsapp.models.safeguarding import SafeguardingFlag
 from smsapp.models.staff import ROLES, AuditEvent, LoginThrottle, StaffUser
 from smsapp.models.voting import Nomination, NominationStatus, TallyRun
 
@@ -31,8 +31,6 @@ __all__ = [
     "GroupMembership",
     "InboundMessage",
     "LoginThrottle",
-    "FreeTextModeration",
-    "FreeTextReview",
     "Nomination",
     "NominationStatus",
     "NumberStatus",

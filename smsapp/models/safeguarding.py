@@ -1,4 +1,4 @@
-"""Safeguarding flags raised by inbound texts, and the moderation of free-text answers."""
+"""Safeguarding flags raised by inbound texts."""
 
 from __future__ import annotations
 
@@ -32,22 +32,3 @@ class SafeguardingFlag(Base):
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     note: Mapped[str | None] = mapped_column(sa.Text)
     emailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-
-class FreeTextReview:
-    APPROVED = "approved"
-    REJECTED = "rejected"
-
-
-class FreeTextModeration(Base):
-    """A staff decision that one free-text answer may (or may not) be shown to the group."""
-
-    __tablename__ = "free_text_moderation"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    answer_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("answer.id", ondelete="CASCADE"), unique=True
-    )
-    status: Mapped[str] = mapped_column(sa.String(10))
-    moderated_by: Mapped[str] = mapped_column(sa.String(254))
-    moderated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -24,7 +24,7 @@ from smsapp.models import Group, GroupMembership, Participant
 from smsapp.privacy.redact import redact
 from smsapp.services import audit
 from smsapp.services.people import consent, withdrawal
-from smsapp.services.safeguarding import flags
+from smsapp.services.safeguarding import inbox as flag_inbox
 from smsapp.web import db_session, request_transaction, runtime
 from smsapp.web.auth import roles_required
 
@@ -59,8 +59,8 @@ def inbox() -> ResponseReturnValue:
     s = db_session()
     now = utcnow()
     show_all = request.args.get("all") == "1"
-    listed = flags.list_flags(s, open_only=not show_all, now=now)
-    open_count, overdue = flags.open_flag_counts(s, now)
+    listed = flag_inbox.list_flags(s, open_only=not show_all, now=now)
+    open_count, overdue = flag_inbox.open_flag_counts(s, now)
     return render_template(
         "safeguarding/inbox.html",
         flags=listed,
@@ -78,8 +78,8 @@ def acknowledge(flag_id: int) -> ResponseReturnValue:
     note = request.form.get("note") or ""
     try:
         with request_transaction() as s:
-            flags.acknowledge(s, flag_id, by=current_user.email, note=note)
-    except flags.FlagError as exc:
+            flag_inbox.acknowledge(s, flag_id, by=current_user.email, note=note)
+    except flag_inbox.FlagError as exc:
         flash(f"Flag #{flag_id} not acknowledged: {exc}.")
         return redirect(url_for("safeguarding.inbox"))
     flash(f"Flag #{flag_id} acknowledged.")

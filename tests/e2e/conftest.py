@@ -18,7 +18,7 @@ import smsapp.models  # noqa: F401  (registers the tables)
 from smsapp import create_app
 from smsapp.db import Base
 from smsapp.runtime import Runtime, build_runtime
-from smsapp.services.people.participants import create_group
+from smsapp.services.people.groups import create_group
 from smsapp.services.people.staff import create_user
 from tests.conftest import make_test_settings, require_service
 from tests.support.databases import throwaway_database

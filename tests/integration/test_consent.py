@@ -1,9 +1,12 @@
 """Consent and assent end to end: the JOIN invitation, JOIN (never YES), no poll text before
-consent and assent, and the rule the sending path checks (`textable_reason`)."""
+consent and assent, and the rule the sending path checks (`textable_reason`); recording consent
+the same way from the form and the CSV import; and the dashboard counting who the launch and
+the send path would text."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -229,3 +232,218 @@ def test_launch_asks_for_join_first_and_the_poll_follows_the_reply(runtime, phon
             sa.select(Conversation.status).where(Conversation.participant_id == waiting.id)
         )
     assert status == "open"
+
+
+# ---------------------------------------------------------------------------------------------
+# Recording consent: one function (consent.record_consent), one list of methods, one date rule
+# (consent.consent_time), used by the participant form and the CSV import alike.
+
+
+def test_a_consent_date_is_noon_utc_never_in_the_future() -> None:
+    morning = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
+    afternoon = datetime(2026, 3, 3, 15, 0, tzinfo=UTC)
+    assert consent.consent_time(date(2026, 3, 2), morning) == datetime(2026, 3, 2, 12, tzinfo=UTC)
+    assert consent.consent_time(date(2026, 3, 3), afternoon) == datetime(2026, 3, 3, 12, tzinfo=UTC)
+    assert consent.consent_time(date(2026, 3, 3), morning) == morning  # today, before noon
+    assert consent.consent_time(None, morning) == morning  # "yes", or no date on the form
+    with pytest.raises(consent.ConsentError, match="in the future") as refused:
+        consent.consent_time(date(2026, 3, 4), afternoon)
+    assert refused.value.field == "consent_date"
+
+
+def _form_methods(client, slug: str = "oakfield") -> list[str]:
+    page = client.get(f"/admin/groups/{slug}/participants/new").get_data(as_text=True)
+    select = page[page.index('name="consent_method"') :]
+    select = select[: select.index("</select>")]
+    return re.findall(r"<option(?: selected)?>([^<]*)</option>", select)  # not value="" Choose
+
+
+def _add_by_form(client, token: str, number: str, **consent_fields: str):
+    return client.post(
+        "/admin/groups/oakfield/participants/new",
+        data={"csrf_token": token, "phone": number, "nickname": "N", **consent_fields},
+    )
+
+
+def _consent_of(runtime, number: str) -> tuple[datetime | None, str | None, str | None]:
+    from smsapp.services.people.participants import find_by_phone
+
+    with runtime.db.transaction() as s:
+        p = find_by_phone(s, runtime.vault, number)
+        assert p is not None
+        return p.consent_at, p.consent_method, p.consent_by
+
+
+def test_the_form_and_the_import_record_consent_alike(runtime, client, login, runner, tmp_path):
+    """One list of methods: the form offers the ones staff choose, the import records
+    "import", and both are on it. One date rule: the same day gives the same time either way,
+    and today is accepted (before noon UTC the form used to call it "in the future" and the
+    import stored a time still to come)."""
+    assert consent.CONSENT_METHODS == ("paper form", "online form", "e-mail", "verbal", "import")
+    make_group(runtime)
+    token = login()
+    assert _form_methods(client) == ["paper form", "online form", "e-mail", "verbal"]
+    numbers = [f"+4479111234{i:02d}" for i in range(10)]
+    for number, method in zip(numbers, consent.FORM_METHODS, strict=False):
+        by_form = _add_by_form(
+            client, token, number, consent_by="Jo, mother", consent_date="", consent_method=method
+        )
+        assert by_form.status_code == 302, method
+        assert _consent_of(runtime, number)[1:] == (method, "Jo, mother")
+
+    today = datetime.now(UTC).date()
+    dated = [("2026-01-05", numbers[5], numbers[6]), (today.isoformat(), numbers[7], numbers[8])]
+    rows = "".join(f"{by_csv},N,{day}\n" for day, _, by_csv in dated)
+    (tmp_path / "people.csv").write_text("phone,nickname,consent\n" + rows)
+    imported = runner.invoke(
+        args=["participants", "import", str(tmp_path / "people.csv"), "--group", "oakfield"]
+    )
+    assert "2 rows accepted" in imported.output, imported.output
+    for day, by_form_number, by_csv in dated:
+        response = _add_by_form(
+            client,
+            token,
+            by_form_number,
+            consent_by="Jo",
+            consent_date=day,
+            consent_method="verbal",
+        )
+        assert response.status_code == 302, response.get_data(as_text=True)
+        form_at, _, _ = _consent_of(runtime, by_form_number)
+        csv_at, csv_method, csv_by = _consent_of(runtime, by_csv)
+        assert form_at == csv_at or day == today.isoformat()  # "now" differs by the run time
+        assert csv_at is not None and form_at is not None
+        assert csv_at <= datetime.now(UTC) and form_at <= datetime.now(UTC)
+        assert csv_at.date() == form_at.date() == datetime.fromisoformat(day).date()
+        assert (csv_method, csv_by) == ("import", "cli")
+    with runtime.db.transaction() as s:
+        recorded = s.scalars(
+            sa.select(AuditEvent.details).where(AuditEvent.action == "participant.consent")
+        ).all()
+    assert sorted(d["method"] for d in recorded) == sorted(
+        [*consent.FORM_METHODS, "verbal", "verbal", "import", "import"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"consent_by": " ", "consent_method": "verbal"}, "consent_by"),
+        ({"consent_by": "x" * 201, "consent_method": "verbal"}, "consent_by"),
+        ({"consent_by": "Jo", "consent_method": "phone call"}, "consent_method"),
+        ({"consent_by": "Jo", "consent_method": "import"}, None),  # on the list, not the form
+        ({"consent_by": "Jo", "consent_method": "verbal", "consent_date": "2999-01-01"}, "date"),
+        ({"consent_by": "Jo", "consent_method": "verbal", "consent_date": "5/1/26"}, "date"),
+    ],
+)
+def test_a_consent_error_is_shown_by_its_field_and_changes_nothing(
+    runtime, client, login, fields, field
+) -> None:
+    make_group(runtime)
+    p = make_participant(runtime, SAM, consent=False)
+    token = login()
+    response = client.post(f"/admin/participants/{p.id}", data={"csrf_token": token, **fields})
+    if field is None:
+        assert response.status_code == 302
+        return
+    field = "consent_date" if field == "date" else field
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    errors = set(re.findall(r'id="([a-z_]+)-error"', page))
+    assert errors == {field}, page
+    assert _consent_of(runtime, SAM) == (None, None, None)
+
+
+# ---------------------------------------------------------------------------------------------
+# Who may be texted: the dashboard's "can be texted", the launch and the send path's rule agree.
+
+
+def _dashboard_counts(client, slug: str) -> tuple[int, int]:
+    page = client.get("/admin/").get_data(as_text=True)
+    found = re.search(
+        rf'<span class="muted">{slug}</span></td>\s*<td>(\d+)</td>\s*<td>(\d+)</td>', page
+    )
+    assert found, page
+    return int(found.group(1)), int(found.group(2))
+
+
+def test_the_dashboard_counts_who_the_launch_and_the_send_path_would_text(
+    runtime, client, login
+) -> None:
+    """A group asking for assent with one member of each kind that is not texted: no consent,
+    opted out, withdrawn, invalid number, awaiting assent, and a simulated phone. The dashboard
+    used to count everyone active with consent (5 here); the launch texts 2."""
+    from smsapp.models import GroupMembership, NumberStatus
+    from smsapp.services.polls.launch import preview_launch
+    from tests.support.factories import make_poll
+
+    _require_assent(runtime)
+    make_group(runtime, "riverside", "Riverside")
+    kinds = {
+        "ok": {},
+        "also ok": {},
+        "no consent": {"consent": False},
+        "opted out": {"status": "opted-out"},
+        "withdrawn": {"status": "withdrawn"},
+        "invalid number": {},
+        "awaiting assent": {},
+        "simulated": {},
+    }
+    ids = {}
+    for i, (kind, options) in enumerate(kinds.items()):
+        ids[kind] = make_participant(runtime, f"+4479111235{i:02d}", **options).id
+    with runtime.db.transaction() as s:
+        for kind, pid in ids.items():
+            p = s.get(Participant, pid)
+            assert p is not None
+            if kind != "awaiting assent":
+                consent.record_assent(s, p, method=consent.ASSENT_IN_PERSON, actor="fac@x.org")
+            if kind == "invalid number":
+                p.number_status = NumberStatus.INVALID
+            if kind == "simulated":
+                p.simulated = True
+        # Riverside asks for no assent, but its member still owes it to Oakfield: the send path
+        # holds every text but the JOIN invitation until it comes.
+        for kind in ("also ok", "awaiting assent"):
+            s.add(GroupMembership(group_id=_group_id(s, "riverside"), participant_id=ids[kind]))
+    make_poll(runtime)  # for oakfield
+
+    with runtime.db.transaction() as s:
+        plan = preview_launch(runtime, s, "name-our-group")
+        launched = {m.id for m in plan.recipients} - plan.awaiting_assent
+        by_rule = {
+            pid for pid in ids.values() if consent.textable_reason(s, _p(s, pid), kind="x") is None
+        }
+        members = consent.member_textability(s)
+        loaded = {
+            (m.group_id, m.participant_id)
+            for m in members
+            if consent.text_gate(m.facts, "invitation") is None
+        }
+    assert launched == by_rule == {ids["ok"], ids["also ok"]}
+    oakfield, riverside = (_group_id_of(runtime, g) for g in ("oakfield", "riverside"))
+    assert loaded == {
+        (oakfield, ids["ok"]),
+        (oakfield, ids["also ok"]),
+        (riverside, ids["also ok"]),
+    }
+    login()
+    assert _dashboard_counts(client, "oakfield") == (7, 2)  # the simulated phone is no member
+    assert _dashboard_counts(client, "riverside") == (2, 1)
+
+
+def _p(s, pid: int) -> Participant:
+    p = s.get(Participant, pid)
+    assert p is not None
+    return p
+
+
+def _group_id(s, slug: str) -> int:
+    group_id = s.scalar(sa.select(Group.id).where(Group.slug == slug))
+    assert group_id is not None
+    return group_id
+
+
+def _group_id_of(runtime, slug: str) -> int:
+    with runtime.db.transaction() as s:
+        return _group_id(s, slug)

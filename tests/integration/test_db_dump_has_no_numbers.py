@@ -35,9 +35,9 @@ from smsapp.logs import JsonFormatter
 from smsapp.models import Group, OutboundMessage, Participant
 from smsapp.runtime import Runtime, build_runtime
 from smsapp.services.outbox import sending
-from smsapp.services.people.participants import create_group, group_by_slug, import_participants
+from smsapp.services.people.groups import create_group, end_group, group_by_slug
+from smsapp.services.people.participant_import import import_participants
 from smsapp.services.people.staff import create_user
-from smsapp.services.people.withdrawal import end_group
 from smsapp.services.polls.definitions import import_poll, open_poll
 from tests.conftest import (
     ACCOUNT_SID,

@@ -310,27 +310,6 @@ def test_a_reply_stored_before_this_fix_is_not_shown_in_the_message_log(
     assert "reply to a flagged text" in page and not _says(page)
 
 
-def test_a_flagged_free_text_answer_cannot_be_approved_for_the_group(runtime, phone) -> None:
-    from smsapp.models import Answer
-    from smsapp.services.safeguarding import flags
-
-    _polls(runtime)
-    with runtime.db.transaction() as s:
-        open_poll(s, import_poll(s, (DATA / "every_kind.yaml").read_text()).poll)
-    kid = phone(PHONES[0])
-    kid.replies("ALL")
-    kid.replies("a")  # red: "why red?" is asked next
-    [support, *_] = kid.replies("red because everyone hates me")
-    assert support == Settings.support_reply
-    with runtime.db.transaction() as s:
-        answer = s.scalar(sa.select(Answer).where(Answer.question_key == "why_red"))
-        assert answer is not None
-        with pytest.raises(flags.FlagError, match="held for safeguarding"):
-            flags.moderate_free_text(s, answer.id, approve=True, by="fac@example.org")
-        flags.moderate_free_text(s, answer.id, approve=False, by="fac@example.org")
-        assert flags.group_visible_texts(s, answer.poll_id, "why_red") == []
-
-
 def test_a_disclosure_whose_handling_fails_still_reaches_the_lead(
     runtime, phone, app, cheap_hashes, monkeypatch
 ) -> None:
@@ -346,7 +325,7 @@ def test_a_disclosure_whose_handling_fails_still_reaches_the_lead(
     kid = make_participant(runtime, PHONES[0], nickname="Kid")
 
     def broken(runtime, session, row, participant):
-        receive.flags.check_inbound(runtime, session, row, participant)  # rolled back
+        receive.screening.check_inbound(runtime, session, row, participant)  # rolled back
         raise DataError("UPDATE answer SET raw_text=%(raw)s", {"raw": row.body}, Exception("bad"))
 
     monkeypatch.setattr(receive, "_route", broken)

@@ -24,7 +24,7 @@ from smsapp.models import (
 from smsapp.services.people.staff import create_user
 from smsapp.services.polls.definitions import import_poll, open_poll
 from smsapp.services.research.results import summarise
-from smsapp.services.safeguarding import flags
+from smsapp.services.safeguarding import email_alert, inbox
 from tests.support.factories import make_participant
 
 DATA = Path(__file__).parent.parent / "data"
@@ -136,23 +136,25 @@ def test_flagged_answers_never_reach_results_or_a_ballot(runtime, phone) -> None
         assert [(n.text, n.status) for n in nominations] == [("the kill myself club", "rejected")]
 
 
-def test_free_text_reaches_the_group_only_after_moderation(runtime, phone) -> None:
+def test_free_text_is_never_shown_to_the_group_and_no_page_promises_it(
+    runtime, phone, client
+) -> None:
+    """Free text goes to the exports for research and nowhere a group looks; nominations reach
+    a ballot only through their own moderation. The results page used to promise "shown to
+    the group after moderation", a feature that no page or command ever offered."""
     make_participant(runtime, SAM)
-    poll_id = _open_poll(runtime)
+    _open_poll(runtime)
     sam = phone(SAM)
     sam.replies("all")
     sam.replies("a")
     sam.replies("red is the colour of our school")
     with runtime.db.transaction() as s:
-        answer = s.scalar(sa.select(Answer).where(Answer.question_key == "why_red"))
-        assert answer is not None
-        assert flags.group_visible_texts(s, poll_id, "why_red") == []
-        flags.moderate_free_text(s, answer.id, approve=True, by="fac@example.org")
-        assert flags.group_visible_texts(s, poll_id, "why_red") == [
-            "red is the colour of our school"
-        ]
-        flags.moderate_free_text(s, answer.id, approve=False, by="fac@example.org")
-        assert flags.group_visible_texts(s, poll_id, "why_red") == []
+        assert s.scalar(sa.select(Answer.id).where(Answer.question_key == "why_red"))
+        assert "free_text_moderation" not in sa.inspect(s.get_bind()).get_table_names()
+    _login(client, runtime, "facilitator")
+    page = client.get("/admin/polls/every-kind/results").get_data(as_text=True)
+    assert "never shown to the group" in page and "after moderation" not in page
+    assert "colour of our school" not in page
 
 
 def _login(client, runtime, role: str) -> None:
@@ -176,7 +178,7 @@ def test_the_lead_sees_acknowledges_and_overdue_flags_are_counted(runtime, clien
         row = s.get(SafeguardingFlag, old.id)
         assert row is not None
         row.due_at = utcnow() - timedelta(minutes=1)
-        assert flags.open_flag_counts(s) == (2, 1)
+        assert inbox.open_flag_counts(s) == (2, 1)
 
     _login(client, runtime, "safeguarding")
     page = client.get("/admin/safeguarding/")
@@ -191,10 +193,10 @@ def test_the_lead_sees_acknowledges_and_overdue_flags_are_counted(runtime, clien
     empty = client.post(url, data={"csrf_token": token.group(1), "note": " "})
     assert empty.status_code == 302
     with runtime.db.transaction() as s:
-        assert flags.open_flag_counts(s) == (2, 1)
+        assert inbox.open_flag_counts(s) == (2, 1)
     client.post(url, data={"csrf_token": token.group(1), "note": "called school DSL"})
     with runtime.db.transaction() as s:
-        assert flags.open_flag_counts(s) == (1, 0)
+        assert inbox.open_flag_counts(s) == (1, 0)
         done = s.get(SafeguardingFlag, old.id)
         assert done is not None and done.acknowledged_by == "safeguarding@example.org"
         assert done.note == "called school DSL"
@@ -288,7 +290,7 @@ def test_the_email_names_no_child_and_quotes_no_text(runtime, phone) -> None:
         public_base_url="https://sms.example.org",
     )
     FakeSMTP.sent = []
-    flags.send_flag_email(settings, flag, smtp_factory=FakeSMTP)
+    email_alert.send_flag_email(settings, flag, smtp_factory=FakeSMTP)
     [message] = FakeSMTP.sent
     body = message.get_content()
     assert message["To"] == "dsl@school.example"
@@ -315,6 +317,37 @@ def test_a_flag_emails_the_lead_through_the_queued_job(runtime, phone) -> None:
         run_pending(runtime)  # nothing left: each flag is e-mailed once
         [message] = sink.received
     assert message["To"] == "dsl@school.example"
+    [flag] = _flags(runtime)
+    assert flag.emailed_at is not None
+
+
+def test_the_send_once_rule_is_the_services_a_failed_send_is_tried_again(runtime, phone) -> None:
+    """email_alert.email_flag_once decides: nothing without SMTP settings, one e-mail per flag,
+    and a send that fails leaves the flag to be e-mailed by the retry (never lost)."""
+    import socket
+
+    from tests.support.smtp_sink import SmtpSink
+
+    make_participant(runtime, SAM)
+    phone(SAM).replies("i want to kill myself")
+    [flag] = _flags(runtime)
+    with runtime.db.transaction() as s:
+        assert email_alert.email_flag_once(runtime.settings, s, flag.id) is False  # no SMTP
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # nothing listens here once the socket closes
+    down = runtime.settings.with_overrides(
+        smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False, safeguarding_email="d@x.org"
+    )
+    with pytest.raises(OSError), runtime.db.transaction() as s:
+        email_alert.email_flag_once(down, s, flag.id)
+    with SmtpSink() as sink:
+        up = down.with_overrides(smtp_port=sink.port)
+        for _ in range(2):
+            with runtime.db.transaction() as s:
+                email_alert.email_flag_once(up, s, flag.id)
+        [message] = sink.received
+    assert message["To"] == "d@x.org"
     [flag] = _flags(runtime)
     assert flag.emailed_at is not None
 

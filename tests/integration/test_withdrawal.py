@@ -23,8 +23,9 @@ from smsapp.models import (
     Participant,
     SafeguardingFlag,
 )
+from smsapp.services.people.groups import end_group
 from smsapp.services.people.staff import create_user
-from smsapp.services.people.withdrawal import end_group, retention_sweep
+from smsapp.services.people.withdrawal import retention_sweep
 from smsapp.services.polls.definitions import import_poll, open_poll
 from tests.support.factories import make_group, make_participant
 

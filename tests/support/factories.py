@@ -12,7 +12,9 @@ from smsapp.models import Group, GroupMembership, OutboundMessage, Participant
 from smsapp.privacy.phones import normalise_phone
 from smsapp.runtime import Runtime
 from smsapp.services.outbox import sending
-from smsapp.services.people.participants import create_group, group_by_slug, new_participant
+from smsapp.services.people.consent import record_consent
+from smsapp.services.people.groups import create_group, group_by_slug
+from smsapp.services.people.participants import new_participant
 from smsapp.services.polls.definitions import import_poll
 from smsapp.services.polls.launch import launch_poll
 
@@ -39,8 +41,7 @@ def make_participant(
     with runtime.db.transaction() as s:
         p = new_participant(s, runtime.vault, e164, nickname=nickname)
         if consent:
-            p.consent_at = datetime.now(UTC)
-            p.consent_method = "test"
+            record_consent(s, p, given_by="Test Guardian", method="paper form", actor="test")
         if status:
             p.status = status
         s.flush()

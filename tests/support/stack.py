@@ -38,7 +38,8 @@ from smsapp.models import GroupMembership, InboundMessage, OutboundMessage
 from smsapp.runtime import Runtime, build_runtime
 from smsapp.services.clock import tick
 from smsapp.services.outbox import sending
-from smsapp.services.people.participants import create_group, new_participant
+from smsapp.services.people.groups import create_group
+from smsapp.services.people.participants import new_participant
 from smsapp.services.polls.definitions import import_poll
 from smsapp.services.polls.launch import launch_poll
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, DATA_KEY, make_test_settings, require_service

@@ -34,7 +34,7 @@ from smsapp.runtime import Runtime
 from smsapp.services.people import consent, optout, withdrawal
 from smsapp.services.polls import conversations
 from smsapp.services.polls.conversations import Turn
-from smsapp.services.safeguarding import flags
+from smsapp.services.safeguarding import screening
 from smsapp.sms.ids import is_message_sid
 from smsapp.sms.segments import count_segments
 
@@ -129,11 +129,11 @@ def _route(
 ) -> Turn:
     # Safeguarding first, on every text from anyone; the text is then routed as usual, and
     # anything it answered is kept out of results and away from the group.
-    flag = flags.check_inbound(runtime, session, inbound, participant)
+    flag = screening.check_inbound(runtime, session, inbound, participant)
     turn = _route_text(runtime, session, inbound, participant)
     gathered = "nominate" in turn.recorded_kinds  # an answer built from earlier texts too
-    if flag is not None or (gathered and flags.screen_answers(runtime, session, inbound)):
-        flags.exclude_flagged_answers(session, inbound)
+    if flag is not None or (gathered and screening.screen_answers(runtime, session, inbound)):
+        screening.exclude_flagged_answers(session, inbound)
     if flag is not None:
         turn.replies = [*_support(runtime, participant), *turn.replies]
     return turn
@@ -144,7 +144,7 @@ def _support(runtime: Runtime, participant: Participant | None) -> list[str]:
     # An opted-out number cannot be texted (Twilio refuses, 21610); the lead still sees it.
     if participant is not None and participant.status == ParticipantStatus.OPTED_OUT:
         return []
-    return [flags.support_reply(runtime.settings)]
+    return [screening.support_reply(runtime.settings)]
 
 
 def _screen_unhandled(runtime: Runtime, text: InboundText, failure: str) -> list[str]:
@@ -167,7 +167,7 @@ def _screen_unhandled(runtime: Runtime, text: InboundText, failure: str) -> list
                 )
             else:
                 participant = None
-            if flags.check_inbound(runtime, session, inbound, participant) is None:
+            if screening.check_inbound(runtime, session, inbound, participant) is None:
                 return []
             inbound.error = f"{failure} (details in the log)"
             replies = _support(runtime, participant)

@@ -4,15 +4,19 @@ A guardian's consent is needed before any text. Where a group asks for the young
 assent by text (Group.settings["assent_by_text"]), they are first invited to reply JOIN (not
 YES, a carrier keyword) and get nothing else until they do; assent given in person and recorded
 by a facilitator counts too. `textable_reason` is the one rule the sending path checks.
+
+A guardian's consent is recorded by `record_consent` alone, whoever records it: the participant
+form on the admin page and the participant CSV import.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from smsapp.db import utcnow
 from smsapp.models import Group, GroupMembership, NumberStatus, Participant, ParticipantStatus
@@ -21,11 +25,26 @@ from smsapp.services import audit
 JOIN_INVITATION = "join-invitation"  # the one kind of text that may precede assent
 ASSENT_IN_PERSON = "in-person"
 ASSENT_BY_TEXT = "text"
-CONSENT_METHODS = ("paper form", "online form", "e-mail", "phone call", "in person", "import")
+# How a guardian's consent reached the project: the one list `record_consent` accepts. A school
+# gets it on a paper form, an online form, by e-mail, or by word of mouth (a phone call or at a
+# parents' evening: "verbal", with who said it in consent_by). "import" marks consent from the
+# participant CSV, whose consent column holds only a date or yes; staff do not pick it.
+IMPORTED = "import"
+CONSENT_METHODS = ("paper form", "online form", "e-mail", "verbal", IMPORTED)
+FORM_METHODS = tuple(m for m in CONSENT_METHODS if m != IMPORTED)  # the participant form's
+GIVEN_BY_LIMIT = 200  # participant.consent_by
+# A consent date is a day without a time: it is kept as noon UTC, which is the same day in the
+# UK whether or not summer time is on, so the date never shifts when shown.
+CONSENT_HOUR = time(12, tzinfo=UTC)
 
 
 class ConsentError(ValueError):
-    pass
+    """Consent or assent details that cannot be recorded. `field` names the part that is wrong
+    (consent_by, consent_method, consent_date, assent_method), so a form shows it there."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def group_requires_assent(group: Group) -> bool:
@@ -98,6 +117,100 @@ def textable_reason(session: Session, participant: Participant, *, kind: str) ->
     return text_gate(facts, kind)
 
 
+@dataclass(frozen=True)
+class MemberFacts:
+    group_id: int
+    participant_id: int
+    facts: Textability
+
+
+def member_textability(
+    session: Session, group_ids: Collection[int] | None = None
+) -> list[MemberFacts]:
+    """Every member of these groups (all groups when None) with the facts `text_gate` decides
+    on, the same facts `textable_reason` gathers for one participant. Two queries: the groups
+    that ask for assent (few), then the members. Simulated members are included: the gate
+    refuses them."""
+    assent_groups = [g.id for g in session.scalars(sa.select(Group)) if group_requires_assent(g)]
+    elsewhere = aliased(GroupMembership)
+    owes_assent = (
+        sa.exists()
+        .where(
+            elsewhere.participant_id == Participant.id,
+            elsewhere.group_id.in_(assent_groups),
+        )
+        .correlate(Participant)
+        if assent_groups
+        else sa.false()
+    )
+    stmt = (
+        sa.select(
+            GroupMembership.group_id,
+            Participant.id,
+            Participant.simulated,
+            Participant.status,
+            Participant.phone_ciphertext.is_not(None),
+            Participant.number_status,
+            Participant.consent_at.is_not(None),
+            sa.and_(Participant.assent_at.is_(None), Participant.simulated.is_(False), owes_assent),
+        )
+        .join(Participant, Participant.id == GroupMembership.participant_id)
+        .order_by(GroupMembership.group_id, Participant.id)
+    )
+    if group_ids is not None:
+        stmt = stmt.where(GroupMembership.group_id.in_(list(group_ids)))
+    return [
+        MemberFacts(
+            group_id,
+            participant_id,
+            Textability(
+                simulated=bool(simulated),
+                status=status,
+                has_phone=bool(has_phone),
+                number_status=number_status,
+                has_consent=bool(has_consent),
+                needs_assent=bool(needs),
+            ),
+        )
+        for (
+            group_id,
+            participant_id,
+            simulated,
+            status,
+            has_phone,
+            number_status,
+            has_consent,
+            needs,
+        ) in session.execute(stmt)
+    ]
+
+
+@dataclass(frozen=True)
+class GroupReach:
+    """A group as the dashboard shows it: its real members, and how many may be texted now."""
+
+    slug: str
+    name: str
+    members: int
+    textable: int
+
+
+def group_reach(session: Session) -> list[GroupReach]:
+    """Every group by name, counting the members `text_gate` lets a poll text reach today: the
+    rule the launch and the send path apply, so the dashboard promises what they will do."""
+    counts: dict[int, list[int]] = {}
+    for member in member_textability(session):
+        if member.facts.simulated:
+            continue  # the admin page's pretend phones are never counted
+        seen = counts.setdefault(member.group_id, [0, 0])
+        seen[0] += 1
+        seen[1] += text_gate(member.facts, "invitation") is None
+    groups = session.execute(sa.select(Group.id, Group.slug, Group.name).order_by(Group.name))
+    return [
+        GroupReach(slug, name, *counts.get(group_id, [0, 0])) for group_id, slug, name in groups
+    ]
+
+
 def awaiting_assent(session: Session, participant_ids: set[int]) -> set[int]:
     """Of these participants (without assent), the ones a group of theirs asks assent from."""
     if not participant_ids:
@@ -134,6 +247,19 @@ def joined_reply(participant: Participant) -> str:
     )
 
 
+def consent_time(day: date | None, now: datetime) -> datetime:
+    """When consent given on `day` is recorded as given: noon UTC that day, or `now` when no day
+    is given or when noon today is still to come (a consent is never dated in the future).
+
+    A day after today (UTC) is refused with ConsentError (field consent_date).
+    """
+    if day is None:
+        return now
+    if day > now.astimezone(UTC).date():
+        raise ConsentError("the consent date is in the future", "consent_date")
+    return min(datetime.combine(day, CONSENT_HOUR), now)
+
+
 def record_consent(
     session: Session,
     participant: Participant,
@@ -143,15 +269,32 @@ def record_consent(
     actor: str,
     at: datetime | None = None,
 ) -> None:
-    """A guardian's consent: who gave it, how, and when (now unless a date is given)."""
+    """Record a guardian's consent: who gave it (free text), how (one of CONSENT_METHODS), and
+    when (now unless given; see consent_time for a date). Audited as participant.consent.
+
+    ConsentError, with the field it is about, when a part is missing or wrong; then nothing
+    changes.
+    """
     given_by, method = given_by.strip(), method.strip()
     if not given_by:
-        raise ConsentError("say who gave consent (the parent or carer's name or role)")
-    if not method:
-        raise ConsentError(f"say how consent was given, e.g. {', '.join(CONSENT_METHODS[:3])}")
-    participant.consent_at = at or utcnow()
-    participant.consent_by = given_by[:200]
-    participant.consent_method = method[:40]
+        raise ConsentError("say who gave consent, e.g. 'Jo Smith, mother'", "consent_by")
+    if len(given_by) > GIVEN_BY_LIMIT:
+        raise ConsentError(f"who gave consent: at most {GIVEN_BY_LIMIT} characters", "consent_by")
+    if method not in CONSENT_METHODS:
+        raise ConsentError(
+            f"how consent was given: one of {', '.join(FORM_METHODS)}", "consent_method"
+        )
+    now = utcnow()
+    at = at or now
+    if at.tzinfo is None:
+        raise ValueError("consent time must be timezone-aware")  # a bug in the caller
+    if at > now:
+        raise ConsentError("the consent date is in the future", "consent_date")
+    participant.consent_at, participant.consent_by, participant.consent_method = (
+        at,
+        given_by,
+        method,
+    )
     audit.record(session, actor, "participant.consent", participant.pseudonym, method=method)
 
 
@@ -168,7 +311,9 @@ def record_assent(
     Returns False when assent was already recorded (the first record stands).
     """
     if method not in (ASSENT_IN_PERSON, ASSENT_BY_TEXT):
-        raise ConsentError(f"assent is given {ASSENT_IN_PERSON!r} or by {ASSENT_BY_TEXT!r}")
+        raise ConsentError(
+            f"assent is given {ASSENT_IN_PERSON!r} or by {ASSENT_BY_TEXT!r}", "assent_method"
+        )
     if participant.assent_at is not None:
         return False
     participant.assent_at = at or utcnow()

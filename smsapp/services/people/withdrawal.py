@@ -363,9 +363,3 @@ def retention_sweep(
             erased=len(report.erased),
         )
     return report
-
-
-def end_group(session: Session, group: Group, *, actor: str, at: datetime | None = None) -> None:
-    """Mark a group as ended: its retention clock starts from `at` (now by default)."""
-    group.ended_at = at or utcnow()
-    audit.record(session, actor, "group.end", group.slug, ended_at=group.ended_at.isoformat())

@@ -37,7 +37,7 @@ from smsapp.models import (
 from smsapp.privacy.redact import redact
 from smsapp.services import audit
 from smsapp.services.polls.definitions import load_definition
-from smsapp.services.safeguarding.flags import answer_is_flagged
+from smsapp.services.safeguarding.screening import answer_is_flagged
 
 KINDS = ("responses", "ballots", "tally", "codebook", "floip")
 STREAM_BATCH = 2000  # rows fetched per round trip from the server-side cursor

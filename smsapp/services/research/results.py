@@ -19,7 +19,7 @@ from smsapp.models import (
     Poll,
 )
 from smsapp.services.polls.definitions import load_definition
-from smsapp.services.safeguarding.flags import answer_is_flagged
+from smsapp.services.safeguarding.screening import answer_is_flagged
 
 CHOICE_KINDS = ("choice", "multi", "approve", "yesno")
 

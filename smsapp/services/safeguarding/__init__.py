@@ -1,1 +1,2 @@
-"""Safeguarding flags: screen every text, the lead's inbox, the e-mail alert."""
+"""Safeguarding: screen every text (screening), the lead's inbox (inbox), the e-mail alert
+(email_alert)."""

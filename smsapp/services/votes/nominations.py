@@ -33,7 +33,7 @@ from smsapp.services.polls.definitions import (
     require_poll,
     save_definition,
 )
-from smsapp.services.safeguarding.flags import answer_is_flagged
+from smsapp.services.safeguarding.screening import answer_is_flagged
 from smsapp.voting.similarity import MergeSuggestion, compact, suggest_merges
 
 TEXT_LIMIT = 200  # the column's width, and an option label's limit

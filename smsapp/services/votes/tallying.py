@@ -20,7 +20,7 @@ from smsapp.db import utcnow
 from smsapp.models import Answer, Participant, Poll, PollStatus, TallyRun
 from smsapp.services import audit
 from smsapp.services.polls.definitions import PollError, load_definition
-from smsapp.services.safeguarding.flags import answer_is_flagged
+from smsapp.services.safeguarding.screening import answer_is_flagged
 from smsapp.voting import Ballot, TallyResult, consensus_check, tally
 from smsapp.voting.budget import RULE as BUDGET_RULE
 from smsapp.voting.budget import count_budget

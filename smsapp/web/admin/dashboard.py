@@ -19,18 +19,16 @@ from smsapp.models import (
     Answer,
     Conversation,
     ConversationStatus,
-    Group,
-    GroupMembership,
     Nomination,
     NominationStatus,
     OutboundMessage,
     OutboundStatus,
     Participant,
-    ParticipantStatus,
     Poll,
     PollStatus,
 )
-from smsapp.services.safeguarding.flags import open_flag_counts
+from smsapp.services.people.consent import group_reach
+from smsapp.services.safeguarding.inbox import open_flag_counts
 from smsapp.web import db_session, runtime
 from smsapp.web.admin import STAFF, bp
 from smsapp.web.auth import roles_required
@@ -120,24 +118,7 @@ def poll_lines(zone: ZoneInfo) -> list[PollLine]:
 @roles_required(*STAFF)
 def dashboard() -> ResponseReturnValue:
     s = db_session()
-    counts = (
-        sa.select(
-            Group.id,
-            Group.slug,
-            Group.name,
-            sa.func.count(GroupMembership.id).label("members"),
-            sa.func.count(GroupMembership.id)
-            .filter(
-                Participant.consent_at.is_not(None), Participant.status == ParticipantStatus.ACTIVE
-            )
-            .label("textable"),
-        )
-        .outerjoin(GroupMembership, GroupMembership.group_id == Group.id)
-        .outerjoin(Participant, Participant.id == GroupMembership.participant_id)
-        .group_by(Group.id, Group.slug, Group.name)
-        .order_by(Group.name)
-    )
-    groups = s.execute(counts).all()
+    groups = group_reach(s)
     polls = s.execute(sa.select(Poll.status, sa.func.count(Poll.id)).group_by(Poll.status)).all()
     flags = open_flag_counts(s) if current_user.role in FLAG_ROLES else None
     failed_recent = s.scalar(

@@ -18,7 +18,7 @@ from smsapp.models import (
     Participant,
     Poll,
 )
-from smsapp.services.safeguarding.flags import flagged_inbound_ids
+from smsapp.services.safeguarding.screening import flagged_inbound_ids
 from smsapp.web import db_session
 from smsapp.web.admin import ADMINS, PEOPLE, bp
 from smsapp.web.auth import roles_required

@@ -5,17 +5,21 @@ Staff see masked numbers only; simulated participants (the pretend phones) are n
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
+from smsapp.db import utcnow
 from smsapp.models import Group, GroupMembership, Participant
 from smsapp.privacy.phones import PhoneNumberError, normalise_phone
+from smsapp.services import audit
+from smsapp.services.people import consent, withdrawal
 from smsapp.services.people import participants as people
-from smsapp.services.people import withdrawal
+from smsapp.services.people.groups import GroupError, create_group, group_by_slug
+from smsapp.services.people.participant_import import ImportFileError, import_participants
 from smsapp.web import db_session, request_transaction, runtime
 from smsapp.web.admin import PEOPLE, bp
 from smsapp.web.auth import roles_required
@@ -25,7 +29,7 @@ PAGE_SIZE = 200
 
 
 def _group_or_404(slug: str) -> Group:
-    group = people.group_by_slug(db_session(), slug)
+    group = group_by_slug(db_session(), slug)
     if group is None:
         abort(404)
     return group
@@ -69,8 +73,8 @@ def group_create() -> ResponseReturnValue:
     name = (request.form.get("name") or "").strip()
     try:
         with request_transaction() as s:
-            people.create_group(s, slug, name, actor=current_user.email)
-    except people.GroupError as exc:
+            create_group(s, slug, name, actor=current_user.email)
+    except GroupError as exc:
         rows = db_session().scalars(sa.select(Group).order_by(Group.name)).all()
         values = {"slug": slug, "name": name}
         return render_template(
@@ -113,46 +117,37 @@ def group_import(slug: str) -> ResponseReturnValue:
         else:
             try:
                 with request_transaction() as s:
-                    report = people.import_participants(
+                    report = import_participants(
                         s, runtime().vault, group, upload.read(), actor=current_user.email
                     )
-            except people.ImportFileError as exc:
+            except ImportFileError as exc:
                 error, status = str(exc), 422
     return render_template("admin/import.html", group=group, report=report, error=error), status
 
 
-def _consent_fields(errors: dict[str, str]) -> tuple[str, datetime | None, str] | None:
-    """The consent part of a form, or None when left blank; errors are filled in place."""
+def _apply_consent(participant: Participant, errors: dict[str, str]) -> None:
+    """Record the consent part of the form, unless it was left blank; errors by field."""
     by = (request.form.get("consent_by") or "").strip()
     day_text = (request.form.get("consent_date") or "").strip()
     method = (request.form.get("consent_method") or "").strip()
     if not (by or method):  # the date alone is prefilled with today
-        return None
-    at: datetime | None = None
-    try:
-        day = date.fromisoformat(day_text) if day_text else date.today()
-        at = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
-    except ValueError:
-        errors["consent_date"] = "write the date as YYYY-MM-DD"
-    return by, at, method
-
-
-def _apply_consent(
-    participant: Participant, fields: tuple[str, datetime | None, str], errors: dict[str, str]
-) -> None:
-    by, at, method = fields
-    if at is None:
         return
     try:
-        people.record_consent(db_session(), participant, by, at, method, current_user.email)
-    except people.ParticipantError as exc:
-        text = str(exc)
-        name = "consent_by"
-        if "how consent" in text:
-            name = "consent_method"
-        elif "date" in text:
-            name = "consent_date"
-        errors[name] = text
+        day = date.fromisoformat(day_text) if day_text else None
+    except ValueError:
+        errors["consent_date"] = "write the date as YYYY-MM-DD"
+        return
+    try:
+        consent.record_consent(
+            db_session(),
+            participant,
+            given_by=by,
+            method=method,
+            actor=current_user.email,
+            at=consent.consent_time(day, utcnow()),
+        )
+    except consent.ConsentError as exc:
+        errors[exc.field] = str(exc)
 
 
 def _details(participant: Participant, errors: dict[str, str]) -> None:
@@ -184,18 +179,16 @@ def participant_new(slug: str) -> ResponseReturnValue:
             f"this number is already {participant.pseudonym}; edit that participant instead"
         )
         return _participant_form(None, group, errors, 422)
-    consent = _consent_fields(errors)
     try:
         participant = people.new_participant(s, runtime().vault, e164)
         _details(participant, errors)
         s.flush()
         s.add(GroupMembership(group_id=group.id, participant_id=participant.id))
-        if consent is not None:
-            _apply_consent(participant, consent, errors)
+        _apply_consent(participant, errors)
         if errors:
             s.rollback()
             return _participant_form(None, group, errors, 422)
-        people.audit.record(s, current_user.email, "participant.add", participant.pseudonym)
+        audit.record(s, current_user.email, "participant.add", participant.pseudonym)
         s.commit()
     except BaseException:
         s.rollback()
@@ -221,13 +214,11 @@ def participant_edit(pid: int) -> ResponseReturnValue:
                 people.change_phone(s, runtime().vault, participant, e164, current_user.email)
             except (PhoneNumberError, people.ParticipantError) as exc:
                 errors["phone"] = str(exc)
-        consent = _consent_fields(errors)
-        if consent is not None:
-            _apply_consent(participant, consent, errors)
+        _apply_consent(participant, errors)
         if errors:
             s.rollback()
             return _participant_form(_participant_or_404(pid), None, errors, 422)
-        people.audit.record(s, current_user.email, "participant.edit", participant.pseudonym)
+        audit.record(s, current_user.email, "participant.edit", participant.pseudonym)
         s.commit()
     except BaseException:
         s.rollback()
@@ -256,8 +247,8 @@ def _participant_form(
         groups=groups,
         errors=errors,
         values=request.form if request.method == "POST" else {},
-        methods=people.CONSENT_METHODS,
-        today=date.today().isoformat(),
+        methods=consent.FORM_METHODS,
+        today=utcnow().date().isoformat(),  # consent_time's today
     ), status
 
 

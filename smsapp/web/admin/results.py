@@ -1,6 +1,6 @@
 """A poll's results: counts per question as bar charts, respondents over time, and each vote's
 order, scores, Schulze check, IRV rounds and tie-breaks in plain words. Never a number or a
-nickname, and free text only as counts (the group sees it after moderation; exports have it)."""
+nickname, and free text only as counts (never shown to the group; exports have it)."""
 
 from __future__ import annotations
 
