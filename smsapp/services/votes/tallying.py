@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from smsapp.conversation.definition import ALLOWED_TALLY, Question
-from smsapp.db import utcnow
+from smsapp.db import for_update, utcnow
 from smsapp.models import Answer, Participant, Poll, PollStatus, TallyRun
 from smsapp.services import audit
 from smsapp.services.polls.definitions import PollError, load_definition
@@ -143,9 +143,18 @@ def tally_poll(
 ) -> list[TallyRun]:
     """Count every ballot question; final once the poll has closed, provisional while open.
 
-    A provisional count replaces the poll's earlier provisional ones. A final count that matches
-    a stored final count (same input fingerprint) is not stored twice.
+    One count of a poll at a time: the poll's row is locked first (FOR UPDATE on PostgreSQL;
+    SQLite's BEGIN IMMEDIATE already serialises writers), so a second count waits for the
+    first to commit and then sees its runs. The job, `smsapp polls tally` and "Tally now" all
+    count through here. A provisional count replaces the poll's earlier provisional ones. A
+    final count that matches a stored final count (same input fingerprint) is not stored twice.
     """
+    # populate_existing: the status and close time are read again once the lock is held
+    session.scalar(
+        for_update(sa.select(Poll).where(Poll.id == poll.id), session).execution_options(
+            populate_existing=True
+        )
+    )
     if poll.status == PollStatus.DRAFT:
         raise PollError(f"poll {poll.slug!r} is a draft: there is nothing to count yet")
     if final and poll.status != PollStatus.CLOSED:
