@@ -7,7 +7,7 @@ import logging
 
 from smsapp.models import Poll, PollStatus
 from smsapp.runtime import get_runtime
-from smsapp.services.votes import tallying
+from smsapp.services.votes import tally_requests, tallying
 
 log = logging.getLogger(__name__)
 
@@ -23,9 +23,16 @@ def tally_poll(poll_id: int, final: bool = False) -> int:
         return len(tallying.tally_poll(session, poll, final=final, actor="tally-job"))
 
 
+def count_requested(request_id: int) -> str:
+    """Run one "Tally now" request; its row keeps the progress the page shows."""
+    return tally_requests.run_tally_request(get_runtime(), request_id)
+
+
 def refresh_provisional() -> int:
-    """Recount each open poll that has had a ballot since its last provisional count."""
+    """Recount each open poll that has had a ballot since its last provisional count, and run
+    any "Tally now" request whose job was lost."""
     runtime = get_runtime()
+    tally_requests.run_lost_requests(runtime)
     with runtime.db.transaction() as session:
         due = tallying.polls_needing_provisional(session)
     for poll_id in due:

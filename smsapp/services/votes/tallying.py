@@ -133,6 +133,12 @@ def count_question(question: Question, values: list[Any], seed: str) -> list[Cou
     return counts
 
 
+def check_countable(poll: Poll) -> None:
+    """A draft has no ballots: counting it, or asking for a count, is refused."""
+    if poll.status == PollStatus.DRAFT:
+        raise PollError(f"poll {poll.slug!r} is a draft: there is nothing to count yet")
+
+
 def tally_poll(
     session: Session,
     poll: Poll,
@@ -155,8 +161,7 @@ def tally_poll(
             populate_existing=True
         )
     )
-    if poll.status == PollStatus.DRAFT:
-        raise PollError(f"poll {poll.slug!r} is a draft: there is nothing to count yet")
+    check_countable(poll)
     if final and poll.status != PollStatus.CLOSED:
         raise PollError(f"poll {poll.slug!r} is still open: only a provisional count is possible")
     final = poll.status == PollStatus.CLOSED
