@@ -104,16 +104,14 @@ def reproduce_args(poll: Poll, question: Question, method: str) -> list[str]:
 
 
 @dataclass
-class MethodCount:
-    """One ballot question counted by one method, before it is stored as a TallyRun."""
-
+class Count:
     method: str
     result: dict[str, Any]  # TallyResult.to_json_dict(), plus "rule" for a points budget
     consensus: dict[str, Any] | None
     tally: TallyResult
 
 
-def count_question(question: Question, values: list[Any], seed: str) -> list[MethodCount]:
+def count_question(question: Question, values: list[Any], seed: str) -> list[Count]:
     """Every allowed method over the ballot values; consensus check beside the chosen one."""
     options = list(question.codes)
     if question.kind == "points":
@@ -121,7 +119,7 @@ def count_question(question: Question, values: list[Any], seed: str) -> list[Met
             {c: int(p) for c, p in v.items() if int(p) > 0} for v in values if isinstance(v, dict)
         ]
         result = count_budget(options, allocations, seed=seed)
-        return [MethodCount("points", {**result.to_json_dict(), "rule": BUDGET_RULE}, None, result)]
+        return [Count("points", {**result.to_json_dict(), "rule": BUDGET_RULE}, None, result)]
     ballots = [Ballot(ranking_of(question, v)) for v in values]
     counts = []
     for index, method in enumerate(methods_for(question)):
@@ -131,7 +129,7 @@ def count_question(question: Question, values: list[Any], seed: str) -> list[Met
         check = None
         if index == 0 and method != "schulze" and question.kind == "rank":
             check = consensus_check(options, ballots, seed, result)
-        counts.append(MethodCount(method, result.to_json_dict(), check, result))
+        counts.append(Count(method, result.to_json_dict(), check, result))
     return counts
 
 
