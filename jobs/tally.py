@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import logging
 
-import sqlalchemy as sa
-
-from smsapp.db import for_update
 from smsapp.models import Poll, PollStatus
 from smsapp.runtime import get_runtime
-from smsapp.services.votes import tallying
+from smsapp.services.votes import tally_requests, tallying
 
 log = logging.getLogger(__name__)
 
@@ -19,17 +16,23 @@ def tally_poll(poll_id: int, final: bool = False) -> int:
     """Count poll `poll_id`; the count is final whenever the poll has closed. Returns runs."""
     runtime = get_runtime()
     with runtime.db.transaction() as session:
-        # one count of a poll at a time, so two jobs never store duplicate final counts
-        poll = session.scalar(for_update(sa.select(Poll).where(Poll.id == poll_id), session))
+        poll = session.get(Poll, poll_id)
         if poll is None or poll.status == PollStatus.DRAFT:
             return 0
         final = final and poll.status == PollStatus.CLOSED
         return len(tallying.tally_poll(session, poll, final=final, actor="tally-job"))
 
 
+def count_requested(request_id: int) -> str:
+    """Run one "Tally now" request; its row keeps the progress the page shows."""
+    return tally_requests.run_tally_request(get_runtime(), request_id)
+
+
 def refresh_provisional() -> int:
-    """Recount each open poll that has had a ballot since its last provisional count."""
+    """Recount each open poll that has had a ballot since its last provisional count, and run
+    any "Tally now" request whose job was lost."""
     runtime = get_runtime()
+    tally_requests.run_lost_requests(runtime)
     with runtime.db.transaction() as session:
         due = tallying.polls_needing_provisional(session)
     for poll_id in due:

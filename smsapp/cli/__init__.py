@@ -1,8 +1,21 @@
-"""The `smsapp` console script. Each module adds its commands to the one Flask CLI group."""
+"""The `smsapp` console script. One module per command group (`smsapp polls …` is polls.py,
+`smsapp tally` is tally.py); importing a module adds its commands to the one Flask CLI group."""
 
 from __future__ import annotations
 
-from smsapp.cli import exports, launching, nominations, people, polls, privacy, processes  # noqa: F401  (importing registers the commands)
+from smsapp.cli import (  # noqa: F401  (importing registers the commands)
+    db,
+    export,
+    groups,
+    keys,
+    nominations,
+    participants,
+    polls,
+    processes,
+    retention,
+    tally,
+    users,
+)
 from smsapp.cli.base import cli
 
 

@@ -1,19 +1,11 @@
-"""`smsapp nominations …` (list, moderate, suggest merges, shortlist) and `smsapp polls tally` /
-`smsapp polls announce`: the naming story from the terminal."""
+"""`smsapp nominations …`: list, moderate, suggest merges and shortlist into a vote: the
+naming story from the terminal."""
 
 from __future__ import annotations
-
-import json
 
 import click
 
 from smsapp.cli.base import cli, fail, runtime
-from smsapp.cli.polls import polls_group
-from smsapp.cli_tally import tally_command
-
-# `smsapp tally BALLOTS.csv` (contract.md) recounts what `smsapp polls tally` stored
-if "tally" not in cli.commands:
-    cli.add_command(tally_command)
 
 
 @cli.group("nominations")
@@ -158,95 +150,3 @@ def nominations_shortlist(slug: str, words: tuple[str, ...]) -> None:
         click.echo(f"  {code}) {label}  (from {nomination})")
     if merges:
         click.echo("Merged: " + ", ".join(f"{d} into {k}" for d, k in merges.items()))
-
-
-@polls_group.command("tally")
-@click.argument("slug")
-@click.option("--json", "as_json", is_flag=True, help="Print the stored results as JSON.")
-def polls_tally(slug: str, as_json: bool) -> None:
-    """Count now: final if the poll has closed, provisional while it is open."""
-    from smsapp.services.polls.definitions import PollError, load_definition, require_poll
-    from smsapp.services.votes.tallying import reproduce_args, tally_poll
-
-    try:
-        with runtime().db.transaction() as s:
-            poll = require_poll(s, slug)
-            runs = tally_poll(s, poll, actor="cli")
-            questions = {q.key: q for q in load_definition(poll).ballot_questions()}
-            shown = [
-                (r.question_key, r.method, r.provisional, r.result, r.consensus, r.ballots)
-                for r in runs
-            ]
-            seed, slug_, status = poll.tie_seed, poll.slug, poll.status
-            repro = {
-                (r.question_key, r.method): reproduce_args(
-                    poll, questions[r.question_key], r.method
-                )
-                for r in runs
-                if questions[r.question_key].kind != "points"
-            }
-    except PollError as exc:
-        fail(str(exc))
-    if as_json:
-        click.echo(
-            json.dumps(
-                [
-                    {"question": k, "method": m, "provisional": p, "result": res, "consensus": c}
-                    for k, m, p, res, c, _ in shown
-                ],
-                ensure_ascii=False,
-                indent=2,
-            )
-        )
-        return
-    click.echo(f"{slug_} ({status}), tie seed {seed}")
-    for key, method, provisional, result, consensus, ballots in shown:
-        labels = {o.code: o.label for o in questions[key].options}
-        kind = "provisional" if provisional else "final"
-        click.echo(f"[{key}] {method}, {ballots} ballot(s), {kind}:")
-        for place, code in enumerate(result["order"], 1):
-            click.echo(f"  {place}. {code} {labels.get(code, code)}  {result['scores'].get(code)}")
-        for tb in result.get("tie_breaks", []):
-            click.echo(f"  tie: {tb['explanation']}")
-        if consensus is not None:
-            agrees = "agrees" if consensus["agrees"] else "DISAGREES"
-            click.echo(f"  Schulze check {agrees} (winner {consensus['schulze_winner']})")
-        if (key, method) in repro:
-            click.echo("  recount: smsapp tally BALLOTS.csv " + " ".join(repro[(key, method)]))
-
-
-@polls_group.command("announce")
-@click.argument("slug")
-@click.option("--yes", is_flag=True, help="Queue without asking for confirmation.")
-def polls_announce(slug: str, yes: bool) -> None:
-    """Preview the results text and who gets it; then queue it to everyone who took part."""
-    from smsapp.services.polls.definitions import PollError, require_poll
-    from smsapp.services.votes.announce import preview, queue_results
-
-    rt = runtime()
-    try:
-        with rt.db.transaction() as s:
-            plan = preview(rt, s, require_poll(s, slug))
-    except PollError as exc:
-        fail(str(exc))
-    for line in plan.summary_lines():
-        click.echo(line)
-    if not plan.recipients:
-        fail("nobody who took part can be texted; nothing was queued")
-    if not yes and not click.confirm(
-        f"Send the results to {len(plan.recipients)} people?", default=False
-    ):
-        click.echo("Not sent.")
-        return
-    try:
-        with rt.db.transaction() as s:
-            done = queue_results(rt, s, require_poll(s, slug), actor="cli")
-    except PollError as exc:
-        fail(str(exc))
-    try:
-        from smsapp.services.outbox.sending import kick_senders
-
-        kick_senders(rt)
-    except Exception:  # the clock's send job finds the queued rows anyway
-        pass
-    click.echo(f"Queued the results to {len(done.recipients)} people.")

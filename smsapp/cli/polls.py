@@ -1,7 +1,9 @@
-"""`smsapp polls …`: import a poll file, and read its results in the terminal."""
+"""`smsapp polls …`: import a poll file, open, launch and close it, count it, read its results
+in the terminal, and send the results to participants."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -71,3 +73,152 @@ def polls_results(slug: str) -> None:
         fail(str(exc))
         return
     click.echo(format_summary(summary), nl=False)
+
+
+@polls_group.command("launch")
+@click.argument("slug")
+@click.option("--yes", is_flag=True, help="Launch without asking for confirmation.")
+def polls_launch(slug: str, yes: bool) -> None:
+    """Show recipients, exclusions, segments and cost; then text everyone eligible."""
+    from smsapp.services.outbox.sending import kick_senders
+    from smsapp.services.polls.definitions import PollError
+    from smsapp.services.polls.launch import launch_poll, preview_launch
+
+    rt = runtime()
+    try:
+        with rt.db.transaction() as s:
+            plan = preview_launch(rt, s, slug)
+    except PollError as exc:
+        fail(str(exc))
+    for line in plan.summary_lines():
+        click.echo(line)
+    if not plan.recipients:
+        fail("nobody in the group can be texted; nothing was launched")
+    if not yes and not click.confirm(f"Send {plan.texts} texts now?", default=False):
+        click.echo("Not launched.")
+        return
+    try:
+        with rt.db.transaction() as s:
+            result = launch_poll(rt, s, slug, actor="cli")
+    except PollError as exc:
+        fail(str(exc))
+    kick_senders(rt)
+    click.echo(
+        f"Launched {slug}: {result.messages} texts queued to {result.conversations - result.waiting}"
+        f" people"
+        + (f", {result.waiting} waiting for another poll" if result.waiting else "")
+        + "."
+    )
+
+
+@polls_group.command("close")
+@click.argument("slug")
+def polls_close(slug: str) -> None:
+    """Close an open poll: conversations end, unsent invitations are cancelled, tally queued."""
+    from smsapp.services.outbox.sending import kick_senders
+    from smsapp.services.polls.closing import close_by_slug
+    from smsapp.services.polls.definitions import PollError
+
+    rt = runtime()
+    try:
+        result = close_by_slug(rt, slug, actor="cli")
+    except PollError as exc:
+        fail(str(exc))
+    if result.started_next:
+        kick_senders(rt)
+    click.echo(
+        f"Closed {slug}: {result.ended} conversation(s) ended, {result.cancelled} unsent text(s) "
+        "cancelled."
+    )
+
+
+@polls_group.command("tally")
+@click.argument("slug")
+@click.option("--json", "as_json", is_flag=True, help="Print the stored results as JSON.")
+def polls_tally(slug: str, as_json: bool) -> None:
+    """Count now: final if the poll has closed, provisional while it is open."""
+    from smsapp.services.polls.definitions import PollError, load_definition, require_poll
+    from smsapp.services.votes.tallying import reproduce_args, tally_poll
+
+    try:
+        with runtime().db.transaction() as s:
+            poll = require_poll(s, slug)
+            runs = tally_poll(s, poll, actor="cli")
+            questions = {q.key: q for q in load_definition(poll).ballot_questions()}
+            shown = [
+                (r.question_key, r.method, r.provisional, r.result, r.consensus, r.ballots)
+                for r in runs
+            ]
+            seed, slug_, status = poll.tie_seed, poll.slug, poll.status
+            repro = {
+                (r.question_key, r.method): reproduce_args(
+                    poll, questions[r.question_key], r.method
+                )
+                for r in runs
+                if questions[r.question_key].kind != "points"
+            }
+    except PollError as exc:
+        fail(str(exc))
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {"question": k, "method": m, "provisional": p, "result": res, "consensus": c}
+                    for k, m, p, res, c, _ in shown
+                ],
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return
+    click.echo(f"{slug_} ({status}), tie seed {seed}")
+    for key, method, provisional, result, consensus, ballots in shown:
+        labels = {o.code: o.label for o in questions[key].options}
+        kind = "provisional" if provisional else "final"
+        click.echo(f"[{key}] {method}, {ballots} ballot(s), {kind}:")
+        for place, code in enumerate(result["order"], 1):
+            click.echo(f"  {place}. {code} {labels.get(code, code)}  {result['scores'].get(code)}")
+        for tb in result.get("tie_breaks", []):
+            click.echo(f"  tie: {tb['explanation']}")
+        if consensus is not None:
+            agrees = "agrees" if consensus["agrees"] else "DISAGREES"
+            click.echo(f"  Schulze check {agrees} (winner {consensus['schulze_winner']})")
+        if (key, method) in repro:
+            click.echo("  recount: smsapp tally BALLOTS.csv " + " ".join(repro[(key, method)]))
+
+
+@polls_group.command("announce")
+@click.argument("slug")
+@click.option("--yes", is_flag=True, help="Queue without asking for confirmation.")
+def polls_announce(slug: str, yes: bool) -> None:
+    """Preview the results text and who gets it; then queue it to everyone who took part."""
+    from smsapp.services.polls.definitions import PollError, require_poll
+    from smsapp.services.votes.announce import preview, queue_results
+
+    rt = runtime()
+    try:
+        with rt.db.transaction() as s:
+            plan = preview(rt, s, require_poll(s, slug))
+    except PollError as exc:
+        fail(str(exc))
+    for line in plan.summary_lines():
+        click.echo(line)
+    if not plan.recipients:
+        fail("nobody who took part can be texted; nothing was queued")
+    if not yes and not click.confirm(
+        f"Send the results to {len(plan.recipients)} people?", default=False
+    ):
+        click.echo("Not sent.")
+        return
+    try:
+        with rt.db.transaction() as s:
+            done = queue_results(rt, s, require_poll(s, slug), actor="cli")
+    except PollError as exc:
+        fail(str(exc))
+    try:
+        from smsapp.services.outbox.sending import kick_senders
+
+        kick_senders(rt)
+    except Exception:  # the clock's send job finds the queued rows anyway
+        pass
+    click.echo(f"Queued the results to {len(done.recipients)} people.")

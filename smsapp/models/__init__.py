@@ -17,7 +17,13 @@ from smsapp.models.people import (
 from smsapp.models.polls import Answer, Conversation, ConversationStatus, Poll, PollStatus
 from smsapp.models.safeguarding import SafeguardingFlag
 from smsapp.models.staff import ROLES, AuditEvent, LoginThrottle, StaffUser
-from smsapp.models.voting import Nomination, NominationStatus, TallyRun
+from smsapp.models.voting import (
+    Nomination,
+    NominationStatus,
+    TallyRequest,
+    TallyRequestStatus,
+    TallyRun,
+)
 
 __all__ = [
     "ROLES",
@@ -42,6 +48,8 @@ __all__ = [
     "PollStatus",
     "SafeguardingFlag",
     "StaffUser",
+    "TallyRequest",
+    "TallyRequestStatus",
     "TallyRun",
     "UnknownSenderReply",
 ]

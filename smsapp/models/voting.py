@@ -1,4 +1,5 @@
-"""Nominations (moderated before any ballot) and stored tallies (reproducible from ballots)."""
+"""Nominations (moderated before any ballot), stored tallies (reproducible from ballots) and
+"Tally now" requests with their progress."""
 
 from __future__ import annotations
 
@@ -59,3 +60,28 @@ class TallyRun(Base):
     result: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
     consensus: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)  # the Schulze check
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TallyRequestStatus:
+    QUEUED = "queued"  # waiting for the tally job
+    RUNNING = "running"  # the job has it
+    DONE = "done"
+    FAILED = "failed"
+
+
+class TallyRequest(Base):
+    """A "Tally now" press: the count itself runs in the tally job, and this row is its progress
+    for the page (and lets the clock find a request whose queue entry was lost)."""
+
+    __tablename__ = "tally_request"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    poll_id: Mapped[int] = mapped_column(sa.ForeignKey("poll.id", ondelete="CASCADE"), index=True)
+    requested_by: Mapped[str] = mapped_column(sa.String(254))  # the audit actor of the count
+    status: Mapped[str] = mapped_column(sa.String(10), default=TallyRequestStatus.QUEUED)
+    runs: Mapped[int | None] = mapped_column(sa.Integer)  # counts stored (or kept) when done
+    final: Mapped[bool | None] = mapped_column(sa.Boolean)  # when done: final or provisional
+    error: Mapped[str | None] = mapped_column(sa.Text)  # why it failed, in staff words
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -42,7 +42,16 @@ def _close_session(_exc: BaseException | None) -> None:
 
 
 def register(app: Flask) -> None:
-    from smsapp.web import admin, auth, downloads, health, jobs, safeguarding, security, webhooks
+    from smsapp.web import (
+        admin,
+        auth,
+        downloads,
+        health,
+        queue_page,
+        safeguarding,
+        security,
+        webhooks,
+    )
 
     app.teardown_appcontext(_close_session)
     app.wsgi_app = webhooks.WebhookBodyCap(app.wsgi_app)  # type: ignore[method-assign]
@@ -54,4 +63,4 @@ def register(app: Flask) -> None:
     app.register_blueprint(admin.bp)
     app.register_blueprint(downloads.bp)
     app.register_blueprint(safeguarding.bp)
-    app.register_blueprint(jobs.bp)
+    app.register_blueprint(queue_page.bp)

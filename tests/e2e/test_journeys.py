@@ -250,6 +250,18 @@ def _launch_answer_and_read_results(
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.set_viewport_size({"width": 1280, "height": 900})
 
+    # "Tally now" queues the count and shows its progress; the page reloads by itself (no
+    # script: a Refresh header) and says when the count is done.
+    page.get_by_role("button", name="Tally now").first.click()
+    page.wait_for_url(re.compile(r"/admin/polls/lunch-club/tally/\d+$"))
+    expect(page.get_by_role("status").first).to_contain_text("Queued")
+    queue.run_pending(server.runtime)  # the tally job, as a worker would run it
+    expect(page.get_by_role("status").first).to_contain_text(
+        "Done. Counted: 1 provisional count(s)."
+    )
+    page.get_by_role("link", name="See the results").click()
+    expect(page.get_by_text("Result by").first).to_be_visible()
+
     page.get_by_role("link", name="Download the data (exports)").click()
     with page.expect_download() as info:
         page.get_by_role("link", name="Responses (long)").click()

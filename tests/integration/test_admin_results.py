@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import functools
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from werkzeug.security import generate_password_hash
 
+import jobs.tally
 import smsapp.queue
+from smsapp.db import utcnow
 from smsapp.models import (
     AuditEvent,
     InboundMessage,
@@ -21,10 +24,13 @@ from smsapp.models import (
     Poll,
     SafeguardingFlag,
     StaffUser,
+    TallyRequest,
+    TallyRun,
 )
 from smsapp.services.people import staff
 from smsapp.services.people.staff import create_user
 from smsapp.services.polls.definitions import import_poll, load_definition, open_poll
+from smsapp.services.votes import tally_requests
 from smsapp.web.admin import messages as messages_view
 from tests.support.factories import make_participant
 
@@ -182,6 +188,7 @@ def test_a_poll_nobody_can_receive_does_not_launch(runtime, client, login):
 def test_results_show_counts_charts_rounds_and_the_schulze_disagreement(runtime, client, voted):
     tallied = client.post("/admin/polls/club/tally", data={"csrf_token": voted})
     assert tallied.status_code == 302
+    smsapp.queue.run_pending(runtime)  # the tally job the button queued
     response = client.get("/admin/polls/club/results")
     page = response.get_data(as_text=True)
     assert response.headers["Refresh"] == "30"  # open: the page refreshes itself
@@ -201,6 +208,74 @@ def test_results_show_counts_charts_rounds_and_the_schulze_disagreement(runtime,
     assert "9 of 9" in page or "answered by 9 of 9" in page
 
 
+def test_tally_now_queues_the_count_and_shows_its_progress(runtime, client, voted):
+    pressed = client.post("/admin/polls/club/tally", data={"csrf_token": voted})
+    assert pressed.status_code == 302
+    progress = pressed.headers["Location"]
+    assert re.search(r"/admin/polls/club/tally/\d+$", progress), progress
+    queued = client.get(progress)
+    assert queued.headers["Refresh"] == "2"  # reloads itself until the count has finished
+    assert "Queued: waiting for a worker" in queued.get_data(as_text=True)
+    with runtime.db.transaction() as s:
+        assert s.scalar(sa.select(sa.func.count(TallyRun.id))) == 0  # not counted in the request
+    # Pressed again while it waits: the same request answers, not a second count.
+    again = client.post("/admin/polls/club/tally", data={"csrf_token": voted})
+    assert again.headers["Location"] == progress
+
+    assert "jobs.tally.count_requested" in smsapp.queue.run_pending(runtime)
+    done = client.get(progress)
+    assert "Refresh" not in done.headers
+    page = done.get_data(as_text=True)
+    assert "Done. Counted: 4 provisional count(s)." in page
+    assert 'href="/admin/polls/club/results">See the results' in page
+    with runtime.db.transaction() as s:
+        assert s.scalar(sa.select(sa.func.count(TallyRun.id))) == 4  # counted once
+    results = client.get("/admin/polls/club/results").get_data(as_text=True)
+    name = results.split("Rank the names")[1].split("</section>")[0]
+    assert "Result by" in name and "provisional" in name and "9 ballots" in name
+
+
+def test_a_count_whose_job_was_lost_or_died_is_finished_by_the_clock(runtime, client, voted):
+    progress = client.post("/admin/polls/club/tally", data={"csrf_token": voted}).headers[
+        "Location"
+    ]
+    request_id = int(progress.rsplit("/", 1)[1])
+    runtime.pending_jobs.clear()  # the queue lost the job
+    assert tally_requests.run_lost_requests(runtime) == 0  # just queued: its job may yet come
+    # A worker took it and died mid-count: the page says it is running, and keeps reloading.
+    with runtime.db.transaction() as s:
+        s.execute(
+            sa.update(TallyRequest)
+            .where(TallyRequest.id == request_id)
+            .values(status="running", started_at=utcnow())
+        )
+    running = client.get(progress)
+    assert "Running: the ballots are being counted" in running.get_data(as_text=True)
+    assert running.headers["Refresh"] == "2"
+    assert jobs.tally.count_requested(request_id) == "running"  # another worker leaves it be
+    later = utcnow() + tally_requests.DEAD_AFTER + timedelta(minutes=1)
+    assert tally_requests.run_lost_requests(runtime, now=later) == 1
+    assert "Done. Counted: 4 provisional" in client.get(progress).get_data(as_text=True)
+    assert jobs.tally.count_requested(request_id) == "done"  # a late duplicate job: no recount
+
+
+def test_a_failed_count_says_why_and_offers_another_go(runtime, client, voted):
+    progress = client.post("/admin/polls/club/tally", data={"csrf_token": voted}).headers[
+        "Location"
+    ]
+    with runtime.db.transaction() as s:
+        s.execute(
+            sa.update(TallyRequest).values(
+                status="failed", error=tally_requests.FAILED_UNEXPECTEDLY
+            )
+        )
+    failed = client.get(progress)
+    assert "Refresh" not in failed.headers
+    page = failed.get_data(as_text=True)
+    assert "Not counted: the count stopped with an error" in page and "Try again" in page
+    assert client.get(progress.rsplit("/", 1)[0] + "/987654").status_code == 404
+
+
 def test_tie_breaks_are_explained_in_words(runtime, client, login, phone):
     numbers = _club(runtime, people=2)
     token = login()
@@ -210,6 +285,7 @@ def test_tie_breaks_are_explained_in_words(runtime, client, login, phone):
         p.replies("A")
         p.replies(ranking)
     client.post("/admin/polls/club/tally", data={"csrf_token": token})
+    smsapp.queue.run_pending(runtime)
     page = client.get("/admin/polls/club/results").get_data(as_text=True)
     name = page.split("Rank the names")[1].split("</section>")[0]
     assert "<h4>Tie-breaks</h4>" in name

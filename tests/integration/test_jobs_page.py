@@ -20,7 +20,7 @@ from smsapp.models import AuditEvent
 from smsapp.queue import QUEUE_NAME
 from smsapp.runtime import Runtime
 from smsapp.services.people.staff import create_user
-from smsapp.web.jobs import last_line
+from smsapp.web.queue_page import last_line
 
 PASSWORD = "correct horse battery"
 

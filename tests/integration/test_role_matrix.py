@@ -24,6 +24,7 @@ from smsapp.services.people import staff
 from smsapp.services.people.staff import create_user
 from smsapp.services.polls.definitions import import_poll
 from smsapp.services.polls.launch import launch_poll
+from smsapp.services.votes.tally_requests import request_tally
 from tests.support.factories import make_participant
 
 PASSWORD = "correct horse battery"
@@ -64,6 +65,7 @@ DECIDED = {
     "admin.poll_close_confirm": PEOPLE,
     "admin.poll_close": PEOPLE,
     "admin.poll_tally": PEOPLE,
+    "admin.poll_tally_progress": PEOPLE,
     "admin.poll_announce_preview": PEOPLE,
     "admin.poll_announce": PEOPLE,
     "admin.poll_results": READERS,
@@ -124,7 +126,8 @@ def world(runtime: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         target_id = target.id
     with runtime.db.transaction() as s:
         # Launched, so results, sending and message pages show real rows to every role.
-        launch_poll(runtime, s, "matrix-poll", actor="matrix")
+        poll_id = launch_poll(runtime, s, "matrix-poll", actor="matrix").plan.poll_id
+    counting = request_tally(runtime, poll_id, actor="matrix")
     return {
         "pid": participant.id,
         "pseudonym": participant.pseudonym,
@@ -132,6 +135,7 @@ def world(runtime: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         "group": "oakfield",
         "poll": "matrix-poll",
         "kind": "responses",
+        "request_id": counting.id,
     }
 
 

@@ -7,7 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from smsapp.cli_tally import tally_command
+from smsapp.cli.tally import tally_command
 from smsapp.voting import Ballot, lot_order, tally
 
 CSV = "ranking,count\nA B C,4\nB C A,3\nC A B,2\nB,1\n"

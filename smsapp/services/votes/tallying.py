@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from smsapp.conversation.definition import ALLOWED_TALLY, Question
-from smsapp.db import utcnow
+from smsapp.db import for_update, utcnow
 from smsapp.models import Answer, Participant, Poll, PollStatus, TallyRun
 from smsapp.services import audit
 from smsapp.services.polls.definitions import PollError, load_definition
@@ -133,6 +133,12 @@ def count_question(question: Question, values: list[Any], seed: str) -> list[Cou
     return counts
 
 
+def check_countable(poll: Poll) -> None:
+    """A draft has no ballots: counting it, or asking for a count, is refused."""
+    if poll.status == PollStatus.DRAFT:
+        raise PollError(f"poll {poll.slug!r} is a draft: there is nothing to count yet")
+
+
 def tally_poll(
     session: Session,
     poll: Poll,
@@ -143,11 +149,19 @@ def tally_poll(
 ) -> list[TallyRun]:
     """Count every ballot question; final once the poll has closed, provisional while open.
 
-    A provisional count replaces the poll's earlier provisional ones. A final count that matches
-    a stored final count (same input fingerprint) is not stored twice.
+    One count of a poll at a time: the poll's row is locked first (FOR UPDATE on PostgreSQL;
+    SQLite's BEGIN IMMEDIATE already serialises writers), so a second count waits for the
+    first to commit and then sees its runs. The job, `smsapp polls tally` and "Tally now" all
+    count through here. A provisional count replaces the poll's earlier provisional ones. A
+    final count that matches a stored final count (same input fingerprint) is not stored twice.
     """
-    if poll.status == PollStatus.DRAFT:
-        raise PollError(f"poll {poll.slug!r} is a draft: there is nothing to count yet")
+    # populate_existing: the status and close time are read again once the lock is held
+    session.scalar(
+        for_update(sa.select(Poll).where(Poll.id == poll.id), session).execution_options(
+            populate_existing=True
+        )
+    )
+    check_countable(poll)
     if final and poll.status != PollStatus.CLOSED:
         raise PollError(f"poll {poll.slug!r} is still open: only a provisional count is possible")
     final = poll.status == PollStatus.CLOSED

@@ -7,14 +7,13 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from smsapp.models import Poll, PollStatus
+from smsapp.models import Poll, TallyRequestStatus
 from smsapp.services.outbox.sending import delivery_counts, kick_senders
 from smsapp.services.polls.closing import close_by_slug
 from smsapp.services.polls.definitions import PollError, poll_by_slug
 from smsapp.services.polls.launch import launch_poll, preview_launch
-from smsapp.services.votes import announce
-from smsapp.services.votes.tallying import tally_poll
-from smsapp.web import db_session, request_transaction, runtime
+from smsapp.services.votes import announce, tally_requests
+from smsapp.web import db_session, runtime
 from smsapp.web.admin import PEOPLE, bp, release_request_session
 from smsapp.web.auth import roles_required
 
@@ -118,19 +117,33 @@ def poll_close(slug: str) -> ResponseReturnValue:
 @bp.post("/polls/<slug>/tally")
 @roles_required(*PEOPLE)
 def poll_tally(slug: str) -> ResponseReturnValue:
-    """Count now: final once closed, provisional while open (the service decides)."""
+    """Ask the tally job for a count (final once closed, provisional while open), then show its
+    progress: a count can take longer than a web request should."""
+    poll_id = _poll_or_404(slug).id
     actor = current_user.email
+    release_request_session()
     try:
-        with request_transaction() as s:
-            poll = _poll_or_404(slug)
-            runs = tally_poll(s, poll, actor=actor)
-            final = poll.status == PollStatus.CLOSED
+        request_id = tally_requests.request_tally(runtime(), poll_id, actor=actor).id
     except PollError as exc:
         flash(f"Not counted: {exc}")
         return redirect(url_for("admin.poll_results", slug=slug))
-    kind = "final" if final else "provisional"
-    flash(f"Counted: {len(runs)} {kind} count(s)." if runs else "No vote questions to count.")
-    return redirect(url_for("admin.poll_results", slug=slug))
+    return redirect(url_for("admin.poll_tally_progress", slug=slug, request_id=request_id))
+
+
+@bp.get("/polls/<slug>/tally/<int:request_id>")
+@roles_required(*PEOPLE)
+def poll_tally_progress(slug: str, request_id: int) -> ResponseReturnValue:
+    """Queued, running, done (with the way to the results) or failed; reloads until it ends."""
+    poll = _poll_or_404(slug)
+    request_row = tally_requests.progress(db_session(), poll, request_id)
+    if request_row is None:
+        abort(404)
+    page = render_template("admin/tally_progress.html", poll=poll, request_row=request_row)
+    if request_row.status in (TallyRequestStatus.DONE, TallyRequestStatus.FAILED):
+        return page
+    # A Refresh header rather than a script: the CSP allows no inline scripts, and the page
+    # needs nothing more than to reload until the count has finished.
+    return page, 200, {"Refresh": "2", "Cache-Control": "no-store"}
 
 
 @bp.get("/polls/<slug>/announce")

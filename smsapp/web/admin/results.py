@@ -41,7 +41,7 @@ class Place:
 
 
 @dataclass
-class Count:
+class CountView:
     """One stored count of one question, ready for the page."""
 
     method: str
@@ -63,7 +63,7 @@ class QuestionView:
     summary: QuestionSummary
     chart: str | None
     free_text: bool
-    counts: list[Count] = field(default_factory=list)
+    counts: list[CountView] = field(default_factory=list)
 
 
 def _is_number(text: str) -> bool:
@@ -86,7 +86,7 @@ def _round_note(record: dict[str, Any], labels: dict[str, str]) -> str:
     return ", ".join(parts)
 
 
-def _count_view(run: TallyRun, labels: dict[str, str], chart_id: str, when: str) -> Count:
+def _count_view(run: TallyRun, labels: dict[str, str], chart_id: str, when: str) -> CountView:
     result = run.result
     winners = set(result.get("winners", []))
     scores = result.get("scores", {})
@@ -114,7 +114,7 @@ def _count_view(run: TallyRun, labels: dict[str, str], chart_id: str, when: str)
         )
     consensus = run.consensus
     schulze = consensus.get("schulze_winner") if consensus else None
-    return Count(
+    return CountView(
         method=run.method,
         name=name,
         provisional=run.provisional,

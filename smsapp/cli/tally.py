@@ -1,4 +1,5 @@
-"""`smsapp tally`: count a ballots CSV from the terminal with the same core the service uses."""
+"""`smsapp tally BALLOTS.csv`: count a ballots CSV from the terminal with the same core the
+service uses; it recounts what `smsapp polls tally` stored."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from smsapp.cli.base import cli
 from smsapp.voting import METHODS, BallotFileError, consensus_check, read_ballots_csv, tally
 from smsapp.voting.report import render_report
 
@@ -76,3 +78,6 @@ def tally_command(
         ),
         nl=False,
     )
+
+
+cli.add_command(tally_command)

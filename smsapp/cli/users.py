@@ -1,28 +1,12 @@
-"""Commands for the schema, staff accounts, groups and participants."""
+"""`smsapp users …`: staff accounts (create, unlock, the demo account)."""
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
 from smsapp.cli.base import cli, fail, runtime
-
-
-@cli.group("db")
-def db_group() -> None:
-    """The database schema."""
-
-
-@db_group.command("upgrade")
-@click.option("--revision", default="head", show_default=True)
-def db_upgrade(revision: str) -> None:
-    """Create or migrate the database to the latest schema."""
-    from smsapp.migrate import upgrade
-
-    upgrade(runtime().settings.database_url, revision)
-    click.echo("Database is up to date.")
 
 
 @cli.group("users")
@@ -88,50 +72,3 @@ def users_ensure_demo() -> None:
     click.echo("    e-mail:   demo@example.org")
     click.echo(f"    password: {password}")
     click.echo("")
-
-
-@cli.group("groups")
-def groups_group() -> None:
-    """Groups of participants."""
-
-
-@groups_group.command("create")
-@click.argument("slug")
-@click.option("--name", required=True, help="Display name")
-def groups_create(slug: str, name: str) -> None:
-    """Create a group."""
-    from smsapp.services.people.groups import GroupError, create_group
-
-    try:
-        with runtime().db.transaction() as s:
-            create_group(s, slug, name, actor="cli")
-    except GroupError as exc:
-        fail(str(exc))
-    click.echo(f"Created group {slug}.")
-
-
-@cli.group("participants")
-def participants_group() -> None:
-    """Young participants."""
-
-
-@participants_group.command("import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--group", "group_slug", required=True)
-def participants_import(file: Path, group_slug: str) -> None:
-    """Import participants from CSV (phone, nickname, age_band, consent, language)."""
-    from smsapp.services.people.groups import group_by_slug
-    from smsapp.services.people.participant_import import ImportFileError, import_participants
-
-    rt = runtime()
-    try:
-        with rt.db.transaction() as s:
-            group = group_by_slug(s, group_slug)
-            if group is None:
-                fail(f"no group called {group_slug!r}; create it with `smsapp groups create`")
-                return
-            report = import_participants(s, rt.vault, group, file.read_bytes(), actor="cli")
-    except ImportFileError as exc:
-        fail(f"{file.name}: {exc}. Nothing was imported.")
-        return
-    click.echo(report.summary())

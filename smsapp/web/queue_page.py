@@ -1,4 +1,5 @@
-"""The admins' jobs page: queue lengths, workers, failed jobs with their error, and requeue.
+"""The admins' queue page (/admin/jobs): queue lengths, workers, failed jobs with their error,
+and requeue. The jobs themselves are in the top-level jobs/ package.
 
 Reads RQ's own registries for smsapp's queue. Requeueing is safe because every job looks up
 its work in the database: a job run twice finds nothing left to do the second time.
