@@ -203,7 +203,14 @@ def tokens(text: str) -> list[str]:
             if not word.isdigit() or word.translate(_LEET).isdigit():
                 continue
             near = [j for j in (i - 1, i + 1) if 0 <= j < len(out)]
-            if any(leety[j] or (len(out[j]) == 1 and out[j].isalpha()) for j in near):
+            # ... and so is one between two whole words ("end 17 all"): a number there is
+            # rarely an answer, and a phrase still has to match for it to matter.
+            between_words = len(near) == 2 and all(
+                out[j].isalpha() and len(out[j]) > 1 for j in near
+            )
+            if between_words or any(
+                leety[j] or (len(out[j]) == 1 and out[j].isalpha()) for j in near
+            ):
                 out[i] = word.translate(_LEET)
                 leety[i] = changed = True
     return out

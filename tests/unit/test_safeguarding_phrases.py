@@ -195,3 +195,10 @@ def test_a_long_text_is_checked_quickly() -> None:
     started = time.perf_counter()
     assert check(text + " i want to kill myself") != []
     assert time.perf_counter() - started < 0.5
+
+
+def test_a_number_typed_for_a_word_between_words_is_read_as_leet() -> None:
+    # Found by hypothesis: "end 17 all" is "end it all" typed with 1 for i and 7 for t.
+    assert categories("end 17 all") == [SELF_HARM]
+    # A number beside a number is still a number: "rank 1 3 5" is an answer, not leet.
+    assert tokens("rank 1 3 5") == ["rank", "1", "3", "5"]
