@@ -11,7 +11,8 @@ import pytest
 from smsapp.conversation import parsers
 from smsapp.conversation.definition import KINDS, MAX_TEXT, Option, Question
 from smsapp.conversation.keywords import RESERVED, command_word
-from smsapp.conversation.parsers import NOMINATION_LIMIT, Parsed, parse_answer, parse_strict
+from smsapp.conversation.parsers import Parsed, parse_answer, parse_strict
+from smsapp.conversation.parsers.free_text import NOMINATION_LIMIT
 
 NAMES = tuple(
     Option(c, label)

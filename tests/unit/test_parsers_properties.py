@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from smsapp.conversation.definition import KINDS, Option, Question
 from smsapp.conversation.keywords import RESERVED
 from smsapp.conversation.normalise import clean
-from smsapp.conversation.parsers import NO_WORDS, YES_WORDS, parse_answer, parse_strict
+from smsapp.conversation.parsers import parse_answer, parse_strict
+from smsapp.conversation.parsers.yesno import NO_WORDS, YES_WORDS
 
 FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
