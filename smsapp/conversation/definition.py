@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 
 KINDS = (
     "choice",
@@ -75,7 +76,7 @@ class Question:
     def option(self, code: str) -> Option | None:
         return next((o for o in self.options if o.code == code), None)
 
-    @property
+    @cached_property  # the parsers ask for it dozens of times per reply
     def codes(self) -> tuple[str, ...]:
         return tuple(o.code for o in self.options)
 

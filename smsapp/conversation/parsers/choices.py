@@ -11,13 +11,14 @@ from smsapp.conversation.parsers.codes import (
     code_words,
     codes_in,
     dedupe,
+    exact_label,
     label_match,
     label_of,
     resolve,
     tokens_to_codes,
     unrecognised,
 )
-from smsapp.conversation.parsers.parsed import Parsed, fail, listing
+from smsapp.conversation.parsers.parsed import Parsed, fail, naming
 
 _ALL_WORDS = frozenset({"all", "everything", "every", "each", "all of them", "all of the above"})
 _NONE_WORDS = frozenset({"none", "nothing", "neither", "none of them", "none of the above"})
@@ -29,6 +30,11 @@ def parse_choice(question: Question, text: str) -> Parsed:
     if len(words) == 1 and (found := resolve(question, words[0])) and len(found) == 1:
         return Parsed(True, found[0], label_of(question, found[0]), None)
     match = label_match(question, text)
+    if isinstance(match, Option) and match is exact_label(question, text):
+        return Parsed(True, match.code, match.label, None)
+    named = dedupe(codes_in(question, text)[0])
+    if len(named) > 1:  # "coding and D", "coding & art": not one of them, silently
+        return fail(f"Please pick just one, not {naming(named)}.")
     if isinstance(match, Option):
         return Parsed(True, match.code, match.label, None)
     codes, unknown = tokens_to_codes(question, words)
@@ -36,7 +42,7 @@ def parse_choice(question: Question, text: str) -> Parsed:
     if len(distinct) == 1 and not unknown:
         return Parsed(True, distinct[0], label_of(question, distinct[0]), None)
     if len(distinct) > 1:
-        return fail(f"Please pick just one, not {listing(distinct)}.")
+        return fail(f"Please pick just one, not {naming(distinct)}.")
     if match == "ambiguous":
         return fail("That could be more than one option.")
     if len(distinct) == 1:
@@ -86,7 +92,7 @@ def parse_rank(question: Question, text: str) -> Parsed:
     if len(ranking) > question.places:
         dropped = ranking[question.places :]
         ranking = ranking[: question.places]
-        notes = (f"Only your top {question.places} count, so I dropped {listing(dropped)}.",)
+        notes = (f"Only your top {question.places} count, so I dropped {naming(dropped)}.",)
     label = ", ".join(f"{i} {label_of(question, c)}" for i, c in enumerate(ranking, 1))
     return Parsed(True, ranking, label, None, notes)
 

@@ -13,7 +13,7 @@ from smsapp.conversation.parsers.codes import (
     unknown_names,
     unrecognised,
 )
-from smsapp.conversation.parsers.parsed import Parsed, fail, listing
+from smsapp.conversation.parsers.parsed import Parsed, fail, naming, number_named
 
 
 def parse_points(question: Question, text: str) -> Parsed:
@@ -67,14 +67,16 @@ def parse_points(question: Question, text: str) -> Parsed:
     if unknown:
         return fail(unrecognised(unknown))
     if dangling:
-        return fail(f"I couldn't tell which option {listing(dangling)} was for.")
+        return fail(f"I couldn't tell which option {naming(dangling)} was for.")
     points = {c: points[c] for c in question.codes if points.get(c)}
     total = sum(points.values())
     budget = question.points_budget
     if not points:
         return fail("That gave no points to any option.")
     if total > budget:
-        return fail(f"That's {total} points, but you have {budget} to share.")
+        return fail(
+            f"That's {number_named(total, 'too many')} points, but you have {budget} to share."
+        )
     ordered = sorted(points.items(), key=lambda item: -item[1])
     label = ", ".join(f"{label_of(question, c)} {n}" for c, n in ordered)
     return Parsed(True, points, label, None)

@@ -36,13 +36,25 @@ YES_WORDS = frozenset(
         "ofc",
         "totally",
         "yesplease",
+        # slang and the usual misspellings ("deffo" squeezes to "defo")
+        "def",
+        "defo",
+        "defs",
+        "definately",
+        "definetly",
+        "obvs",
+        "obviously",
+        "yeh",
     ]
 )
 YES_PHRASES = frozenset({"of course", "yes please", "go on", "why not", "i do", "i am", "i will"})
-NO_WORDS = frozenset(["n", "no", "nah", "na", "nope", "nay", "never", "false", "nop"])
+NO_WORDS = frozenset(["n", "no", "nah", "na", "nope", "nay", "never", "false", "nop", "naw"])
 NO_PHRASES = frozenset(
     {"no way", "not really", "no thanks", "no thank you", "not at all", "i dont", "no chance"}
+    | {"definitely not", "def not", "defo not", "obviously not", "of course not"}
 )
+# Not an answer either way, though they hold "no" or "dont": asked again, never read as No.
+UNSURE_PHRASES = frozenset({"dont know", "no idea", "not sure"})
 YES_SYMBOLS = frozenset("👍✅✔☑👌💯🙆")
 NO_SYMBOLS = frozenset("👎❌✖🚫🙅⛔")
 
@@ -60,11 +72,14 @@ def parse_yesno(question: Question, text: str) -> Parsed:
     yes = no = False
     if folded:
         squeezed = " ".join(_squeeze(w) for w in words)
-        yes = folded in YES_PHRASES or folded in YES_WORDS or squeezed in YES_WORDS
-        no = folded in NO_PHRASES or folded in NO_WORDS or squeezed in NO_WORDS
+        spellings = (folded, squeezed)  # "deffo not" -> "defo not"
+        yes = any(s in YES_PHRASES or s in YES_WORDS for s in spellings)
+        no = any(s in NO_PHRASES or s in NO_WORDS for s in spellings)
         if not (yes or no):
             first = _squeeze(words[0])
-            leading_no = first in NO_WORDS or any(folded.startswith(p) for p in NO_PHRASES)
+            leading_no = first in NO_WORDS or any(
+                s.startswith(p) for s in spellings for p in NO_PHRASES
+            )
             has_no = leading_no or any(w in NO_WORDS or w == "not" for w in words)
             if first in YES_WORDS and not has_no:
                 yes = True
@@ -73,6 +88,9 @@ def parse_yesno(question: Question, text: str) -> Parsed:
     yes, no = yes or (yes_mark and not folded), no or (no_mark and not folded)
     if folded and not (yes or no) and (yes_mark or no_mark):
         yes, no = yes_mark, no_mark  # words we don't know plus a clear thumb
+    padded = f" {folded} "
+    if any(f" {phrase} " in padded for phrase in UNSURE_PHRASES):
+        yes = no = False
     if yes and not no:
         return Parsed(True, True, "Yes", None)
     if no and not yes:
