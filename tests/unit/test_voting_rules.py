@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from smsapp.voting import METHODS, Ballot, lot_order, normalise_ranking, tally
+from smsapp.voting.tiebreak import lot_break
 
 
 def ballots(*rankings: str, count: int = 1) -> list[Ballot]:
@@ -23,6 +24,12 @@ def ballots(*rankings: str, count: int = 1) -> list[Ballot]:
 def test_lot_order_sorts_by_sha256_of_seed_and_code():
     assert lot_order(["A", "B", "C", "D", "E"], "s33d") == ["B", "E", "A", "C", "D"]
     assert lot_order(["E", "D", "C", "B", "A"], "s33d") == ["B", "E", "A", "C", "D"]
+
+
+def test_a_lot_tie_break_records_the_lot_order_and_its_keys():
+    record = lot_break(["E", "D", "C", "B", "A"], "s33d", context="tied")
+    assert record["order"] == ["B", "E", "A", "C", "D"] and record["winner"] == "B"
+    assert record["values"]["B"].startswith("2b7d86") and record["values"]["D"].startswith("f3dd86")
 
 
 def test_normalise_ranking_upper_cases_and_drops_later_repeats():
