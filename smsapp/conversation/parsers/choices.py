@@ -8,6 +8,7 @@ import re
 from smsapp.conversation.definition import Option, Question
 from smsapp.conversation.normalise import fold
 from smsapp.conversation.parsers.codes import (
+    Reading,
     code_words,
     codes_in,
     dedupe,
@@ -57,17 +58,13 @@ def parse_picks(question: Question, text: str) -> Parsed:
     folded = fold(text)
     if folded in _NONE_WORDS:
         return Parsed(True, [], "none", None)
-    if folded in _ALL_WORDS:
-        codes = list(question.codes)
-    else:
-        found, unknown, ambiguous = codes_in(question, text)
-        if unknown:
-            return fail(unrecognised(unknown))
-        if ambiguous and not found:
-            return fail("That could be more than one option.")
-        codes = dedupe(found)
-    if not codes:
-        return fail("I didn't recognise any options in that.")
+    reading = (
+        (list(question.codes), [], False) if folded in _ALL_WORDS else codes_in(question, text)
+    )
+    refused = _refusal(reading)
+    if refused is not None:
+        return refused
+    codes = dedupe(reading[0])
     if len(codes) > question.places:
         return fail(f"You can pick up to {question.places}, and that was {len(codes)}.")
     return Parsed(True, codes, ", ".join(label_of(question, c) for c in codes), None)
@@ -77,17 +74,13 @@ def parse_rank(question: Question, text: str) -> Parsed:
     pairs = _place_pairs(question, text)
     if pairs is not None:
         # "1. C 2. A": the numbers are places, so order by them rather than by position
-        codes, unknown = tokens_to_codes(question, [c for _, c in sorted(pairs)])
-        ambiguous = False
+        reading = (*tokens_to_codes(question, [c for _, c in sorted(pairs)]), False)
     else:
-        codes, unknown, ambiguous = codes_in(question, text)
-    if unknown:
-        return fail(unrecognised(unknown))
-    if ambiguous and not codes:
-        return fail("That could be more than one option.")
-    ranking = dedupe(codes)
-    if not ranking:
-        return fail("I didn't recognise any options in that.")
+        reading = codes_in(question, text)
+    refused = _refusal(reading)
+    if refused is not None:
+        return refused
+    ranking = dedupe(reading[0])
     notes: tuple[str, ...] = ()
     if len(ranking) > question.places:
         dropped = ranking[question.places :]
@@ -95,6 +88,18 @@ def parse_rank(question: Question, text: str) -> Parsed:
         notes = (f"Only your top {question.places} count, so I dropped {naming(dropped)}.",)
     label = ", ".join(f"{i} {label_of(question, c)}" for i, c in enumerate(ranking, 1))
     return Parsed(True, ranking, label, None, notes)
+
+
+def _refusal(reading: Reading) -> Parsed | None:
+    """Why a list answer cannot be taken, if it cannot: words not read, or no option named."""
+    codes, unknown, ambiguous = reading
+    if unknown:
+        return fail(unrecognised(unknown))
+    if ambiguous and not codes:
+        return fail("That could be more than one option.")
+    if not codes:
+        return fail("I didn't recognise any options in that.")
+    return None
 
 
 def _place_pairs(question: Question, text: str) -> list[tuple[int, str]] | None:
