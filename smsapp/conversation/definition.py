@@ -35,6 +35,7 @@ DEFAULT_TALLY = {"rank": "points", "approve": "approval", "choice": "plurality",
 # Points ballots share this many points when the question gives no `budget`: a fixed number
 # (not the option count) because options_from questions have no options at import time.
 DEFAULT_BUDGET = 5
+SCALE_LOW = 1  # where a scale starts when it gives no `min`
 MAX_TEXT = 1600  # one concatenated SMS of ten segments; also Twilio's body limit
 
 
@@ -83,7 +84,7 @@ class Question:
     @property
     def low(self) -> int:
         """Lowest accepted scale value (scale min defaults to 1)."""
-        return self.min if self.min is not None else 1
+        return self.min if self.min is not None else SCALE_LOW
 
     @property
     def points_budget(self) -> int:

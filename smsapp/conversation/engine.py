@@ -103,7 +103,8 @@ def render(template: str, *, nickname: str | None) -> str:
 def question_text(question: Question) -> str:
     """The prompt followed by the options, one per line: "A) Team Spark"."""
     lines = [question.prompt]
-    lines.extend(f"{o.code}) {o.label}" for o in question.options)
+    if question.options:
+        lines.append(_options_block(question))
     if question.kind == "scale" and question.labels:
         low, high = question.labels
         lines.append(f"{question.low} = {low}, {question.max} = {high}")
@@ -357,6 +358,7 @@ def _hint(question: Question) -> str:
 
 
 def _options_block(question: Question) -> str:
+    """The options one per line, as asked and as re-asked: "A) Team Spark"."""
     return "\n".join(f"{o.code}) {o.label}" for o in question.options)
 
 

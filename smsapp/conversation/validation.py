@@ -19,6 +19,7 @@ from smsapp.conversation.definition import (
     DEFAULT_TALLY,
     KINDS,
     MAX_TEXT,
+    SCALE_LOW,
     TALLY_METHODS,
     Option,
     PollDefinition,
@@ -318,7 +319,7 @@ def _question(
         check.add(f"{where}.max", f"a {kind} question takes no max")
     if kind is not None and kind not in BOUNDED_KINDS and "min" in raw:
         check.add(f"{where}.min", f"a {kind} question takes no min")
-    scale_low = least if least is not None else 1
+    scale_low = least if least is not None else SCALE_LOW
     if kind == "scale" and most is not None and most <= scale_low:
         check.add(f"{where}.max", f"must be more than min ({scale_low})")
     if kind == "number" and most is not None and least is not None and most < least:
