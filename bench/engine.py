@@ -9,8 +9,8 @@ from __future__ import annotations
 import sys
 import time
 
-from smsapp.conversation.definition import parse_poll
 from smsapp.conversation.engine import start, step
+from smsapp.conversation.validation import parse_poll
 
 NAMES = ["Young Researchers", "Health Voices", "Team Spark", "Green Future", "Music Makers"]
 POLL = parse_poll(

@@ -103,7 +103,8 @@ def render(template: str, *, nickname: str | None) -> str:
 def question_text(question: Question) -> str:
     """The prompt followed by the options, one per line: "A) Team Spark"."""
     lines = [question.prompt]
-    lines.extend(f"{o.code}) {o.label}" for o in question.options)
+    if question.options:
+        lines.append(_options_block(question))
     if question.kind == "scale" and question.labels:
         low, high = question.labels
         lines.append(f"{question.low} = {low}, {question.max} = {high}")
@@ -160,16 +161,7 @@ def step(
         command = "SKIP"  # "no" / "done" before any idea skips an optional nomination
     if command == "SKIP":
         if question.optional:
-            recorded = RecordedAnswer(
-                question.key,
-                question.kind,
-                None,
-                None,
-                text,
-                state.attempts + 1,
-                True,
-                "optional",
-            )
+            recorded = _skipped(question, text, state.attempts + 1, "optional")
             return _after_answer(poll, state, [recorded], [], nickname)
         problem = "This one can't be skipped."
         return _failed(poll, state, question, text, problem, nickname, max_attempts, flagged)
@@ -217,6 +209,10 @@ def _is_done(text: str, command: str | None) -> bool:
     return command is None and fold(text) in DONE_WORDS
 
 
+def _skipped(question: Question, text: str, attempts: int, reason: str) -> RecordedAnswer:
+    return RecordedAnswer(question.key, question.kind, None, None, text, attempts, True, reason)
+
+
 def _finish_nominations(question: Question, state: ConversationState) -> RecordedAnswer:
     entries = list(state.pending_entries)
     recorded = RecordedAnswer(
@@ -252,16 +248,7 @@ def _failed(
         if question.kind == "nominate" and state.pending_entries:
             recorded = _finish_nominations(question, state)  # keep what they already sent
         else:
-            recorded = RecordedAnswer(
-                question.key,
-                question.kind,
-                None,
-                None,
-                text,
-                state.attempts,
-                True,
-                "too-many-tries",
-            )
+            recorded = _skipped(question, text, state.attempts, "too-many-tries")
         return _after_answer(poll, state, [recorded], [MOVE_ON], nickname)
     reply = f"Sorry, {_lower_first(problem)} {_hint(question)}\n{_options_block(question)}"
     return Step((), _pack([reply.rstrip()]), state, False)
@@ -371,6 +358,7 @@ def _hint(question: Question) -> str:
 
 
 def _options_block(question: Question) -> str:
+    """The options one per line, as asked and as re-asked: "A) Team Spark"."""
     return "\n".join(f"{o.code}) {o.label}" for o in question.options)
 
 

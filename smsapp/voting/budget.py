@@ -3,11 +3,9 @@ the lot. The rule is written into the result, since these ballots are not rankin
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable, Mapping, Sequence
 
-from smsapp.voting.result import TallyResult
+from smsapp.voting.result import TallyResult, fingerprint
 from smsapp.voting.tiebreak import order_by
 
 RULE = "budget: each option scores the sum of the points given to it; ties go to the lot"
@@ -34,13 +32,12 @@ def count_budget(
         canonical.append(sorted([code, int(p)] for code, p in allocation.items() if p))
         ballots += 1
     order, tie_breaks = order_by(options, totals, [], seed, score_name="points")
-    fingerprint = {
+    canonical_input = {
         "method": "points-budget",
         "options": sorted(options),
         "seed": seed,
         "ballots": sorted(canonical),
     }
-    text = json.dumps(fingerprint, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return TallyResult(
         method="points",
         ballots=ballots,
@@ -48,5 +45,5 @@ def count_budget(
         winners=order[:1],
         scores=totals,
         tie_breaks=tie_breaks,
-        input_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        input_sha256=fingerprint(canonical_input),
     )

@@ -39,14 +39,11 @@ def count_points(
     def fixed(values: dict[str, int]) -> Callable[[list[str]], dict[str, int]]:
         return lambda group: values
 
-    def beats_within(group: list[str]) -> dict[str, int]:
-        return head_to_head(matrix()).values(group)
-
     rules = [Rule("ballots-ranking", "the option ranked on more ballots", fixed(ranked))]
     for index in range(places):
         name = "first-places" if index == 0 else f"place-{index + 1}"
         rules.append(Rule(name, f"more {_ordinal(index + 1)} places", fixed(at_place[index])))
-    rules.append(Rule("head-to-head", "head-to-head wins within the tied group", beats_within))
+    rules.append(head_to_head(matrix))
     order, tie_breaks = order_by(options, points, rules, seed, score_name="points")
     return TallyResult(
         method="points",

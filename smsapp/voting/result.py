@@ -36,6 +36,12 @@ def input_sha256(
         "seed": seed,
         "ballots": [[list(r), profile[r]] for r in sorted(profile, key="\x1f".join)],
     }
+    return fingerprint(canonical)
+
+
+def fingerprint(canonical: dict[str, Any]) -> str:
+    """SHA-256 of `canonical` as compact JSON with sorted keys: the one spelling of a count's
+    input that a published result's input_sha256 can be checked against."""
     text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from smsapp.voting.lot import lot_key
+from smsapp.voting.lot import lot_key, lot_order
 
 
 @dataclass(frozen=True)
@@ -30,13 +30,12 @@ def _figures(values: dict[str, Any], order: Sequence[str]) -> str:
 
 
 def lot_break(group: Sequence[str], seed: str, *, context: str) -> dict[str, Any]:
-    """Record of the lot deciding `group`; its "order" is the lot order."""
-    keys = {code: lot_key(seed, code) for code in group}
-    order = sorted(group, key=lambda code: (keys[code], code))
+    """Record of the lot deciding `group`: its "order" is lot_order's, "values" the keys."""
+    order = lot_order(group, seed)
     return {
         "rule": "lot",
         "between": sorted(group),
-        "values": keys,
+        "values": {code: lot_key(seed, code) for code in group},
         "order": order,
         "winner": order[0],
         "explanation": (
@@ -101,12 +100,15 @@ def order_by(
     return result, tie_breaks
 
 
-def head_to_head(pairwise: dict[str, dict[str, int]]) -> Rule:
-    """Within a tied group, how many of the others each option beats one-to-one."""
+def head_to_head(pairwise: Callable[[], dict[str, dict[str, int]]]) -> Rule:
+    """Within a tied group, how many of the others each option beats one-to-one.
+
+    `pairwise` gives the pairwise counts when a tie first reaches this rule: most counts never
+    need them, and they cost a pass over every ballot.
+    """
 
     def values(group: list[str]) -> dict[str, int]:
-        return {
-            a: sum(1 for b in group if b != a and pairwise[a][b] > pairwise[b][a]) for a in group
-        }
+        d = pairwise()
+        return {a: sum(1 for b in group if b != a and d[a][b] > d[b][a]) for a in group}
 
     return Rule("head-to-head", "head-to-head wins within the tied group", values)

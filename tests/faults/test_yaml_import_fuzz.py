@@ -10,7 +10,9 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from smsapp.conversation.definition import PollDefinitionError, parse_poll_yaml, poll_to_dict
+from smsapp.conversation.definition import PollDefinitionError
+from smsapp.conversation.poll_yaml import parse_poll_yaml
+from smsapp.conversation.serialise import poll_to_dict
 
 EVERY_KIND = yaml.safe_load(
     (Path(__file__).resolve().parents[1] / "data" / "every_kind.yaml").read_text()

@@ -383,7 +383,9 @@ def test_cookies_are_secure_when_configured(runtime, tmp_path):
     ],
 )
 def test_the_form_holds_every_field_of_a_definition(extra: str) -> None:
-    from smsapp.conversation.definition import parse_poll, parse_poll_yaml, poll_to_dict
+    from smsapp.conversation.poll_yaml import parse_poll_yaml
+    from smsapp.conversation.serialise import poll_to_dict
+    from smsapp.conversation.validation import parse_poll
     from smsapp.services.polls import builder
 
     defn = parse_poll_yaml(EVERY_KIND + extra)

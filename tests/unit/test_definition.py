@@ -7,18 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from smsapp.conversation.definition import (
-    DEFAULT_BUDGET,
-    Option,
-    PollDefinitionError,
-    Reminders,
-    parse_poll,
-    parse_poll_yaml,
-    poll_to_dict,
-    poll_to_yaml,
-    with_options,
-)
+from smsapp.conversation.definition import DEFAULT_BUDGET, Option, PollDefinitionError, Reminders
 from smsapp.conversation.durations import format_duration, parse_duration
+from smsapp.conversation.poll_yaml import parse_poll_yaml
+from smsapp.conversation.serialise import poll_to_dict, poll_to_yaml
+from smsapp.conversation.validation import parse_poll, with_options
 
 FULL_POLL = """
 slug: name-our-group

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smsapp.conversation.definition import PollDefinition, parse_poll
+from smsapp.conversation.definition import PollDefinition
 from smsapp.conversation.engine import (
     DEFAULT_OUTRO,
     ConversationState,
@@ -22,6 +22,7 @@ from smsapp.conversation.engine import (
     start,
     step,
 )
+from smsapp.conversation.validation import parse_poll
 
 
 def poll(*questions: dict[str, Any], **top: Any) -> PollDefinition:

@@ -7,7 +7,7 @@ import pytest
 
 from smsapp.conversation.definition import KINDS, Option, Question
 from smsapp.conversation.parsers import parse_answer
-from tests.unit.misreadings import KNOWN_MISREADINGS, MISREADINGS
+from tests.unit.misreadings import MISREADINGS
 
 SETTINGS: dict[str, dict[str, int]] = {
     "scale": {"max": 5},
@@ -23,17 +23,7 @@ def test_every_question_kind_has_replies_read_and_replies_refused() -> None:
     assert sorted(refused) == sorted(KINDS)
 
 
-CASES = [pytest.param(*row, id=f"{row[0]}:{row[2]!r}") for row in MISREADINGS] + [
-    pytest.param(
-        kind,
-        labels,
-        text,
-        expected,
-        id=f"{kind}:{text!r}",
-        marks=pytest.mark.xfail(strict=True, reason=f"parser bug: {wrong}"),
-    )
-    for kind, labels, text, expected, wrong in KNOWN_MISREADINGS
-]
+CASES = [pytest.param(*row, id=f"{row[0]}:{row[2]!r}") for row in MISREADINGS]
 
 
 @pytest.mark.parametrize(("kind", "labels", "text", "expected"), CASES)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from smsapp.voting import METHODS, Ballot, lot_order, normalise_ranking, tally
+from smsapp.voting.budget import count_budget
+from smsapp.voting.tiebreak import lot_break
 
 
 def ballots(*rankings: str, count: int = 1) -> list[Ballot]:
@@ -23,6 +25,12 @@ def ballots(*rankings: str, count: int = 1) -> list[Ballot]:
 def test_lot_order_sorts_by_sha256_of_seed_and_code():
     assert lot_order(["A", "B", "C", "D", "E"], "s33d") == ["B", "E", "A", "C", "D"]
     assert lot_order(["E", "D", "C", "B", "A"], "s33d") == ["B", "E", "A", "C", "D"]
+
+
+def test_a_lot_tie_break_records_the_lot_order_and_its_keys():
+    record = lot_break(["E", "D", "C", "B", "A"], "s33d", context="tied")
+    assert record["order"] == ["B", "E", "A", "C", "D"] and record["winner"] == "B"
+    assert record["values"]["B"].startswith("2b7d86") and record["values"]["D"].startswith("f3dd86")
 
 
 def test_normalise_ranking_upper_cases_and_drops_later_repeats():
@@ -171,6 +179,18 @@ def test_result_json_has_the_contract_keys_and_the_version():
     ]  # fmt: skip
     assert len(data["input_sha256"]) == 64
     assert data["version"]
+
+
+# Worked out with coreutils from the canonical JSON each count fingerprints, e.g.
+#   printf '%s' '{"ballots":[[["A","B"],2],[["C"],1]],"max_ranks":null,"method":"irv",'\
+#     '"options":["A","B","C"],"seed":"x"}' | sha256sum
+def test_ranked_and_budget_counts_fingerprint_their_input_the_same_way():
+    ranked = tally("irv", "ABC", [Ballot(("A", "B"), 2), Ballot(("C",), 1)], seed="x")
+    assert ranked.input_sha256 == "67f3708252b07cf55e66129dab2946d1cdcb317211aa086bfe641f6bc6889f99"
+    # {"ballots":[[["A",3],["C",2]],[["B",5]]],"method":"points-budget","options":["A","B","C"],
+    #  "seed":"s"}
+    budget = count_budget("ABC", [{"A": 3, "C": 2}, {"B": 5}], seed="s")
+    assert budget.input_sha256 == "02284e604d5f5d84fd59528f9c90ccdc834e0c8592332b756352499a6b5fe07f"
 
 
 def test_input_sha256_changes_with_anything_that_decides_the_result():

@@ -10,15 +10,11 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from smsapp.conversation.definition import (
-    PollDefinition,
-    PollDefinitionError,
-    Problem,
-    parse_poll,
-    parse_poll_yaml,
-    poll_to_dict,
-)
+from smsapp.conversation.definition import PollDefinition, PollDefinitionError, Problem
 from smsapp.conversation.normalise import clean, fold
+from smsapp.conversation.poll_yaml import parse_poll_yaml
+from smsapp.conversation.serialise import poll_to_dict
+from smsapp.conversation.validation import parse_poll
 from smsapp.db import utcnow
 from smsapp.models import Group, Poll, PollStatus
 from smsapp.services import audit

@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session
 from smsapp.conversation.definition import (
     Option,
     _auto_code,  # the same A, B, … AA codes an imported option list gets
-    poll_to_yaml,
-    with_options,
 )
 from smsapp.conversation.normalise import clean
+from smsapp.conversation.serialise import poll_to_yaml
+from smsapp.conversation.validation import with_options
 from smsapp.db import utcnow
 from smsapp.models import Answer, Nomination, NominationStatus, Participant, Poll, PollStatus
 from smsapp.services import audit

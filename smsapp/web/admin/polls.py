@@ -10,14 +10,10 @@ from flask import abort, flash, jsonify, redirect, render_template, request, url
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from smsapp.conversation.definition import (
-    PollDefinition,
-    PollDefinitionError,
-    Problem,
-    parse_poll,
-    parse_poll_yaml,
-    poll_to_dict,
-)
+from smsapp.conversation.definition import PollDefinition, PollDefinitionError, Problem
+from smsapp.conversation.poll_yaml import parse_poll_yaml
+from smsapp.conversation.serialise import poll_to_dict
+from smsapp.conversation.validation import parse_poll
 from smsapp.models import Group, Poll, PollStatus
 from smsapp.services.polls import builder
 from smsapp.services.polls.definitions import PollError, poll_by_slug, save_definition
