@@ -10,7 +10,8 @@ import sqlalchemy as sa
 
 from smsapp.models import Conversation, ConversationStatus, OutboundStatus, Poll, PollStatus
 from smsapp.runtime import Runtime
-from smsapp.services.outbox import callbacks, sending
+from smsapp.services.outbox import callbacks
+from smsapp.services.outbox.counts import delivery_counts
 from smsapp.services.polls import closing, conversations
 from smsapp.services.polls.reminders import queue_due_reminders
 from tests.support.factories import NOON, launch, make_poll, messages, people, send_all
@@ -106,6 +107,6 @@ def test_delivery_counts_follow_status_callbacks(runtime: Runtime) -> None:
     assert callbacks.record_status(runtime, sids[0] or "", "delivered", None)
     assert callbacks.record_status(runtime, sids[1] or "", "undelivered", 30003, "Unreachable")
     with runtime.db.transaction() as s:
-        counts = sending.delivery_counts(s, poll_id)
+        counts = delivery_counts(s, poll_id)
     assert counts.by_status == {"sent": 1, "delivered": 1, "undelivered": 1}
     assert counts.failures == {"30003: Unreachable": 1}

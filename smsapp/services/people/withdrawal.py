@@ -41,7 +41,7 @@ from smsapp.privacy.redact import redact, redact_optional
 from smsapp.privacy.vault import PSEUDONYM_ALPHABET, PSEUDONYM_LENGTH, VaultError
 from smsapp.runtime import Runtime
 from smsapp.services import audit
-from smsapp.services.outbox.sending import transport_for
+from smsapp.services.outbox.provider import transport_for
 from smsapp.services.people.optout import opt_out
 from smsapp.sms.segments import count_segments
 from smsapp.sms.twilio_transport import SendError

@@ -29,7 +29,7 @@ from smsapp.models import (
 )
 from smsapp.runtime import Runtime
 from smsapp.services import audit
-from smsapp.services.outbox.sending import CONVERSATION_BOUND_KINDS, queue_texts
+from smsapp.services.outbox.rows import CONVERSATION_BOUND_KINDS, queue_texts
 from smsapp.services.people.group_policy import group_quiet_hours, send_time
 from smsapp.services.polls.conversations import Turn, activate_next_waiting, end_conversation
 from smsapp.services.polls.definitions import PollError, load_definition

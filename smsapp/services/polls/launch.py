@@ -33,7 +33,7 @@ from smsapp.models import (
 )
 from smsapp.runtime import Runtime
 from smsapp.services import audit
-from smsapp.services.outbox.sending import PART_GAP
+from smsapp.services.outbox.rows import PART_GAP
 from smsapp.services.people import consent
 from smsapp.services.people.consent import Textability, text_gate
 from smsapp.services.people.group_policy import group_quiet_hours, send_time

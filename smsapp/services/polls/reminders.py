@@ -24,7 +24,7 @@ from smsapp.models import (
     PollStatus,
 )
 from smsapp.runtime import Runtime
-from smsapp.services.outbox.sending import queue_texts
+from smsapp.services.outbox.rows import queue_texts
 from smsapp.services.people.group_policy import group_quiet_hours, send_time
 from smsapp.services.polls.definitions import load_definition
 

@@ -8,7 +8,8 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from smsapp.models import Poll, PollStatus
-from smsapp.services.outbox.sending import delivery_counts, kick_senders
+from smsapp.services.outbox.counts import delivery_counts
+from smsapp.services.outbox.sending import kick_senders
 from smsapp.services.polls.closing import close_by_slug
 from smsapp.services.polls.definitions import PollError, poll_by_slug
 from smsapp.services.polls.launch import launch_poll, preview_launch
