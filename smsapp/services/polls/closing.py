@@ -32,7 +32,7 @@ from smsapp.services import audit
 from smsapp.services.outbox.rows import CONVERSATION_BOUND_KINDS, queue_texts
 from smsapp.services.people.group_policy import group_quiet_hours, send_time
 from smsapp.services.polls.conversations import Turn, activate_next_waiting, end_conversation
-from smsapp.services.polls.definitions import PollError, load_definition
+from smsapp.services.polls.definitions import PollError
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,10 @@ class CloseResult:
 def queue_started_turn(
     runtime: Runtime, session: Session, participant: Participant, turn: Turn, now: datetime
 ) -> None:
-    """A waiting poll began outside a reply (a job did it): its first texts go out as invitations."""
+    """A waiting poll began outside a reply (a job did it): its first texts go out as invitations.
+
+    The conversation's first reminder was set when it began (conversations.activate_next_waiting).
+    """
     poll = session.get(Poll, turn.poll_id) if turn.poll_id else None
     conversation = session.get(Conversation, turn.conversation_id) if turn.conversation_id else None
     if poll is None or conversation is None or not turn.replies:
@@ -70,11 +73,6 @@ def queue_started_turn(
         send_after=send_after,
         deferred=deferred,
         valid_until=poll.closes_at,
-    )
-    reminders = load_definition(poll).reminders
-    conversation.reminders_sent = 0
-    conversation.next_reminder_at = (
-        now + reminders.after if reminders and reminders.max > 0 else None
     )
 
 
