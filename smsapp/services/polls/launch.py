@@ -54,6 +54,7 @@ INVALID_NUMBER = "invalid number"
 REASONS = (WITHDRAWN, OPTED_OUT, NO_CONSENT, INVALID_NUMBER)
 
 INSERT_CHUNK = 5_000
+NOBODY_TO_TEXT = "nobody in the group can be texted, so there is nothing to launch"
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,11 @@ class LaunchPlan:
 
     def local(self, moment: datetime) -> str:
         return f"{moment.astimezone(ZoneInfo(self.timezone)):%a %d %b %Y %H:%M} ({self.timezone})"
+
+    @property
+    def refusal(self) -> str | None:
+        """Why this launch must not go ahead, or None: a launch to nobody is refused."""
+        return None if self.recipients else NOBODY_TO_TEXT
 
     @property
     def texted_now(self) -> int:
@@ -339,13 +345,17 @@ def launch_poll(
 ) -> LaunchResult:
     """Open the poll and queue every invitation, in the caller's transaction.
 
-    Call kick_senders (smsapp.services.outbox.sending) after the commit so the jobs start at once;
-    if nobody does, the clock's next tick finds the queued rows anyway.
+    PollError, and nothing changes, when it cannot launch: not a draft, no group, or nobody in
+    the group can be texted (LaunchPlan.refusal). Call try_kick_senders
+    (smsapp.services.outbox.sending) after the commit so the jobs start at once; if nobody
+    does, the clock's next tick finds the queued rows anyway.
     """
     poll = session.scalar(for_update(sa.select(Poll).where(Poll.slug == slug), session))
     if poll is None:
         raise PollError(f"no poll called {slug!r}")
     plan = plan_launch(runtime, session, poll, now=now)
+    if plan.refusal is not None:
+        raise PollError(plan.refusal)
     open_poll(session, poll, actor=actor)
     now = plan.now
     poll.launched_at = now

@@ -182,6 +182,8 @@ def queue_results(
     jobs deliver them, holding any that fall in the group's quiet hours."""
     now = now or utcnow()
     plan = preview(runtime, session, poll)
+    if not plan.recipients:
+        raise PollError("nobody who took part can be texted, so no results were queued")
     send_after, deferred = send_time(
         now, group_quiet_hours(session, poll.group_id), runtime.settings.timezone
     )
