@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from smsapp.runtime import get_runtime
-from smsapp.services.outbox import sending
 from smsapp.services.polls import closing
 
 
 def run_deadlines() -> dict[str, int]:
+    """Closing asks for each tally and starts the send jobs itself (services/polls/closing.py)."""
     runtime = get_runtime()
     closed = closing.close_due_polls(runtime)
     expired = closing.expire_idle(runtime)
-    if closed or expired:
-        sending.kick_senders(runtime)
     return {"closed": len(closed), "expired": expired}

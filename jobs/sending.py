@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from smsapp.runtime import get_runtime
-from smsapp.services.outbox import sending
+from smsapp.services.outbox import reconcile, sending
+from smsapp.services.outbox.claims import has_due
 
 
 def send_due() -> dict[str, int]:
@@ -14,7 +15,7 @@ def send_due() -> dict[str, int]:
 def reconcile_stuck() -> dict[str, int]:
     """Rows left in `sending` by a dead worker: checked at Twilio, then recorded or queued."""
     runtime = get_runtime()
-    report = sending.reconcile_stuck(runtime)
+    report = reconcile.reconcile_stuck(runtime)
     if report.requeued:
         sending.kick_senders(runtime)
     return vars(report)
@@ -23,4 +24,4 @@ def reconcile_stuck() -> dict[str, int]:
 def kick() -> int:
     """The clock's prompt: start the send jobs when something is due (quick, never stuck)."""
     runtime = get_runtime()
-    return sending.kick_senders(runtime) if sending.has_due(runtime) else 0
+    return sending.kick_senders(runtime) if has_due(runtime) else 0

@@ -80,7 +80,7 @@ def polls_results(slug: str) -> None:
 @click.option("--yes", is_flag=True, help="Launch without asking for confirmation.")
 def polls_launch(slug: str, yes: bool) -> None:
     """Show recipients, exclusions, segments and cost; then text everyone eligible."""
-    from smsapp.services.outbox.sending import kick_senders
+    from smsapp.services.outbox.sending import try_kick_senders
     from smsapp.services.polls.definitions import PollError
     from smsapp.services.polls.launch import launch_poll, preview_launch
 
@@ -92,8 +92,8 @@ def polls_launch(slug: str, yes: bool) -> None:
         fail(str(exc))
     for line in plan.summary_lines():
         click.echo(line)
-    if not plan.recipients:
-        fail("nobody in the group can be texted; nothing was launched")
+    if plan.refusal:
+        fail(plan.refusal)
     if not yes and not click.confirm(f"Send {plan.texts} texts now?", default=False):
         click.echo("Not launched.")
         return
@@ -102,7 +102,8 @@ def polls_launch(slug: str, yes: bool) -> None:
             result = launch_poll(rt, s, slug, actor="cli")
     except PollError as exc:
         fail(str(exc))
-    kick_senders(rt)
+    if not try_kick_senders(rt):
+        click.echo("The queue could not be reached: the texts go out at the clock's next kick.")
     click.echo(
         f"Launched {slug}: {result.messages} texts queued to {result.conversations - result.waiting}"
         f" people"
@@ -115,7 +116,6 @@ def polls_launch(slug: str, yes: bool) -> None:
 @click.argument("slug")
 def polls_close(slug: str) -> None:
     """Close an open poll: conversations end, unsent invitations are cancelled, tally queued."""
-    from smsapp.services.outbox.sending import kick_senders
     from smsapp.services.polls.closing import close_by_slug
     from smsapp.services.polls.definitions import PollError
 
@@ -124,12 +124,12 @@ def polls_close(slug: str) -> None:
         result = close_by_slug(rt, slug, actor="cli")
     except PollError as exc:
         fail(str(exc))
-    if result.started_next:
-        kick_senders(rt)
     click.echo(
         f"Closed {slug}: {result.ended} conversation(s) ended, {result.cancelled} unsent text(s) "
         "cancelled."
     )
+    if result.queue_problem:
+        click.echo(f"Note: {result.queue_problem}.")
 
 
 @polls_group.command("tally")

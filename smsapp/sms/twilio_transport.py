@@ -22,6 +22,7 @@ TWILIO_API_ORIGIN = "https://api.twilio.com"
 
 RATE_LIMITED_CODES = frozenset({20429})
 FIND_SENT_CLOCK_SLACK = timedelta(seconds=30)
+RECENT_LIMIT = 50  # newest messages to one number checked for one not sent yet
 
 
 @dataclass(frozen=True)
@@ -160,14 +161,17 @@ class TwilioTransport:
     def find_sent(self, to: str, body: str, since: datetime) -> SentMessage | None:
         """A message to ``to`` with exactly ``body`` created since ``since``, if Twilio has one.
 
-        Used before re-sending a message left in ``sending`` by a crashed worker, so a retry
-        does not text the same young person twice.
+        The one look-up before a text is sent again whose earlier attempt may have reached
+        Twilio (a timeout, a worker that died mid-call), so a retry does not text the same
+        young person twice. ``since`` is our clock's earliest moment the text could have been
+        created; FIND_SENT_CLOCK_SLACK is the only allowance made for Twilio's clock.
         """
         since_utc = since.astimezone(UTC) if since.tzinfo else since.replace(tzinfo=UTC)
-        # Twilio documents the DateSent filter at day granularity, so ask for the day and
-        # check the time here. Twilio stamps whole seconds and its clock is not ours: allow
-        # a little slack rather than miss the message and text someone twice.
+        # Twilio stamps whole seconds and its clock is not ours: allow a little slack rather
+        # than miss the message and text someone twice.
         earliest = since_utc - FIND_SENT_CLOCK_SLACK
+        # Twilio documents the DateSent filter at day granularity, so ask for the day and
+        # check the time here.
         kwargs: dict[str, Any] = {
             "to": to,
             "date_sent_after": earliest.date().isoformat(),
@@ -175,9 +179,20 @@ class TwilioTransport:
         }
         if self.from_number and not self.messaging_service_sid:
             kwargs["from_"] = self.from_number
-        messages = self._call("find_sent", self.client.messages.list, **kwargs)
-        for message in messages:
-            created = message.date_created
-            if message.body == body and (created is None or created >= earliest):
-                return _sent(message)
-        return None
+        found = _matching(
+            self._call("find_sent", self.client.messages.list, **kwargs), body, earliest
+        )
+        if found is not None:
+            return found
+        # The DateSent filter misses a message Twilio accepted but has not sent yet (no
+        # DateSent): the newest messages to the number are checked by body and DateCreated.
+        recent = self._call("find_sent", self.client.messages.list, to=to, limit=RECENT_LIMIT)
+        return _matching(recent, body, earliest)
+
+
+def _matching(messages: Any, body: str, earliest: datetime) -> SentMessage | None:
+    for message in messages:
+        created = message.date_created
+        if message.body == body and (created is None or created >= earliest):
+            return _sent(message)
+    return None

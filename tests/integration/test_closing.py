@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
-import pytest
 import sqlalchemy as sa
 
 from smsapp.models import Conversation, ConversationStatus, OutboundStatus, Poll, PollStatus
 from smsapp.runtime import Runtime
-from smsapp.services.outbox import callbacks, sending
+from smsapp.services.outbox import callbacks
+from smsapp.services.outbox.counts import delivery_counts
 from smsapp.services.polls import closing, conversations
 from smsapp.services.polls.reminders import queue_due_reminders
 from tests.support.factories import NOON, launch, make_poll, messages, people, send_all
@@ -18,24 +17,12 @@ from tests.support.factories import NOON, launch, make_poll, messages, people, s
 WEEK = timedelta(days=7)
 
 
-@pytest.fixture
-def enqueued(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
-    calls: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(
-        closing.queue, "enqueue", lambda rt, job, *args, **kw: calls.append((job, *args))
-    )
-    return calls
-
-
 def statuses(runtime: Runtime) -> dict[int, str]:
     with runtime.db.transaction() as s:
         return dict(s.execute(sa.select(Conversation.participant_id, Conversation.status)).all())
 
 
-def test_deadline_closes_the_poll_and_asks_for_the_tally(
-    runtime: Runtime, enqueued: list[tuple[Any, ...]], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(closing, "tally_available", lambda: True)
+def test_deadline_closes_the_poll_and_asks_for_the_tally(runtime: Runtime) -> None:
     poll_id = make_poll(runtime)
     done, busy = people(runtime, 2)
     launch(runtime)
@@ -58,20 +45,9 @@ def test_deadline_closes_the_poll_and_asks_for_the_tally(
         assert poll.closed_at == NOON + WEEK
         assert conversations.closed_poll_reply(s, busy, now=NOON + WEEK) is not None
         assert conversations.closed_poll_reply(s, done, now=NOON + WEEK) is None
-    assert enqueued == [("jobs.tally.tally_poll", poll_id)]
+    assert runtime.pending_jobs == [("jobs.tally.tally_poll", (poll_id,), {})]
     assert closing.close_due_polls(runtime, now=NOON + 2 * WEEK) == []  # once only
     assert {m.status for m in messages(runtime, kind="reminder")} == {OutboundStatus.CANCELLED}
-
-
-def test_no_tally_job_no_enqueue(
-    runtime: Runtime, enqueued: list[tuple[Any, ...]], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(closing, "tally_available", lambda: False)
-    make_poll(runtime)
-    people(runtime, 1)
-    launch(runtime)
-    closing.close_by_slug(runtime, "name-our-group")
-    assert enqueued == []
 
 
 def test_idle_conversation_expires_and_the_waiting_poll_starts(runtime: Runtime) -> None:
@@ -106,6 +82,6 @@ def test_delivery_counts_follow_status_callbacks(runtime: Runtime) -> None:
     assert callbacks.record_status(runtime, sids[0] or "", "delivered", None)
     assert callbacks.record_status(runtime, sids[1] or "", "undelivered", 30003, "Unreachable")
     with runtime.db.transaction() as s:
-        counts = sending.delivery_counts(s, poll_id)
+        counts = delivery_counts(s, poll_id)
     assert counts.by_status == {"sent": 1, "delivered": 1, "undelivered": 1}
     assert counts.failures == {"30003: Unreachable": 1}

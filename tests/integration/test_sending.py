@@ -19,7 +19,8 @@ from smsapp.models import (
     ParticipantStatus,
 )
 from smsapp.runtime import Runtime
-from smsapp.services.outbox import sending
+from smsapp.services.outbox import claims, provider, reconcile, sending
+from smsapp.services.outbox.counts import delivery_counts
 from smsapp.services.polls.reminders import queue_due_reminders
 from tests.conftest import ACCOUNT_SID
 from tests.support.factories import NOON, launch, make_poll, messages, people, send_all
@@ -76,7 +77,7 @@ def test_launch_to_n_gives_exactly_n_texts_through_429s_and_500s(
     assert {m.status for m in sent} == {OutboundStatus.SENT}
     assert sorted(to_numbers(standin)) == sorted(phones(rt)[pid] for pid in ids)
     assert {m.twilio_sid for m in sent} == {m["sid"] for m in standin.recorded()}
-    counts = sending.delivery_counts(rt.db.session(), sent[0].poll_id or 0)
+    counts = delivery_counts(rt.db.session(), sent[0].poll_id or 0)
     assert counts.get("sent") == 12 and counts.by_kind["invitation"] == {"sent": 12}
 
 
@@ -103,7 +104,7 @@ def test_twilio_error_codes_mark_participants(rt: Runtime, standin: TwilioStandi
         assert status[unreachable].number_status == NumberStatus.INVALID
         assert status[other].number_status == NumberStatus.OK
         assert status[other].status == ParticipantStatus.ACTIVE
-    counts = sending.delivery_counts(rt.db.session(), by_person[fine].poll_id or 0)
+    counts = delivery_counts(rt.db.session(), by_person[fine].poll_id or 0)
     assert counts.get("failed") == 4
     assert any(label.startswith("21610") for label in counts.failures)
     # The opted-out participant's conversation ended, so no reminder goes to them.
@@ -180,18 +181,18 @@ def test_stuck_sends_are_checked_at_twilio_before_a_resend(
     make_poll(rt)
     a, b = people(rt, 2)
     launch(rt)
-    claimed = sending.claim_due(rt, 10, NOON)
+    claimed = claims.claim_due(rt, 10, NOON)
     assert len(claimed) == 2
-    assert sending.claim_due(rt, 10, NOON) == []  # nobody else can take them
+    assert claims.claim_due(rt, 10, NOON) == []  # nobody else can take them
     # The worker reached Twilio for one of them, then died before recording anything.
     numbers = phones(rt)
     first = next(c for c in claimed if c.participant_id == a)
-    transport = sending.transport_for(rt)
+    transport = provider.transport_for(rt)
     assert transport is not None
     transport.send(numbers[a], first.body)
     # Too early to call it stuck: nothing changes.
-    assert sending.reconcile_stuck(rt, now=NOON + timedelta(minutes=1)).requeued == 0
-    report = sending.reconcile_stuck(rt, now=NOON + timedelta(minutes=5))
+    assert reconcile.reconcile_stuck(rt, now=NOON + timedelta(minutes=1)).requeued == 0
+    report = reconcile.reconcile_stuck(rt, now=NOON + timedelta(minutes=5))
     assert (report.found_sent, report.requeued) == (1, 1)
     send_all(rt, NOON + timedelta(minutes=6))
     assert sorted(to_numbers(standin)) == sorted([numbers[a], numbers[b]])
@@ -205,14 +206,15 @@ def test_accepted_but_unsent_message_is_found_by_date_created(
     make_poll(rt)
     [a] = people(rt, 1)
     launch(rt)
-    [claimed] = sending.claim_due(rt, 10, NOON)
-    transport = sending.transport_for(rt)
+    [claimed] = claims.claim_due(rt, 10, NOON)
+    transport = provider.transport_for(rt)
     assert transport is not None
     transport.send(phones(rt)[a], claimed.body)
     with standin.lock:
         standin.messages[0]["date_sent"] = "Thu, 01 Jan 2026 00:00:00 +0000"  # "not sent yet"
-    assert transport.find_sent(phones(rt)[a], claimed.body, NOON) is None
-    report = sending.reconcile_stuck(rt, now=NOON + timedelta(minutes=5))
+    found = transport.find_sent(phones(rt)[a], claimed.body, NOON)
+    assert found is not None and found.sid == standin.recorded()[0]["sid"]
+    report = reconcile.reconcile_stuck(rt, now=NOON + timedelta(minutes=5))
     assert report.found_sent == 1 and len(standin.recorded()) == 1
 
 
@@ -236,7 +238,8 @@ def test_an_outcome_for_a_row_no_longer_ours_changes_nobody(rt: Runtime) -> None
         row.status = OutboundStatus.SENT  # someone else finished this row
         mid = row.id
     sending.record_outcomes(
-        rt, [sending.Outcome(mid, pid, OutboundStatus.FAILED, error_code=21610, error_message="x")]
+        rt,
+        [sending.SendOutcome(mid, pid, OutboundStatus.FAILED, error_code=21610, error_message="x")],
     )
     with rt.db.transaction() as s:
         person = s.get(Participant, pid)

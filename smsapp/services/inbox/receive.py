@@ -23,7 +23,6 @@ from smsapp.db import utcnow
 from smsapp.models import (
     InboundMessage,
     OutboundMessage,
-    OutboundStatus,
     Participant,
     ParticipantStatus,
     UnknownSenderReply,
@@ -31,12 +30,12 @@ from smsapp.models import (
 from smsapp.privacy.phones import try_normalise
 from smsapp.privacy.redact import redact
 from smsapp.runtime import Runtime
+from smsapp.services.outbox.rows import outbound_row
 from smsapp.services.people import consent, optout, withdrawal
 from smsapp.services.polls import conversations
 from smsapp.services.polls.conversations import Turn
 from smsapp.services.safeguarding import screening
 from smsapp.sms.ids import is_message_sid
-from smsapp.sms.segments import count_segments
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +56,9 @@ class InboundText:
 
 
 @dataclass
-class Outcome:
+class Received:
+    """What receiving one text did: the replies to send inline, and the route it took."""
+
     replies: list[str] = field(default_factory=list)
     route: str = ""
     duplicate: bool = False
@@ -101,20 +102,17 @@ def log_reply(
     poll_id: int | None = None,
 ) -> OutboundMessage:
     """Record a reply that goes back inline in the TwiML response."""
-    now = utcnow()
     message = OutboundMessage(
-        participant_id=participant.id if participant else None,
-        poll_id=poll_id,
-        conversation_id=conversation_id,
-        in_reply_to_id=inbound.id,
-        kind=kind,
-        body=body,
-        segments=count_segments(body).segments,
-        backend="twiml",
-        status=OutboundStatus.SENT,
-        send_after=now,
-        sent_at=now,
-        attempts=1,
+        **outbound_row(
+            participant_id=participant.id if participant else None,
+            poll_id=poll_id,
+            conversation_id=conversation_id,
+            in_reply_to_id=inbound.id,
+            kind=kind,
+            body=body,
+            backend="twiml",
+            sent=True,
+        )
     )
     session.add(message)
     return message
@@ -263,7 +261,7 @@ def _unknown_sender_reply(session: Session, inbound: InboundMessage) -> list[str
     ]
 
 
-def receive_text(runtime: Runtime, text: InboundText) -> Outcome:
+def receive_text(runtime: Runtime, text: InboundText) -> Received:
     """Store, route and answer one inbound text. Safe to call twice with the same MessageSid."""
     e164 = try_normalise(text.sender)
     sender_index = runtime.vault.index(e164) if e164 else None
@@ -277,7 +275,7 @@ def receive_text(runtime: Runtime, text: InboundText) -> Outcome:
             with runtime.db.transaction() as session:
                 stored = _stored(session, text.message_sid)
                 if stored is not None:
-                    return Outcome(
+                    return Received(
                         list(stored.replies or []), stored.route or "", True, stored.participant_id
                     )
         # Never lose a text: keep it, marked with the error, and answer nothing.
@@ -294,7 +292,7 @@ def receive_text(runtime: Runtime, text: InboundText) -> Outcome:
                         error=redact(f"{type(exc).__name__}: {exc}")[:2000],
                     )
                 )
-        return Outcome(_screen_unhandled(runtime, text, type(exc).__name__), "error")
+        return Received(_screen_unhandled(runtime, text, type(exc).__name__), "error")
 
 
 def _stored(session: Session, sid: str) -> InboundMessage | None:
@@ -307,7 +305,7 @@ def _receive(
     text: InboundText,
     e164: str | None,
     sender_index: str | None,
-) -> Outcome:
+) -> Received:
     participant = None
     if text.participant_id is not None:
         stmt = sa.select(Participant).where(Participant.id == text.participant_id)
@@ -351,4 +349,4 @@ def _receive(
     inbound.route = route
     inbound.replies = replies
     inbound.handled_at = utcnow()
-    return Outcome(replies, route, False, participant.id if participant else None)
+    return Received(replies, route, False, participant.id if participant else None)

@@ -41,9 +41,9 @@ from smsapp.privacy.redact import redact, redact_optional
 from smsapp.privacy.vault import PSEUDONYM_ALPHABET, PSEUDONYM_LENGTH, VaultError
 from smsapp.runtime import Runtime
 from smsapp.services import audit
-from smsapp.services.outbox.sending import transport_for
+from smsapp.services.outbox.provider import transport_for
+from smsapp.services.outbox.rows import outbound_row
 from smsapp.services.people.optout import opt_out
-from smsapp.sms.segments import count_segments
 from smsapp.sms.twilio_transport import SendError
 
 log = logging.getLogger(__name__)
@@ -182,17 +182,14 @@ def _send_confirmation_now(
 ) -> str:
     """Send before the number is erased: afterwards nobody could. Returns sent or failed."""
 
-    now = utcnow()
     message = OutboundMessage(
-        participant_id=participant.id,
-        kind="withdrawal",
-        body=body,
-        segments=count_segments(body).segments,
-        backend="outbox" if runtime.settings.sms_backend == "outbox" else "twilio",
-        status=OutboundStatus.SENT,
-        send_after=now,
-        sent_at=now,
-        attempts=1,
+        **outbound_row(
+            participant_id=participant.id,
+            kind="withdrawal",
+            body=body,
+            backend="outbox" if runtime.settings.sms_backend == "outbox" else "twilio",
+            sent=True,
+        )
     )
     if message.backend == "twilio":
         transport = transport_for(runtime)

@@ -1,12 +1,12 @@
 """Close polls (by hand or at their deadline) and expire conversations left idle too long.
 
 Closing ends open and waiting conversations, cancels texts not yet sent, starts each affected
-participant's next waiting poll, and asks for the tally (when the tally job exists).
+participant's next waiting poll, and, once committed, asks for the tally and starts the send
+jobs for the invitations it queued.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -29,10 +29,11 @@ from smsapp.models import (
 )
 from smsapp.runtime import Runtime
 from smsapp.services import audit
-from smsapp.services.outbox.sending import CONVERSATION_BOUND_KINDS, queue_texts
+from smsapp.services.outbox.rows import CONVERSATION_BOUND_KINDS, queue_texts
+from smsapp.services.outbox.sending import try_kick_senders
 from smsapp.services.people.group_policy import group_quiet_hours, send_time
 from smsapp.services.polls.conversations import Turn, activate_next_waiting, end_conversation
-from smsapp.services.polls.definitions import PollError, load_definition
+from smsapp.services.polls.definitions import PollError
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +47,18 @@ class CloseResult:
     ended: int = 0
     cancelled: int = 0
     started_next: list[int] = field(default_factory=list)  # conversations begun as a result
+    # Set when the queue could not be reached after the commit: the close stands, the clock's
+    # next kick sends the invitations, and the count waits for "Tally now" (or the CLI).
+    queue_problem: str | None = None
 
 
 def queue_started_turn(
     runtime: Runtime, session: Session, participant: Participant, turn: Turn, now: datetime
 ) -> None:
-    """A waiting poll began outside a reply (a job did it): its first texts go out as invitations."""
+    """A waiting poll began outside a reply (a job did it): its first texts go out as invitations.
+
+    The conversation's first reminder was set when it began (conversations.activate_next_waiting).
+    """
     poll = session.get(Poll, turn.poll_id) if turn.poll_id else None
     conversation = session.get(Conversation, turn.conversation_id) if turn.conversation_id else None
     if poll is None or conversation is None or not turn.replies:
@@ -70,11 +77,6 @@ def queue_started_turn(
         send_after=send_after,
         deferred=deferred,
         valid_until=poll.closes_at,
-    )
-    reminders = load_definition(poll).reminders
-    conversation.reminders_sent = 0
-    conversation.next_reminder_at = (
-        now + reminders.after if reminders and reminders.max > 0 else None
     )
 
 
@@ -101,7 +103,8 @@ def close_poll(
     actor: str = "system",
     now: datetime | None = None,
 ) -> CloseResult:
-    """Open → closed, in the caller's transaction. Enqueue the tally after the commit."""
+    """Open → closed, in the caller's transaction; after the commit, after_close asks for the
+    tally and the sends (close_by_slug and close_due_polls do both)."""
     now = now or utcnow()
     if poll.status == PollStatus.CLOSED:
         raise PollError(f"poll {poll.slug!r} is already closed")
@@ -148,20 +151,33 @@ def close_poll(
     return result
 
 
-def tally_available() -> bool:
-    try:
-        return importlib.util.find_spec("jobs.tally") is not None
-    except (ImportError, ValueError):
-        return False
-
-
-def enqueue_tally(runtime: Runtime, poll_id: int) -> bool:
-    """Ask for the tally once the poll has closed (only if the votes issue's job exists)."""
-    if not tally_available():
-        log.info("no jobs.tally module: poll %s closed without a tally job", poll_id)
-        return False
+def enqueue_tally(runtime: Runtime, poll_id: int) -> None:
+    """Ask the tally job for the count of a poll that has closed (once: a fixed job id)."""
     queue.enqueue(runtime, TALLY_JOB, poll_id, job_id=f"smsapp-tally-{poll_id}")
-    return True
+
+
+QUEUE_DOWN = (
+    "the queue could not be reached: the texts go out at the clock's next kick; ask for the "
+    "count with Tally now"
+)
+
+
+def after_close(runtime: Runtime, result: CloseResult) -> CloseResult:
+    """After the close has committed: ask for the tally and start the send jobs for any poll
+    that began. A queue that is down does not undo the close: it is logged and noted on the
+    result (queue_problem) for the caller to show."""
+    try:
+        enqueue_tally(runtime, result.poll_id)
+        tally_queued = True
+    except Exception as exc:  # noqa: BLE001  (the close is committed whatever the queue says)
+        log.warning(
+            "poll %s closed; its tally was not queued (%s)", result.slug, type(exc).__name__
+        )
+        tally_queued = False
+    kicked = try_kick_senders(runtime) if result.started_next else True
+    if not (tally_queued and kicked):
+        result.queue_problem = QUEUE_DOWN
+    return result
 
 
 def close_by_slug(runtime: Runtime, slug: str, *, actor: str = "system") -> CloseResult:
@@ -171,8 +187,7 @@ def close_by_slug(runtime: Runtime, slug: str, *, actor: str = "system") -> Clos
         if poll is None:
             raise PollError(f"no poll called {slug!r}")
         result = close_poll(runtime, session, poll, actor=actor)
-    enqueue_tally(runtime, result.poll_id)
-    return result
+    return after_close(runtime, result)
 
 
 def close_due_polls(runtime: Runtime, *, now: datetime | None = None) -> list[CloseResult]:
@@ -194,13 +209,14 @@ def close_due_polls(runtime: Runtime, *, now: datetime | None = None) -> list[Cl
             poll = session.scalar(for_update(sa.select(Poll).where(Poll.id == poll_id), session))
             if poll is None or poll.status != PollStatus.OPEN:
                 continue  # someone closed it meanwhile
-            results.append(close_poll(runtime, session, poll, actor="deadline", now=now))
-        enqueue_tally(runtime, poll_id)
+            result = close_poll(runtime, session, poll, actor="deadline", now=now)
+        results.append(after_close(runtime, result))
     return results
 
 
 def expire_idle(runtime: Runtime, *, now: datetime | None = None, limit: int = 500) -> int:
-    """End conversations with no reply for the configured timeout; start the next waiting one."""
+    """End conversations with no reply for the configured timeout; start the next waiting one
+    (and, once committed, the send jobs for its invitations)."""
     now = now or utcnow()
     cutoff = now - timedelta(hours=runtime.settings.conversation_timeout_hours)
     with runtime.db.transaction() as session:
@@ -223,5 +239,7 @@ def expire_idle(runtime: Runtime, *, now: datetime | None = None, limit: int = 5
                 end_conversation(conversation, ConversationStatus.EXPIRED, now)
                 freed.append(conversation.participant_id)
         session.flush()
-        _start_next_for(runtime, session, freed, now)
+        started = _start_next_for(runtime, session, freed, now)
+    if started:
+        try_kick_senders(runtime)
     return len(freed)

@@ -28,6 +28,7 @@ from smsapp.models import (
 )
 from smsapp.runtime import Runtime
 from smsapp.services.polls.definitions import load_definition, open_poll_by_keyword
+from smsapp.services.polls.reminders import first_reminder_at
 from smsapp.services.votes import nominations
 
 
@@ -159,13 +160,9 @@ def activate_next_waiting(
         conversation.state = first.state.to_dict()
         conversation.invited_at = now
         conversation.last_activity_at = now
-        reminders = defn.reminders
         # Reminders count from when this invitation really went out, not from the launch.
-        conversation.next_reminder_at = (
-            now + reminders.after
-            if reminders and reminders.max > 0 and not first.finished
-            else None
-        )
+        conversation.reminders_sent = 0
+        conversation.next_reminder_at = first_reminder_at(defn, now, first.finished)
         if first.finished:
             end_conversation(conversation, ConversationStatus.FINISHED, now)
         session.flush()

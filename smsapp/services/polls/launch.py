@@ -33,7 +33,7 @@ from smsapp.models import (
 )
 from smsapp.runtime import Runtime
 from smsapp.services import audit
-from smsapp.services.outbox.sending import PART_GAP
+from smsapp.services.outbox.rows import outbound_row, parts, segments_of
 from smsapp.services.people import consent
 from smsapp.services.people.consent import Textability, text_gate
 from smsapp.services.people.group_policy import group_quiet_hours, send_time
@@ -44,7 +44,7 @@ from smsapp.services.polls.definitions import (
     open_poll,
     require_poll,
 )
-from smsapp.sms.segments import count_segments
+from smsapp.services.polls.reminders import first_reminder_at
 
 # Exclusion reasons, in the order they are checked and shown.
 NO_CONSENT = "no consent"
@@ -54,6 +54,7 @@ INVALID_NUMBER = "invalid number"
 REASONS = (WITHDRAWN, OPTED_OUT, NO_CONSENT, INVALID_NUMBER)
 
 INSERT_CHUNK = 5_000
+NOBODY_TO_TEXT = "nobody in the group can be texted, so there is nothing to launch"
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,11 @@ class LaunchPlan:
 
     def local(self, moment: datetime) -> str:
         return f"{moment.astimezone(ZoneInfo(self.timezone)):%a %d %b %Y %H:%M} ({self.timezone})"
+
+    @property
+    def refusal(self) -> str | None:
+        """Why this launch must not go ahead, or None: a launch to nobody is refused."""
+        return None if self.recipients else NOBODY_TO_TEXT
 
     @property
     def texted_now(self) -> int:
@@ -241,7 +247,6 @@ def plan_launch(
     # The first texts differ only by nickname: compute each distinct one once.
     texts_by_nickname: dict[str | None, tuple[str, ...]] = {}
     first = engine.start(defn, nickname=None, max_attempts=max_attempts)
-    segments_of: dict[str, int] = {}
     segments = texts = 0
     for member in recipients:
         if member.nickname not in texts_by_nickname:
@@ -251,12 +256,10 @@ def plan_launch(
         if member.id in waiting:
             continue
         for body in texts_by_nickname[member.nickname]:
-            if body not in segments_of:
-                segments_of[body] = count_segments(body).segments
-            segments += segments_of[body]
+            segments += segments_of(body)
             texts += 1
     if join_text is not None and join_texts:
-        segments += count_segments(join_text).segments * len(join_texts)
+        segments += segments_of(join_text) * len(join_texts)
         texts += len(join_texts)
     policy = group_quiet_hours(session, poll.group_id)
     send_after, deferred = send_time(now, policy, runtime.settings.timezone)
@@ -342,22 +345,22 @@ def launch_poll(
 ) -> LaunchResult:
     """Open the poll and queue every invitation, in the caller's transaction.
 
-    Call kick_senders (smsapp.services.outbox.sending) after the commit so the jobs start at once;
-    if nobody does, the clock's next tick finds the queued rows anyway.
+    PollError, and nothing changes, when it cannot launch: not a draft, no group, or nobody in
+    the group can be texted (LaunchPlan.refusal). Call try_kick_senders
+    (smsapp.services.outbox.sending) after the commit so the jobs start at once; if nobody
+    does, the clock's next tick finds the queued rows anyway.
     """
     poll = session.scalar(for_update(sa.select(Poll).where(Poll.slug == slug), session))
     if poll is None:
         raise PollError(f"no poll called {slug!r}")
     plan = plan_launch(runtime, session, poll, now=now)
+    if plan.refusal is not None:
+        raise PollError(plan.refusal)
     open_poll(session, poll, actor=actor)
     now = plan.now
     poll.launched_at = now
     poll.closes_at = plan.closes_at
-    defn = load_definition(poll)
-    reminders = defn.reminders
-    next_reminder = now + reminders.after if reminders and reminders.max > 0 else None
-    if plan.finished_at_start:
-        next_reminder = None
+    next_reminder = first_reminder_at(load_definition(poll), now, plan.finished_at_start)
     open_status = ConversationStatus.FINISHED if plan.finished_at_start else ConversationStatus.OPEN
     conversation_rows = [
         {
@@ -383,56 +386,42 @@ def launch_poll(
             )
         ).all()
     )
-    segments_of: dict[str, int] = {}
-    no_extra: dict[str, Any] = {}  # one shared (never mutated) value for every row
+    no_extra: dict[str, Any] = {}  # one shared (never mutated) value: COPY encodes it once
     message_rows = []
     backend = runtime.settings.sms_backend
     for member in plan.recipients:
         if member.id in plan.waiting:
             continue
-        for index, body in enumerate(plan.texts_by_nickname[member.nickname]):
-            if body not in segments_of:
-                segments_of[body] = count_segments(body).segments
+        for body, send_after in parts(plan.texts_by_nickname[member.nickname], plan.send_after):
             message_rows.append(
-                {
-                    "participant_id": member.id,
-                    "poll_id": poll.id,
-                    "conversation_id": ids[member.id],
-                    "kind": "invitation",
-                    "body": body,
-                    "segments": segments_of[body],
-                    "backend": backend,
-                    "status": OutboundStatus.QUEUED,
-                    "send_after": plan.send_after + PART_GAP * index,
-                    "deferred": plan.deferred,
-                    "valid_until": plan.closes_at,
-                    "attempts": 0,
-                    "created_at": now,
-                    "updated_at": now,
-                    "extra": no_extra,
-                }
+                outbound_row(
+                    participant_id=member.id,
+                    poll_id=poll.id,
+                    conversation_id=ids[member.id],
+                    kind="invitation",
+                    body=body,
+                    backend=backend,
+                    send_after=send_after,
+                    deferred=plan.deferred,
+                    valid_until=plan.closes_at,
+                    now=now,
+                    extra=no_extra,
+                )
             )
     if plan.join_text is not None:
-        join_segments = count_segments(plan.join_text).segments
         for member_id in sorted(plan.join_texts):
             message_rows.append(
-                {
-                    "participant_id": member_id,
-                    "poll_id": poll.id,
-                    "conversation_id": None,
-                    "kind": consent.JOIN_INVITATION,
-                    "body": plan.join_text,
-                    "segments": join_segments,
-                    "backend": backend,
-                    "status": OutboundStatus.QUEUED,
-                    "send_after": plan.send_after,
-                    "deferred": plan.deferred,
-                    "valid_until": None,
-                    "attempts": 0,
-                    "created_at": now,
-                    "updated_at": now,
-                    "extra": no_extra,
-                }
+                outbound_row(
+                    participant_id=member_id,
+                    poll_id=poll.id,
+                    kind=consent.JOIN_INVITATION,
+                    body=plan.join_text,
+                    backend=backend,
+                    send_after=plan.send_after,
+                    deferred=plan.deferred,
+                    now=now,
+                    extra=no_extra,
+                )
             )
     bulk_insert(session, OutboundMessage.__table__, message_rows)  # type: ignore[arg-type]
     audit.record(

@@ -13,6 +13,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from smsapp.conversation import engine
+from smsapp.conversation.definition import PollDefinition
 from smsapp.db import utcnow
 from smsapp.models import (
     Conversation,
@@ -24,11 +25,23 @@ from smsapp.models import (
     PollStatus,
 )
 from smsapp.runtime import Runtime
-from smsapp.services.outbox.sending import queue_texts
+from smsapp.services.outbox.rows import queue_texts
 from smsapp.services.people.group_policy import group_quiet_hours, send_time
 from smsapp.services.polls.definitions import load_definition
 
 BATCH = 500
+
+
+def first_reminder_at(
+    defn: PollDefinition, invited_at: datetime, finished: bool
+) -> datetime | None:
+    """When the first reminder of a conversation is due: ``after`` from when its invitation
+    really went out; never for a poll without reminders, nor for a conversation already
+    finished (a poll whose questions were all skipped at the start)."""
+    reminders = defn.reminders
+    if reminders is None or reminders.max <= 0 or finished:
+        return None
+    return invited_at + reminders.after
 
 
 def reminder_text(question_text: str, nickname: str | None, title: str) -> str:

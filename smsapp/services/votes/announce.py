@@ -26,7 +26,7 @@ from smsapp.models import (
 from smsapp.privacy.suppression import suppress
 from smsapp.runtime import Runtime
 from smsapp.services import audit
-from smsapp.services.outbox.sending import queue_texts
+from smsapp.services.outbox.rows import queue_texts
 from smsapp.services.people.group_policy import group_quiet_hours, send_time
 from smsapp.services.polls.definitions import PollError, load_definition
 from smsapp.services.polls.launch import MEMBER_COLUMNS, Member, exclusion_reason
@@ -182,6 +182,8 @@ def queue_results(
     jobs deliver them, holding any that fall in the group's quiet hours."""
     now = now or utcnow()
     plan = preview(runtime, session, poll)
+    if not plan.recipients:
+        raise PollError("nobody who took part can be texted, so no results were queued")
     send_after, deferred = send_time(
         now, group_quiet_hours(session, poll.group_id), runtime.settings.timezone
     )

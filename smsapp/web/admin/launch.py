@@ -8,7 +8,8 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from smsapp.models import Poll, TallyRequestStatus
-from smsapp.services.outbox.sending import delivery_counts, kick_senders
+from smsapp.services.outbox.counts import delivery_counts
+from smsapp.services.outbox.sending import try_kick_senders
 from smsapp.services.polls.closing import close_by_slug
 from smsapp.services.polls.definitions import PollError, poll_by_slug
 from smsapp.services.polls.launch import launch_poll, preview_launch
@@ -29,9 +30,7 @@ def _poll_or_404(slug: str) -> Poll:
 
 def _kick() -> None:
     """Start the send jobs now; if the queue is down the clock finds the queued rows anyway."""
-    try:
-        kick_senders(runtime())
-    except Exception:  # noqa: BLE001  (a queue outage must not undo a committed launch)
+    if not try_kick_senders(runtime()):
         flash("The texts are queued; the next send run will pick them up.")
 
 
@@ -60,8 +59,6 @@ def poll_launch(slug: str) -> ResponseReturnValue:
     release_request_session()
     try:
         with runtime().db.transaction() as s:
-            if not preview_launch(runtime(), s, slug).recipients:
-                raise PollError("nobody in the group can be texted")
             result = launch_poll(runtime(), s, slug, actor=actor)
     except PollError as exc:
         flash(f"Not launched: {exc}")
@@ -105,12 +102,12 @@ def poll_close(slug: str) -> ResponseReturnValue:
     except PollError as exc:
         flash(f"Not closed: {exc}")
         return redirect(url_for("admin.poll_status", slug=slug))
-    if result.started_next:
-        _kick()
     flash(
         f"Closed: {result.ended} conversation(s) ended, {result.cancelled} unsent text(s) "
         "cancelled."
     )
+    if result.queue_problem:
+        flash(f"Note: {result.queue_problem}.")
     return redirect(url_for("admin.poll_results", slug=slug))
 
 
