@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from smsapp.exports import cells, columns
+from smsapp.formats import cells, columns
 from smsapp.models import Answer, Conversation, InboundMessage, OutboundMessage, Participant, Poll
 from smsapp.runtime import Runtime
 from smsapp.services.research import exports

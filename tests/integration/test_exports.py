@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from smsapp.exports import columns
+from smsapp.formats import columns
 from smsapp.models import (
     Answer,
     AuditEvent,

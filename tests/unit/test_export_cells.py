@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smsapp.exports import cells, columns
+from smsapp.formats import cells, columns
 from smsapp.privacy.redact import redact
 from smsapp.voting import Ballot, tally
 

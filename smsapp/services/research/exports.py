@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from smsapp.conversation.definition import PollDefinition, Question
 from smsapp.db import Database, utcnow
-from smsapp.exports import cells, columns, floip
+from smsapp.formats import cells, columns, floip
 from smsapp.models import (
     Answer,
     AuditEvent,
