@@ -1,0 +1,145 @@
+"""The small exports: ballots (ready for `smsapp tally`), the stored tallies round by round, and
+the codebook of questions and options."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from smsapp.conversation.definition import PollDefinition, Question
+from smsapp.formats import cells, columns
+from smsapp.models import Answer, Participant, Poll, TallyRun
+from smsapp.services.research.exports.reading import Row, answers_from, iso, kept_answers, stream
+
+
+def ballot_rows(session: Session, poll: Poll, question: str | None = None) -> Iterator[Row]:
+    """One row per current ballot: ranking = codes best first, as `smsapp tally` reads them."""
+    stmt = (
+        answers_from(
+            sa.select(
+                Participant.pseudonym,
+                Answer.question_key,
+                Answer.kind,
+                Answer.value,
+                Answer.answered_at,
+            ).select_from(Answer)
+        )
+        .where(
+            *kept_answers(poll.id),
+            Answer.kind.in_(columns.BALLOT_KINDS),
+            Answer.skipped.is_(False),
+        )
+        .order_by(Answer.question_key, Answer.id)
+    )
+    if question is not None:
+        stmt = stmt.where(Answer.question_key == question)
+    if poll.closed_at is not None:
+        # Exactly the ballots the final count took, so `smsapp tally` on this file recreates it.
+        stmt = stmt.where(Answer.answered_at <= poll.closed_at)
+    for pseudonym, key, kind, value, cast_at in stream(session, stmt):
+        found = columns.ballot_cells(kind, value)
+        if found is None:
+            continue
+        ranking, points = found
+        yield [
+            pseudonym,
+            poll.slug,
+            key,
+            cells.neutralise(ranking),
+            iso(cast_at),
+            kind,
+            points,
+        ]
+
+
+def latest_tally_runs(session: Session, poll: Poll) -> list[TallyRun]:
+    """The count to report for each (question, method): the final one, else the newest."""
+    runs = session.scalars(
+        sa.select(TallyRun)
+        .where(TallyRun.poll_id == poll.id)
+        .order_by(
+            TallyRun.question_key,
+            TallyRun.method,
+            TallyRun.provisional,
+            TallyRun.created_at.desc(),
+            TallyRun.id.desc(),
+        )
+    ).all()
+    chosen: dict[tuple[str, str], TallyRun] = {}
+    for run in runs:
+        chosen.setdefault((run.question_key, run.method), run)
+    return list(chosen.values())
+
+
+def _labels(defn: PollDefinition, key: str) -> dict[str, str]:
+    try:
+        question = defn.question(key)
+    except KeyError:
+        return {}
+    return {o.code: o.label for o in question.options}
+
+
+def tally_rows(
+    session: Session, poll: Poll, defn: PollDefinition, suppress_below: int | None = None
+) -> Iterator[Row]:
+    """Every round of every method counted, from the stored TallyRun rows."""
+    suppress = cells.suppress
+    for run in latest_tally_runs(session, poll):
+        for item in columns.tally_rows(run.result, _labels(defn, run.question_key)):
+            exhausted = item["exhausted"]
+            yield [
+                poll.slug,
+                run.question_key,
+                run.method,
+                item["round"],
+                cells.neutralise(item["option"]),
+                cells.safe_text(item["label"]),
+                suppress(item["votes"], suppress_below),
+                item["status"],
+                cells.safe_text(item["note"]),
+                item["place"],
+                suppress(run.ballots, suppress_below),
+                suppress(exhausted, suppress_below) if exhausted != "" else "",
+                0 if run.provisional else 1,
+                run.input_sha256,
+            ]
+
+
+def _when(question: Question) -> str:
+    return "; ".join(f"{key} in {' '.join(values)}" for key, values in question.when)
+
+
+def codebook_rows(poll: Poll, defn: PollDefinition) -> Iterator[Row]:
+    """One row per option (or scale point) per question; one row for a question without."""
+    for question in defn.questions:
+        if question.kind == "yesno":
+            codes = [("Y", "Yes"), ("N", "No")]
+        elif question.options:
+            codes = [(o.code, o.label) for o in question.options]
+        elif question.kind == "scale" and (question.max or 5) - question.low < (
+            columns.SCALE_ROWS_LIMIT
+        ):
+            high = question.max or 5
+            ends = dict(zip((question.low, high), question.labels or (), strict=False))
+            codes = [(str(n), ends.get(n, str(n))) for n in range(question.low, high + 1)]
+        else:
+            codes = [("", "")]
+        extra = [
+            1 if question.optional else 0,
+            "" if question.min is None else question.min,
+            "" if question.max is None else question.max,
+            question.tally_method or "",
+            cells.safe_text(_when(question)),
+        ]
+        for code, label in codes:
+            yield [
+                poll.slug,
+                question.key,
+                question.kind,
+                cells.safe_text(question.prompt),
+                cells.neutralise(code),
+                cells.safe_text(label),
+                *extra,
+            ]
