@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from smsapp.formats import cells, columns
 from smsapp.privacy.redact import redact
 from smsapp.voting import Ballot, tally
+from smsapp.voting.ballots import Ranked
 
 
 def digits(text: str) -> str:
@@ -103,11 +104,9 @@ def test_answer_text(kind, value, text) -> None:
 
 
 def test_ballot_cells() -> None:
-    assert columns.ballot_cells("rank", ["C", "A"]) == ("C A", "")
-    assert columns.ballot_cells("approve", ["B"]) == ("B", "")
-    assert columns.ballot_cells("choice", "A") == ("A", "")
-    assert columns.ballot_cells("points", {"A": 2, "C": 3}) == ("C A", "3 2")
-    assert columns.ballot_cells("text", "hello") is None
+    assert columns.ballot_cells(Ranked(("C", "A"))) == ("C A", "")
+    assert columns.ballot_cells(Ranked(())) == ("", "")
+    assert columns.ballot_cells(Ranked(("C", "A"), (3, 2))) == ("C A", "3 2")
 
 
 def test_tally_rows_irv_rounds_and_tie_break_notes() -> None:

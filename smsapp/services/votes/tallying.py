@@ -22,6 +22,7 @@ from smsapp.services import audit
 from smsapp.services.polls.definitions import PollError, load_definition
 from smsapp.services.safeguarding.flags import answer_is_flagged
 from smsapp.voting import Ballot, TallyResult, consensus_check, tally
+from smsapp.voting.ballots import ranking_of
 from smsapp.voting.budget import RULE as BUDGET_RULE
 from smsapp.voting.budget import count_budget
 
@@ -72,26 +73,10 @@ def cast_ballots(session: Session, poll: Poll, question: Question) -> list[CastB
     return [
         CastBallot(answer.participant_id, pseudonym, answer.value, answer.answered_at)
         for answer, pseudonym, flagged in sorted(latest.values(), key=lambda row: row[1])
-        if not answer.skipped and answer.value is not None and not flagged
+        if not answer.skipped
+        and ranking_of(question.kind, question.codes, answer.value) is not None
+        and not flagged
     ]
-
-
-def ranking_of(question: Question, value: Any) -> tuple[str, ...]:
-    """A ballot as option codes, best first (approve: the approved codes; choice: one code).
-
-    A points ballot lists the options given points, most first: readable, but only the points
-    themselves (the answer's value) are counted.
-    """
-    codes = set(question.codes)
-    if isinstance(value, dict):
-        given = [(c, int(p)) for c, p in value.items() if c in codes and int(p) > 0]
-        order = {c: i for i, c in enumerate(question.codes)}
-        return tuple(c for c, _ in sorted(given, key=lambda cp: (-cp[1], order[cp[0]])))
-    if isinstance(value, list):
-        return tuple(dict.fromkeys(str(c) for c in value if str(c) in codes))
-    if isinstance(value, str) and value in codes:
-        return (value,)
-    return ()
 
 
 def reproduce_args(poll: Poll, question: Question, method: str) -> list[str]:
@@ -114,13 +99,13 @@ class Count:
 def count_question(question: Question, values: list[Any], seed: str) -> list[Count]:
     """Every allowed method over the ballot values; consensus check beside the chosen one."""
     options = list(question.codes)
+    read = [ranking_of(question.kind, options, value) for value in values]
+    rankings = [r for r in read if r is not None]
     if question.kind == "points":
-        allocations = [
-            {c: int(p) for c, p in v.items() if int(p) > 0} for v in values if isinstance(v, dict)
-        ]
+        allocations = [dict(zip(r.codes, r.points, strict=True)) for r in rankings]
         result = count_budget(options, allocations, seed=seed)
         return [Count("points", {**result.to_json_dict(), "rule": BUDGET_RULE}, None, result)]
-    ballots = [Ballot(ranking_of(question, v)) for v in values]
+    ballots = [Ballot(r.codes) for r in rankings]
     counts = []
     for index, method in enumerate(methods_for(question)):
         result = tally(

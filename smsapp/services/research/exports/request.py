@@ -9,10 +9,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from smsapp.formats import columns
 from smsapp.models import AuditEvent, Poll
 from smsapp.services import audit
 from smsapp.services.polls.definitions import load_definition
+from smsapp.voting.ballots import BALLOT_KINDS
 
 KINDS = ("responses", "ballots", "tally", "codebook", "floip")
 
@@ -78,7 +78,7 @@ def check_request(poll: Poll, request: ExportRequest) -> None:
         kind = load_definition(poll).question(request.question).kind
     except KeyError:
         raise ExportError(f"poll {poll.slug} has no question {request.question!r}") from None
-    if kind not in columns.BALLOT_KINDS:
+    if kind not in BALLOT_KINDS:
         raise ExportError(f"question {request.question!r} is a {kind} question, not a ballot")
 
 

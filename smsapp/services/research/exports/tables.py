@@ -12,10 +12,18 @@ from smsapp.conversation.definition import PollDefinition, Question
 from smsapp.formats import cells, columns
 from smsapp.models import Answer, Participant, Poll, TallyRun
 from smsapp.services.research.exports.reading import Row, answers_from, iso, kept_answers, stream
+from smsapp.voting.ballots import BALLOT_KINDS, ranking_of
 
 
-def ballot_rows(session: Session, poll: Poll, question: str | None = None) -> Iterator[Row]:
-    """One row per current ballot: ranking = codes best first, as `smsapp tally` reads them."""
+def ballot_rows(
+    session: Session, poll: Poll, defn: PollDefinition, question: str | None = None
+) -> Iterator[Row]:
+    """One row per current ballot: ranking = codes best first, as `smsapp tally` reads them.
+
+    Each ballot is read by voting.ballots.ranking_of against its question, as the tally reads
+    it, so `smsapp tally` on this file recreates the stored count.
+    """
+    questions = {q.key: q for q in defn.ballot_questions()}
     stmt = (
         answers_from(
             sa.select(
@@ -28,7 +36,7 @@ def ballot_rows(session: Session, poll: Poll, question: str | None = None) -> It
         )
         .where(
             *kept_answers(poll.id),
-            Answer.kind.in_(columns.BALLOT_KINDS),
+            Answer.kind.in_(BALLOT_KINDS),
             Answer.skipped.is_(False),
         )
         .order_by(Answer.question_key, Answer.id)
@@ -39,10 +47,11 @@ def ballot_rows(session: Session, poll: Poll, question: str | None = None) -> It
         # Exactly the ballots the final count took, so `smsapp tally` on this file recreates it.
         stmt = stmt.where(Answer.answered_at <= poll.closed_at)
     for pseudonym, key, kind, value, cast_at in stream(session, stmt):
-        found = columns.ballot_cells(kind, value)
-        if found is None:
+        asked = questions.get(key)
+        ranked = ranking_of(asked.kind, asked.codes, value) if asked is not None else None
+        if ranked is None:
             continue
-        ranking, points = found
+        ranking, points = columns.ballot_cells(ranked)
         yield [
             pseudonym,
             poll.slug,

@@ -21,6 +21,7 @@ from smsapp.services.research.exports.request import ExportError, ExportRequest,
 from smsapp.services.research.exports.responses import response_rows, wide_rows
 from smsapp.services.research.exports.responses_pg import response_lines
 from smsapp.services.research.exports.tables import ballot_rows, codebook_rows, tally_rows
+from smsapp.voting.ballots import BALLOT_KINDS
 
 FLUSH_ROWS = 1000  # rows per chunk handed to a streamed HTTP response
 PROGRESS_EVERY = 10_000
@@ -41,7 +42,7 @@ def count_answers(session: Session, poll: Poll, request: ExportRequest) -> int:
         *kept_answers(poll.id)
     )
     if request.kind == "ballots":
-        stmt = stmt.where(Answer.kind.in_(columns.BALLOT_KINDS), Answer.skipped.is_(False))
+        stmt = stmt.where(Answer.kind.in_(BALLOT_KINDS), Answer.skipped.is_(False))
         if request.question:
             stmt = stmt.where(Answer.question_key == request.question)
     elif request.kind in ("tally", "codebook"):
@@ -70,7 +71,7 @@ def export_rows(session: Session, poll: Poll, request: ExportRequest) -> Iterato
     if request.kind == "responses":
         return wide_rows(session, poll, defn) if request.wide else response_rows(session, poll)
     if request.kind == "ballots":
-        return ballot_rows(session, poll, request.question)
+        return ballot_rows(session, poll, defn, request.question)
     if request.kind == "tally":
         return tally_rows(session, poll, defn, request.suppress_below)
     if request.kind == "codebook":
