@@ -20,7 +20,7 @@ from smsapp.db import utcnow
 from smsapp.models import Answer, Participant, Poll, PollStatus, TallyRun
 from smsapp.services import audit
 from smsapp.services.polls.definitions import PollError, load_definition
-from smsapp.services.safeguarding.flags import answer_is_flagged
+from smsapp.services.research.answers import counted_ballots
 from smsapp.voting import Ballot, TallyResult, consensus_check, tally
 from smsapp.voting.ballots import ranking_of
 from smsapp.voting.budget import RULE as BUDGET_RULE
@@ -49,33 +49,21 @@ class CastBallot:
 
 
 def cast_ballots(session: Session, poll: Poll, question: Question) -> list[CastBallot]:
-    """Each real participant's last ballot cast before the close (earlier ones stay for audit).
+    """Each real participant's ballot held at the close (earlier ones stay for audit).
 
-    Skipped answers are no ballot; the admin's simulated phone never counts; nor does a ballot
-    that came in a safeguarding-flagged text (the exported ballots leave it out the same way,
-    so a recount from the export still gives the stored result).
+    Which answers count is research.answers' rule, the same for the results and every export
+    (skips, the simulated phone and safeguarding-flagged texts never count), and a value is a
+    ballot when voting.ballots.ranking_of reads it as one, as the ballots export does: a
+    recount from the export gives the stored result.
     """
-    stmt = (
-        sa.select(Answer, Participant.pseudonym, answer_is_flagged())
-        .join(Participant, Participant.id == Answer.participant_id)
-        .where(
-            Answer.poll_id == poll.id,
-            Answer.question_key == question.key,
-            Participant.simulated.is_(False),
-        )
-        .order_by(Answer.participant_id, Answer.answered_at, Answer.id)
+    stmt = counted_ballots(Answer, Participant.pseudonym).where(
+        Answer.poll_id == poll.id, Answer.question_key == question.key
     )
-    if poll.closed_at is not None:
-        stmt = stmt.where(Answer.answered_at <= poll.closed_at)
-    latest: dict[int, tuple[Answer, str, bool]] = {}
-    for answer, pseudonym, flagged in session.execute(stmt).all():
-        latest[answer.participant_id] = (answer, pseudonym, bool(flagged))
+    rows = sorted(session.execute(stmt).all(), key=lambda row: row[1])  # by pseudonym
     return [
         CastBallot(answer.participant_id, pseudonym, answer.value, answer.answered_at)
-        for answer, pseudonym, flagged in sorted(latest.values(), key=lambda row: row[1])
-        if not answer.skipped
-        and ranking_of(question.kind, question.codes, answer.value) is not None
-        and not flagged
+        for answer, pseudonym in rows
+        if ranking_of(question.kind, question.codes, answer.value) is not None
     ]
 
 

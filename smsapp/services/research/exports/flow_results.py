@@ -9,7 +9,6 @@ import zipfile
 from collections.abc import Iterator
 from typing import IO
 
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from smsapp.db import utcnow
@@ -17,28 +16,27 @@ from smsapp.formats import cells, floip
 from smsapp.models import Answer, Participant, Poll
 from smsapp.privacy.redact import redact
 from smsapp.services.polls.definitions import load_definition
-from smsapp.services.research.exports.reading import Row, answers_from, iso, kept_answers, stream
+from smsapp.services.research.answers import counted_answers
+from smsapp.services.research.exports.reading import Row, iso, stream
 from smsapp.services.research.exports.writing import Progress, csv_chunks
 
 
 def floip_rows(session: Session, poll: Poll) -> Iterator[Row]:
     """Flow Results response rows: one per kept answer, the text redacted like every export."""
     stmt = (
-        answers_from(
-            sa.select(
-                Answer.id,
-                Answer.conversation_id,
-                Participant.pseudonym,
-                Answer.question_key,
-                Answer.kind,
-                Answer.value,
-                Answer.label,
-                Answer.answered_at,
-                Answer.attempts,
-                Answer.skipped,
-            ).select_from(Answer)
+        counted_answers(
+            Answer.id,
+            Answer.conversation_id,
+            Participant.pseudonym,
+            Answer.question_key,
+            Answer.kind,
+            Answer.value,
+            Answer.label,
+            Answer.answered_at,
+            Answer.attempts,
+            Answer.skipped,
         )
-        .where(*kept_answers(poll.id))
+        .where(Answer.poll_id == poll.id)
         .order_by(Answer.id)
     )
     for (

@@ -7,20 +7,18 @@ import functools
 import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from smsapp.formats import cells, columns
-from smsapp.models import Answer, Participant
-from smsapp.services.safeguarding.flags import answer_is_flagged
+from smsapp.models import Answer
 
 STREAM_BATCH = 2000  # rows fetched per round trip from the server-side cursor
 CELL_CACHE = 4096  # distinct cells remembered per export: bounded, so memory stays flat
 
 Row = list[Any]
-SelectT = TypeVar("SelectT", bound=sa.Select[*tuple[Any, ...]])
 
 
 def stream(session: Session, stmt: sa.Executable) -> Iterator[Any]:
@@ -34,21 +32,6 @@ def stream(session: Session, stmt: sa.Executable) -> Iterator[Any]:
     )
     with result:
         yield from result
-
-
-def kept_answers(poll_id: int) -> list[sa.ColumnElement[bool]]:
-    """Answers a researcher may see: current, from real people, not from a flagged text
-    (safeguarding.answer_is_flagged decides that, for results and tallies too)."""
-    return [
-        Answer.poll_id == poll_id,
-        Answer.superseded.is_(False),
-        Participant.simulated.is_(False),
-        sa.not_(answer_is_flagged()),
-    ]
-
-
-def answers_from(stmt: SelectT) -> SelectT:
-    return stmt.join(Participant, Participant.id == Answer.participant_id)
 
 
 def iso(moment: datetime | None) -> str:

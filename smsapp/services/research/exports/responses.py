@@ -16,13 +16,12 @@ from sqlalchemy.orm import Session
 from smsapp.conversation.definition import PollDefinition
 from smsapp.formats import cells
 from smsapp.models import Answer, Conversation, OutboundMessage, OutboundStatus, Participant, Poll
+from smsapp.services.research.answers import counted_answers
 from smsapp.services.research.exports.reading import (
     CELL_CACHE,
     Row,
     answer_cells,
-    answers_from,
     iso,
-    kept_answers,
     raw_time,
     stream,
     utc_session,
@@ -82,24 +81,22 @@ class _Paradata:
 def response_rows(session: Session, poll: Poll) -> Iterator[Row]:
     """Long responses: the contract's columns then the paradata, one row per kept answer."""
     stmt = (
-        answers_from(
-            sa.select(
-                Answer.conversation_id,
-                Participant.pseudonym,
-                Answer.question_key,
-                Answer.kind,
-                value_json(),
-                Answer.label,
-                Answer.raw_text,
-                raw_time(Answer.answered_at),
-                Answer.attempts,
-                Answer.skipped,
-                raw_time(Conversation.invited_at),
-                raw_time(Conversation.created_at),
-            ).select_from(Answer)
+        counted_answers(
+            Answer.conversation_id,
+            Participant.pseudonym,
+            Answer.question_key,
+            Answer.kind,
+            value_json(),
+            Answer.label,
+            Answer.raw_text,
+            raw_time(Answer.answered_at),
+            Answer.attempts,
+            Answer.skipped,
+            raw_time(Conversation.invited_at),
+            raw_time(Conversation.created_at),
         )
         .join(Conversation, Conversation.id == Answer.conversation_id)
-        .where(*kept_answers(poll.id))
+        .where(Answer.poll_id == poll.id)
         .order_by(Answer.conversation_id, Answer.answered_at, Answer.id)
     )
     utc_session(session)
@@ -169,17 +166,15 @@ def wide_rows(session: Session, poll: Poll, defn: PollDefinition) -> Iterator[Ro
     keys = [q.key for q in defn.questions]
     at = {key: i for i, key in enumerate(keys, start=1)}
     stmt = (
-        answers_from(
-            sa.select(
-                Answer.conversation_id,
-                Participant.pseudonym,
-                Answer.question_key,
-                Answer.kind,
-                value_json(),
-                Answer.skipped,
-            ).select_from(Answer)
+        counted_answers(
+            Answer.conversation_id,
+            Participant.pseudonym,
+            Answer.question_key,
+            Answer.kind,
+            value_json(),
+            Answer.skipped,
         )
-        .where(*kept_answers(poll.id))
+        .where(Answer.poll_id == poll.id)
         .order_by(Answer.conversation_id, Answer.answered_at, Answer.id)
     )
     answer_cell = answer_cells()

@@ -18,11 +18,10 @@ from sqlalchemy.orm import Session
 
 from smsapp.formats import cells
 from smsapp.models import Answer, Conversation, OutboundMessage, OutboundStatus, Participant, Poll
+from smsapp.services.research.answers import counted_answers
 from smsapp.services.research.exports.reading import (
     CELL_CACHE,
     answer_cells,
-    answers_from,
-    kept_answers,
     raw_time,
 )
 
@@ -81,29 +80,27 @@ def _responses(session: Session, poll: Poll) -> sa.Select[Any]:
         partition_by=Answer.conversation_id, order_by=(Answer.answered_at, Answer.id)
     )
     inner = (
-        answers_from(
-            sa.select(
-                Answer.id,
-                Answer.conversation_id,
-                Participant.pseudonym,
-                Answer.question_key,
-                Answer.kind,
-                sa.case((Answer.skipped, None), else_=sa.cast(Answer.value, sa.Text)).label(
-                    "value_json"
-                ),
-                sa.case((Answer.skipped, None), else_=Answer.label).label("label"),
-                Answer.raw_text,
-                Answer.answered_at,
-                Answer.attempts,
-                Answer.skipped,
-                Conversation.invited_at,
-                sa.func.coalesce(previous, Conversation.invited_at, Conversation.created_at).label(
-                    "asked_at"
-                ),
-            ).select_from(Answer)
+        counted_answers(
+            Answer.id,
+            Answer.conversation_id,
+            Participant.pseudonym,
+            Answer.question_key,
+            Answer.kind,
+            sa.case((Answer.skipped, None), else_=sa.cast(Answer.value, sa.Text)).label(
+                "value_json"
+            ),
+            sa.case((Answer.skipped, None), else_=Answer.label).label("label"),
+            Answer.raw_text,
+            Answer.answered_at,
+            Answer.attempts,
+            Answer.skipped,
+            Conversation.invited_at,
+            sa.func.coalesce(previous, Conversation.invited_at, Conversation.created_at).label(
+                "asked_at"
+            ),
         )
         .join(Conversation, Conversation.id == Answer.conversation_id)
-        .where(*kept_answers(poll.id))
+        .where(Answer.poll_id == poll.id)
         .subquery("kept")
     )
     sent_reminder = (

@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 from smsapp.conversation.definition import PollDefinition, Question
 from smsapp.formats import cells, columns
 from smsapp.models import Answer, Participant, Poll, TallyRun
-from smsapp.services.research.exports.reading import Row, answers_from, iso, kept_answers, stream
-from smsapp.voting.ballots import BALLOT_KINDS, ranking_of
+from smsapp.services.research.answers import counted_ballots
+from smsapp.services.research.exports.reading import Row, iso, stream
+from smsapp.voting.ballots import ranking_of
 
 
 def ballot_rows(
@@ -24,28 +25,20 @@ def ballot_rows(
     it, so `smsapp tally` on this file recreates the stored count.
     """
     questions = {q.key: q for q in defn.ballot_questions()}
+    # Exactly the ballots the count takes, so `smsapp tally` on this file recreates it.
     stmt = (
-        answers_from(
-            sa.select(
-                Participant.pseudonym,
-                Answer.question_key,
-                Answer.kind,
-                Answer.value,
-                Answer.answered_at,
-            ).select_from(Answer)
+        counted_ballots(
+            Participant.pseudonym,
+            Answer.question_key,
+            Answer.kind,
+            Answer.value,
+            Answer.answered_at,
         )
-        .where(
-            *kept_answers(poll.id),
-            Answer.kind.in_(BALLOT_KINDS),
-            Answer.skipped.is_(False),
-        )
+        .where(Answer.poll_id == poll.id)
         .order_by(Answer.question_key, Answer.id)
     )
     if question is not None:
         stmt = stmt.where(Answer.question_key == question)
-    if poll.closed_at is not None:
-        # Exactly the ballots the final count took, so `smsapp tally` on this file recreates it.
-        stmt = stmt.where(Answer.answered_at <= poll.closed_at)
     for pseudonym, key, kind, value, cast_at in stream(session, stmt):
         asked = questions.get(key)
         ranked = ranking_of(asked.kind, asked.codes, value) if asked is not None else None

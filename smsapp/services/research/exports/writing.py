@@ -16,12 +16,12 @@ from smsapp.conversation.definition import PollDefinition
 from smsapp.formats import columns
 from smsapp.models import Answer, Poll
 from smsapp.services.polls.definitions import load_definition
-from smsapp.services.research.exports.reading import Row, answers_from, kept_answers
+from smsapp.services.research.answers import counted_answers, counted_ballots
+from smsapp.services.research.exports.reading import Row
 from smsapp.services.research.exports.request import ExportError, ExportRequest, check_request
 from smsapp.services.research.exports.responses import response_rows, wide_rows
 from smsapp.services.research.exports.responses_pg import response_lines
 from smsapp.services.research.exports.tables import ballot_rows, codebook_rows, tally_rows
-from smsapp.voting.ballots import BALLOT_KINDS
 
 FLUSH_ROWS = 1000  # rows per chunk handed to a streamed HTTP response
 PROGRESS_EVERY = 10_000
@@ -38,15 +38,12 @@ class TextSink(Protocol):
 
 def count_answers(session: Session, poll: Poll, request: ExportRequest) -> int:
     """How many rows the export will have (answers, or ballots); for progress and sizing."""
-    stmt = answers_from(sa.select(sa.func.count()).select_from(Answer)).where(
-        *kept_answers(poll.id)
-    )
-    if request.kind == "ballots":
-        stmt = stmt.where(Answer.kind.in_(BALLOT_KINDS), Answer.skipped.is_(False))
-        if request.question:
-            stmt = stmt.where(Answer.question_key == request.question)
-    elif request.kind in ("tally", "codebook"):
+    if request.kind in ("tally", "codebook"):
         return 0
+    counted = counted_ballots if request.kind == "ballots" else counted_answers
+    stmt = counted(sa.func.count()).where(Answer.poll_id == poll.id)
+    if request.question:
+        stmt = stmt.where(Answer.question_key == request.question)
     return int(session.scalar(stmt) or 0)
 
 
