@@ -88,9 +88,7 @@ def summarise(session: Session, poll: Poll) -> PollSummary:
     invited = sum(by_status.values())
     started = invited - by_status.get(ConversationStatus.WAITING, 0)
     answers = session.execute(
-        counted_answers(Answer.question_key, Answer.value, Answer.skipped).where(
-            Answer.poll_id == poll.id
-        )
+        counted_answers(Answer.question_key, Answer.value, Answer.skipped, poll=poll.id)
     ).all()
     per_question: dict[str, list[Any]] = {}
     skipped: Counter[str] = Counter()
@@ -157,11 +155,9 @@ def format_summary(summary: PollSummary) -> str:
 def respondents(session: Session, poll_ids: list[int]) -> dict[int, int]:
     """Per poll, how many participants gave an answer that counts (research.answers): the
     dashboard's "responded"."""
-    stmt = (
-        counted_answers(Answer.poll_id, sa.func.count(sa.distinct(Answer.participant_id)))
-        .where(Answer.poll_id.in_(poll_ids))
-        .group_by(Answer.poll_id)
-    )
+    stmt = counted_answers(
+        Answer.poll_id, sa.func.count(sa.distinct(Answer.participant_id)), poll=poll_ids
+    ).group_by(Answer.poll_id)
     return {poll_id: int(n) for poll_id, n in session.execute(stmt).all()}
 
 
@@ -171,9 +167,9 @@ def respondents_over_time(session: Session, poll: Poll) -> list[tuple[datetime, 
     hours or days in between are filled in."""
     firsts = sorted(
         session.scalars(
-            counted_answers(sa.func.min(Answer.answered_at))
-            .where(Answer.poll_id == poll.id)
-            .group_by(Answer.participant_id)
+            counted_answers(sa.func.min(Answer.answered_at), poll=poll.id).group_by(
+                Answer.participant_id
+            )
         )
     )
     if not firsts:

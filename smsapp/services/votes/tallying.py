@@ -56,8 +56,8 @@ def cast_ballots(session: Session, poll: Poll, question: Question) -> list[CastB
     ballot when voting.ballots.ranking_of reads it as one, as the ballots export does: a
     recount from the export gives the stored result.
     """
-    stmt = counted_ballots(Answer, Participant.pseudonym).where(
-        Answer.poll_id == poll.id, Answer.question_key == question.key
+    stmt = counted_ballots(Answer, Participant.pseudonym, poll=poll.id).where(
+        Answer.question_key == question.key
     )
     rows = sorted(session.execute(stmt).all(), key=lambda row: row[1])  # by pseudonym
     return [

@@ -23,22 +23,19 @@ from smsapp.services.research.exports.writing import Progress, csv_chunks
 
 def floip_rows(session: Session, poll: Poll) -> Iterator[Row]:
     """Flow Results response rows: one per kept answer, the text redacted like every export."""
-    stmt = (
-        counted_answers(
-            Answer.id,
-            Answer.conversation_id,
-            Participant.pseudonym,
-            Answer.question_key,
-            Answer.kind,
-            Answer.value,
-            Answer.label,
-            Answer.answered_at,
-            Answer.attempts,
-            Answer.skipped,
-        )
-        .where(Answer.poll_id == poll.id)
-        .order_by(Answer.id)
-    )
+    stmt = counted_answers(
+        Answer.id,
+        Answer.conversation_id,
+        Participant.pseudonym,
+        Answer.question_key,
+        Answer.kind,
+        Answer.value,
+        Answer.label,
+        Answer.answered_at,
+        Answer.attempts,
+        Answer.skipped,
+        poll=poll.id,
+    ).order_by(Answer.id)
     for (
         answer_id,
         conversation_id,

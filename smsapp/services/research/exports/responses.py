@@ -94,9 +94,9 @@ def response_rows(session: Session, poll: Poll) -> Iterator[Row]:
             Answer.skipped,
             raw_time(Conversation.invited_at),
             raw_time(Conversation.created_at),
+            poll=poll.id,
         )
         .join(Conversation, Conversation.id == Answer.conversation_id)
-        .where(Answer.poll_id == poll.id)
         .order_by(Answer.conversation_id, Answer.answered_at, Answer.id)
     )
     utc_session(session)
@@ -165,18 +165,15 @@ def wide_rows(session: Session, poll: Poll, defn: PollDefinition) -> Iterator[Ro
     """One row per participant, one column per question (in the poll's order)."""
     keys = [q.key for q in defn.questions]
     at = {key: i for i, key in enumerate(keys, start=1)}
-    stmt = (
-        counted_answers(
-            Answer.conversation_id,
-            Participant.pseudonym,
-            Answer.question_key,
-            Answer.kind,
-            value_json(),
-            Answer.skipped,
-        )
-        .where(Answer.poll_id == poll.id)
-        .order_by(Answer.conversation_id, Answer.answered_at, Answer.id)
-    )
+    stmt = counted_answers(
+        Answer.conversation_id,
+        Participant.pseudonym,
+        Answer.question_key,
+        Answer.kind,
+        value_json(),
+        Answer.skipped,
+        poll=poll.id,
+    ).order_by(Answer.conversation_id, Answer.answered_at, Answer.id)
     answer_cell = answer_cells()
     current: int | None = None
     row: Row = []

@@ -98,9 +98,9 @@ def _responses(session: Session, poll: Poll) -> sa.Select[Any]:
             sa.func.coalesce(previous, Conversation.invited_at, Conversation.created_at).label(
                 "asked_at"
             ),
+            poll=poll.id,
         )
         .join(Conversation, Conversation.id == Answer.conversation_id)
-        .where(Answer.poll_id == poll.id)
         .subquery("kept")
     )
     sent_reminder = (

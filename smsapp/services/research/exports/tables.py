@@ -26,17 +26,14 @@ def ballot_rows(
     """
     questions = {q.key: q for q in defn.ballot_questions()}
     # Exactly the ballots the count takes, so `smsapp tally` on this file recreates it.
-    stmt = (
-        counted_ballots(
-            Participant.pseudonym,
-            Answer.question_key,
-            Answer.kind,
-            Answer.value,
-            Answer.answered_at,
-        )
-        .where(Answer.poll_id == poll.id)
-        .order_by(Answer.question_key, Answer.id)
-    )
+    stmt = counted_ballots(
+        Participant.pseudonym,
+        Answer.question_key,
+        Answer.kind,
+        Answer.value,
+        Answer.answered_at,
+        poll=poll.id,
+    ).order_by(Answer.question_key, Answer.id)
     if question is not None:
         stmt = stmt.where(Answer.question_key == question)
     for pseudonym, key, kind, value, cast_at in stream(session, stmt):
