@@ -185,24 +185,28 @@ def tally_poll(
 
 
 def latest_results(session: Session, poll: Poll) -> dict[str, list[TallyRun]]:
-    """Per ballot question, the latest count by each method, the chosen method first: the
-    final counts when there are any, otherwise the provisional ones."""
+    """The stored counts to report, for the results page, the results text and the tally
+    export alike: for each question and method the final count, else the newest provisional.
+
+    Keyed by ballot question in the poll's order, each question's chosen method first, then
+    its other methods; counts of a question or method the definition no longer has come last.
+    """
+    runs = session.scalars(
+        sa.select(TallyRun)
+        .where(TallyRun.poll_id == poll.id)
+        .order_by(TallyRun.provisional, TallyRun.created_at.desc(), TallyRun.id.desc())
+    ).all()
+    current: dict[tuple[str, str], TallyRun] = {}
+    for run in runs:  # finals first, newest first: the first seen is the one to report
+        current.setdefault((run.question_key, run.method), run)
+    order = {
+        (question.key, method): (index, rank)
+        for index, question in enumerate(load_definition(poll).ballot_questions())
+        for rank, method in enumerate(methods_for(question))
+    }
     out: dict[str, list[TallyRun]] = {}
-    for question in load_definition(poll).ballot_questions():
-        runs = session.scalars(
-            sa.select(TallyRun)
-            .where(TallyRun.poll_id == poll.id, TallyRun.question_key == question.key)
-            .order_by(TallyRun.provisional, TallyRun.created_at.desc(), TallyRun.id.desc())
-        ).all()
-        if not runs:
-            continue
-        final = not runs[0].provisional
-        picked: list[TallyRun] = []
-        for method in methods_for(question):
-            found = next((r for r in runs if r.method == method and r.provisional != final), None)
-            if found is not None:
-                picked.append(found)
-        out[question.key] = picked
+    for key in sorted(current, key=lambda km: (*order.get(km, (len(order), len(order))), km)):
+        out.setdefault(key[0], []).append(current[key])
     return out
 
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from smsapp.conversation.definition import PollDefinition, Question
 from smsapp.formats import cells, columns
-from smsapp.models import Answer, Participant, Poll, TallyRun
+from smsapp.models import Answer, Participant, Poll
 from smsapp.services.research.answers import counted_ballots
 from smsapp.services.research.exports.reading import Row, iso, stream
+from smsapp.services.votes.tallying import latest_results
 from smsapp.voting.ballots import ranking_of
 
 
@@ -53,25 +53,6 @@ def ballot_rows(
         ]
 
 
-def latest_tally_runs(session: Session, poll: Poll) -> list[TallyRun]:
-    """The count to report for each (question, method): the final one, else the newest."""
-    runs = session.scalars(
-        sa.select(TallyRun)
-        .where(TallyRun.poll_id == poll.id)
-        .order_by(
-            TallyRun.question_key,
-            TallyRun.method,
-            TallyRun.provisional,
-            TallyRun.created_at.desc(),
-            TallyRun.id.desc(),
-        )
-    ).all()
-    chosen: dict[tuple[str, str], TallyRun] = {}
-    for run in runs:
-        chosen.setdefault((run.question_key, run.method), run)
-    return list(chosen.values())
-
-
 def _labels(defn: PollDefinition, key: str) -> dict[str, str]:
     try:
         question = defn.question(key)
@@ -85,7 +66,9 @@ def tally_rows(
 ) -> Iterator[Row]:
     """Every round of every method counted, from the stored TallyRun rows."""
     suppress = cells.suppress
-    for run in latest_tally_runs(session, poll):
+    current = [run for runs in latest_results(session, poll).values() for run in runs]
+    # by question key then method, as researchers' scripts have always read the file
+    for run in sorted(current, key=lambda run: (run.question_key, run.method)):
         for item in columns.tally_rows(run.result, _labels(defn, run.question_key)):
             exhausted = item["exhausted"]
             yield [
