@@ -474,3 +474,37 @@ METHOD_BY_NAME = {
     "approval": "approval",
     "most first choices": "plurality",
 }
+
+
+def test_the_tally_export_hides_small_counts_as_the_results_text_does(runtime, client) -> None:
+    from dataclasses import replace
+
+    from smsapp.services.votes import announce
+    from tests.support.staff import log_in
+
+    poll_id = _open(runtime)
+    for n, pid in enumerate(_people(runtime, 8)):
+        cast(runtime, poll_id, pid, "first", "choice", "B" if n < 5 else "A", T0)
+    _close(runtime, poll_id, T0 + timedelta(hours=1))
+    _tally(runtime, poll_id, final=True)
+    log_in(runtime, client, "researcher")
+    export = client.get("/admin/polls/vote/export/tally.csv?suppress_below=5")
+    rows = list(csv.DictReader(io.StringIO(export.data.decode("utf-8-sig"))))
+    exported = {r["option"]: r["votes"] for r in rows if r["question"] == "first"}
+    # A=3 is small; with 8 ballots in the file, showing B=5 would give A away.
+    assert exported == {"B": "<5", "A": "<5", "C": "0"}
+    assert {r["ballots"] for r in rows if r["question"] == "first"} == {"8"}
+    with runtime.db.transaction() as s:
+        poll = s.get(Poll, poll_id)
+        assert poll is not None
+        text = announce.results_text(s, poll)
+        settings = runtime.settings.with_overrides(small_count=3)
+        plan = announce.preview(replace(runtime, settings=settings), s, poll)
+    assert (
+        "Which first?: 1 School (fewer than 5), 2 Health (fewer than 5), 3 Transport (0 votes)"
+        in (text)
+    )
+    # SMSAPP_SMALL_COUNT sets the threshold of the text participants get.
+    assert (
+        "Which first?: 1 School (5 votes), 2 Health (3 votes), 3 Transport (0 votes)" in plan.text
+    )

@@ -78,9 +78,8 @@ def test_neutralise_examples(cell, expected) -> None:
     assert cells.neutralise(cell) == expected
 
 
-def test_suppression_hides_small_counts_only() -> None:
-    assert [cells.suppress(n, 5) for n in (0, 1, 4, 5, 9)] == [0, "<5", "<5", 5, 9]
-    assert cells.suppress(3, None) == 3
+def test_a_hidden_count_reads_below_the_threshold() -> None:
+    assert [cells.count_cell(n, 5) for n in (None, 0, 4, 9)] == ["<5", 0, 4, 9]
 
 
 @pytest.mark.parametrize(

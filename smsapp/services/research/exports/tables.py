@@ -3,13 +3,17 @@ the codebook of questions and options."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from smsapp.conversation.definition import PollDefinition, Question
 from smsapp.formats import cells, columns
+from smsapp.formats.cells import count_cell
 from smsapp.models import Answer, Participant, Poll
+from smsapp.privacy.suppression import suppress, suppress_total
 from smsapp.services.research.answers import counted_ballots
 from smsapp.services.research.exports.reading import Row, iso, stream
 from smsapp.services.votes.tallying import latest_results
@@ -61,32 +65,59 @@ def _labels(defn: PollDefinition, key: str) -> dict[str, str]:
     return {o.code: o.label for o in question.options}
 
 
+_EXHAUSTED = ("exhausted",)  # a round's exhausted ballots, beside its options' votes
+
+
+def _suppressed(items: list[dict[str, Any]], below: int | None) -> list[dict[str, Any]]:
+    """One round's rows with its small counts hidden by privacy.suppression: the votes and
+    the exhausted ballots add up to the ballots column, so a lone hidden count takes the next
+    smallest with it, as in every results text."""
+    if below is None:
+        return items
+    counts: dict[object, int] = {item["option"]: int(item["votes"]) for item in items}
+    exhausted = items[0]["exhausted"] if items else ""
+    if exhausted != "":
+        counts[_EXHAUSTED] = int(exhausted)
+    shown = suppress(counts, below)
+    return [
+        {
+            **item,
+            "votes": count_cell(shown[item["option"]], below),
+            "exhausted": "" if exhausted == "" else count_cell(shown[_EXHAUSTED], below),
+        }
+        for item in items
+    ]
+
+
 def tally_rows(
     session: Session, poll: Poll, defn: PollDefinition, suppress_below: int | None = None
 ) -> Iterator[Row]:
     """Every round of every method counted, from the stored TallyRun rows."""
-    suppress = cells.suppress
     current = [run for runs in latest_results(session, poll).values() for run in runs]
     # by question key then method, as researchers' scripts have always read the file
     for run in sorted(current, key=lambda run: (run.question_key, run.method)):
-        for item in columns.tally_rows(run.result, _labels(defn, run.question_key)):
-            exhausted = item["exhausted"]
-            yield [
-                poll.slug,
-                run.question_key,
-                run.method,
-                item["round"],
-                cells.neutralise(item["option"]),
-                cells.safe_text(item["label"]),
-                suppress(item["votes"], suppress_below),
-                item["status"],
-                cells.safe_text(item["note"]),
-                item["place"],
-                suppress(run.ballots, suppress_below),
-                suppress(exhausted, suppress_below) if exhausted != "" else "",
-                0 if run.provisional else 1,
-                run.input_sha256,
-            ]
+        ballots: int | str = run.ballots
+        if suppress_below is not None:
+            ballots = count_cell(suppress_total(run.ballots, suppress_below), suppress_below)
+        items = columns.tally_rows(run.result, _labels(defn, run.question_key))
+        for _, one_round in itertools.groupby(items, key=lambda item: item["round"]):
+            for item in _suppressed(list(one_round), suppress_below):
+                yield [
+                    poll.slug,
+                    run.question_key,
+                    run.method,
+                    item["round"],
+                    cells.neutralise(item["option"]),
+                    cells.safe_text(item["label"]),
+                    item["votes"],
+                    item["status"],
+                    cells.safe_text(item["note"]),
+                    item["place"],
+                    ballots,
+                    item["exhausted"],
+                    0 if run.provisional else 1,
+                    run.input_sha256,
+                ]
 
 
 def _when(question: Question) -> str:
