@@ -18,14 +18,13 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from smsapp.conversation.engine import RecordedAnswer
-from smsapp.models import Conversation, ExportRun, InboundMessage, Participant, Poll
+from smsapp.models import ExportRun, Participant, Poll
 from smsapp.services.polls.closing import close_poll
-from smsapp.services.polls.conversations import record_answers
 from smsapp.services.polls.definitions import import_poll, load_definition, open_poll
 from smsapp.services.research.results import respondents_over_time, summarise
 from smsapp.services.votes import announce, tallying
 from smsapp.web import downloads
+from tests.support.answers import record_answer
 from tests.support.factories import make_group, make_participant
 from tests.support.staff import log_in
 
@@ -55,56 +54,13 @@ CLOSE = T0 + timedelta(hours=2)
 BALLOT_KEYS = ("first", "name")
 
 
+KINDS = {"first": "choice", "name": "rank", "why": "text"}
+
+
 def _answer(
-    runtime: Any,
-    poll_id: int,
-    participant_id: int,
-    key: str,
-    value: Any,
-    at: datetime,
-    *,
-    flagged: bool = False,
-    skipped: bool = False,
+    runtime: Any, poll_id: int, pid: int, key: str, value: Any, at: datetime, **flags: bool
 ) -> None:
-    """Store an answer the way a conversation does; a second one to a question replaces the
-    first (which stays, superseded)."""
-    kinds = {"first": "choice", "name": "rank", "why": "text"}
-    with runtime.db.transaction() as s:
-        conv = s.scalar(
-            sa.select(Conversation).where(
-                Conversation.poll_id == poll_id, Conversation.participant_id == participant_id
-            )
-        )
-        if conv is None:
-            conv = Conversation(
-                poll_id=poll_id,
-                participant_id=participant_id,
-                status="open",
-                started_by="launch",
-                created_at=T0,
-                invited_at=T0,
-            )
-            s.add(conv)
-            s.flush()
-        inbound_id = None
-        if flagged:
-            inbound = InboundMessage(
-                message_sid=f"SM{participant_id:032d}", body="a disclosure", flagged=True
-            )
-            s.add(inbound)
-            s.flush()
-            inbound_id = inbound.id
-        recorded = RecordedAnswer(
-            key,
-            kinds[key],
-            None if skipped else value,
-            None if skipped else str(value),
-            "" if skipped else str(value),
-            1,
-            skipped,
-            "optional" if skipped else None,
-        )
-        record_answers(s, conv, (recorded,), inbound_id=inbound_id, now=at, replaces=True)
+    record_answer(runtime, poll_id, pid, key, KINDS[key], value, at, **flags)
 
 
 def _pseudonym(runtime: Any, participant_id: int) -> str:

@@ -15,12 +15,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from smsapp.conversation.engine import RecordedAnswer
-from smsapp.models import Conversation, Participant, Poll, TallyRun
-from smsapp.services.polls.conversations import record_answers
+from smsapp.models import Participant, Poll, TallyRun
 from smsapp.services.polls.definitions import import_poll, load_definition, open_poll
 from smsapp.services.votes import tallying
 from smsapp.voting.budget import RULE
+from tests.support.answers import record_answer as cast
 from tests.support.exports import exported_ballots
 from tests.support.factories import make_group, make_participant
 
@@ -63,43 +62,6 @@ def _open(runtime) -> int:
 
 def _people(runtime, n: int, start: int = 0) -> list[int]:
     return [make_participant(runtime, f"+4479111{start + i:05d}").id for i in range(n)]
-
-
-def cast(
-    runtime,
-    poll_id: int,
-    participant_id: int,
-    key: str,
-    kind: str,
-    value: Any,
-    at: datetime,
-    *,
-    skipped: bool = False,
-) -> None:
-    """Record a ballot the way a conversation does (a newer one supersedes the older)."""
-    with runtime.db.transaction() as s:
-        conv = s.scalar(
-            sa.select(Conversation).where(
-                Conversation.poll_id == poll_id, Conversation.participant_id == participant_id
-            )
-        )
-        if conv is None:
-            conv = Conversation(
-                poll_id=poll_id, participant_id=participant_id, status="finished", started_by="t"
-            )
-            s.add(conv)
-            s.flush()
-        answer = RecordedAnswer(
-            key,
-            kind,
-            None if skipped else value,
-            None,
-            "",
-            1,
-            skipped,
-            "optional" if skipped else None,
-        )
-        record_answers(s, conv, (answer,), inbound_id=None, now=at, replaces=True)
 
 
 def _close(runtime, poll_id: int, at: datetime) -> None:
