@@ -88,7 +88,7 @@ def summarise(session: Session, poll: Poll) -> PollSummary:
     invited = sum(by_status.values())
     started = invited - by_status.get(ConversationStatus.WAITING, 0)
     answers = session.execute(
-        counted_answers(Answer.question_key, Answer.value, Answer.skipped, poll=poll.id)
+        counted_answers(session, Answer.question_key, Answer.value, Answer.skipped, poll=poll.id)
     ).all()
     per_question: dict[str, list[Any]] = {}
     skipped: Counter[str] = Counter()
@@ -156,7 +156,7 @@ def respondents(session: Session, poll_ids: list[int]) -> dict[int, int]:
     """Per poll, how many participants gave an answer that counts (research.answers): the
     dashboard's "responded"."""
     stmt = counted_answers(
-        Answer.poll_id, sa.func.count(sa.distinct(Answer.participant_id)), poll=poll_ids
+        session, Answer.poll_id, sa.func.count(sa.distinct(Answer.participant_id)), poll=poll_ids
     ).group_by(Answer.poll_id)
     return {poll_id: int(n) for poll_id, n in session.execute(stmt).all()}
 
@@ -167,7 +167,7 @@ def respondents_over_time(session: Session, poll: Poll) -> list[tuple[datetime, 
     hours or days in between are filled in."""
     firsts = sorted(
         session.scalars(
-            counted_answers(sa.func.min(Answer.answered_at), poll=poll.id).group_by(
+            counted_answers(session, sa.func.min(Answer.answered_at), poll=poll.id).group_by(
                 Answer.participant_id
             )
         )

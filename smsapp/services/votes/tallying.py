@@ -56,7 +56,7 @@ def cast_ballots(session: Session, poll: Poll, question: Question) -> list[CastB
     ballot when voting.ballots.ranking_of reads it as one, as the ballots export does: a
     recount from the export gives the stored result.
     """
-    stmt = counted_ballots(Answer, Participant.pseudonym, poll=poll.id).where(
+    stmt = counted_ballots(session, Answer, Participant.pseudonym, poll=poll.id).where(
         Answer.question_key == question.key
     )
     rows = sorted(session.execute(stmt).all(), key=lambda row: row[1])  # by pseudonym

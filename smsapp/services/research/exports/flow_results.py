@@ -24,6 +24,7 @@ from smsapp.services.research.exports.writing import Progress, csv_chunks
 def floip_rows(session: Session, poll: Poll) -> Iterator[Row]:
     """Flow Results response rows: one per kept answer, the text redacted like every export."""
     stmt = counted_answers(
+        session,
         Answer.id,
         Answer.conversation_id,
         Participant.pseudonym,

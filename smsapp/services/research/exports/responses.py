@@ -82,6 +82,7 @@ def response_rows(session: Session, poll: Poll) -> Iterator[Row]:
     """Long responses: the contract's columns then the paradata, one row per kept answer."""
     stmt = (
         counted_answers(
+            session,
             Answer.conversation_id,
             Participant.pseudonym,
             Answer.question_key,
@@ -166,6 +167,7 @@ def wide_rows(session: Session, poll: Poll, defn: PollDefinition) -> Iterator[Ro
     keys = [q.key for q in defn.questions]
     at = {key: i for i, key in enumerate(keys, start=1)}
     stmt = counted_answers(
+        session,
         Answer.conversation_id,
         Participant.pseudonym,
         Answer.question_key,

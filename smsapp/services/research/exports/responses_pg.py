@@ -81,6 +81,7 @@ def _responses(session: Session, poll: Poll) -> sa.Select[Any]:
     )
     inner = (
         counted_answers(
+            session,
             Answer.id,
             Answer.conversation_id,
             Participant.pseudonym,

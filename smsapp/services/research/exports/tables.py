@@ -31,6 +31,7 @@ def ballot_rows(
     questions = {q.key: q for q in defn.ballot_questions()}
     # Exactly the ballots the count takes, so `smsapp tally` on this file recreates it.
     stmt = counted_ballots(
+        session,
         Participant.pseudonym,
         Answer.question_key,
         Answer.kind,

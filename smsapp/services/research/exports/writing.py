@@ -41,7 +41,7 @@ def count_answers(session: Session, poll: Poll, request: ExportRequest) -> int:
     if request.kind in ("tally", "codebook"):
         return 0
     counted = counted_ballots if request.kind == "ballots" else counted_answers
-    stmt = counted(sa.func.count(), poll=poll.id)
+    stmt = counted(session, sa.func.count(), poll=poll.id)
     if request.question:
         stmt = stmt.where(Answer.question_key == request.question)
     return int(session.scalar(stmt) or 0)
