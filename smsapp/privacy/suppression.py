@@ -4,6 +4,9 @@ so nobody can be singled out ("only one person chose C", "the 2 who said no").
 A lone hidden count could be worked out from the total, so when exactly one count is hidden the
 next smallest non-zero count is hidden with it (secondary suppression). A zero is shown: it says
 that nobody chose something, which singles no one out. Pure: no Flask, no database.
+
+The one rule for small counts: the results texts sent to participants and the researchers'
+tally export (with its own threshold, `suppress_below`) both hide counts with it.
 """
 
 from __future__ import annotations

@@ -4,9 +4,12 @@ the (far fewer) distinct rankings."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
+from typing import Any
+
+BALLOT_KINDS = ("rank", "approve", "choice", "points")
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +22,40 @@ class Ballot:
 
 Profile = dict[tuple[str, ...], int]
 """Distinct rankings (repeats removed) mapped to how many ballots cast them."""
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    """A ballot answer read as a ranking: option codes best first, and for a points ballot each
+    code's points beside it (empty for the other kinds)."""
+
+    codes: tuple[str, ...]
+    points: tuple[int, ...] = ()
+
+
+def ranking_of(kind: str, options: Sequence[str], value: Any) -> Ranked | None:
+    """A stored ballot answer as a ranking; None when the value is no ballot of its kind.
+
+    The one reading of a ballot: the tally counts it and the ballots export writes it, so
+    `smsapp tally` on the export counts what the service counted. Codes that are not options
+    are left out, and a repeated code counts where it first appears.
+    - rank, approve: the listed codes in their order (an empty list is an empty ballot);
+    - choice: the one code;
+    - points: the options given points, most first, equal points in the options' order; an
+      option given no points is not on the ballot (the points, not the order, are counted).
+    """
+    known = set(options)
+    if kind in ("rank", "approve") and isinstance(value, list):
+        return Ranked(_drop_repeats(str(code) for code in value if str(code) in known))
+    if kind == "choice" and isinstance(value, str):
+        return Ranked((value,) if value in known else ())
+    if kind == "points" and isinstance(value, Mapping):
+        given = {str(code): int(points) for code, points in value.items()}
+        ranked = sorted(
+            (code for code in options if given.get(code, 0) > 0), key=lambda c: -given[c]
+        )
+        return Ranked(tuple(ranked), tuple(given[code] for code in ranked))
+    return None
 
 
 def normalise_ranking(codes: Iterable[str]) -> tuple[str, ...]:

@@ -24,7 +24,7 @@ from flask_login import current_user
 from smsapp.db import utcnow
 from smsapp.models import ExportRun, ExportStatus, Poll
 from smsapp.queue import enqueue
-from smsapp.services.polls.definitions import load_definition, poll_by_slug
+from smsapp.services.polls.definitions import poll_by_slug
 from smsapp.services.research import exports
 from smsapp.web import db_session, request_transaction, runtime
 from smsapp.web.auth import roles_required
@@ -140,9 +140,7 @@ def _download(poll: Poll, wanted: exports.ExportRequest) -> ResponseReturnValue:
         with db.transaction() as stream_session:
             streaming_poll = stream_session.get(Poll, poll_id)
             assert streaming_poll is not None
-            rows = exports.export_rows(stream_session, streaming_poll, wanted)
-            head = exports.header(wanted, load_definition(streaming_poll))
-            for chunk in exports.csv_chunks(head, rows, bom=True):
+            for chunk in exports.csv_text(stream_session, streaming_poll, wanted, bom=True):
                 yield chunk.encode("utf-8")
 
     return Response(

@@ -11,7 +11,7 @@ import zipfile
 import pytest
 import sqlalchemy as sa
 
-from smsapp.exports import columns
+from smsapp.formats import columns
 from smsapp.models import AuditEvent, ExportRun
 from smsapp.services.people.staff import create_user
 from smsapp.web import downloads

@@ -9,6 +9,7 @@ import pytest
 
 from smsapp.models import Poll
 from smsapp.services.research import exports
+from smsapp.services.research.exports import reading, writing
 from tests.support.every_kind import add_people, open_every_kind
 
 
@@ -55,8 +56,8 @@ def peak_of(runtime, poll_id: int, request: exports.ExportRequest) -> tuple[int,
 def test_peak_memory_does_not_grow_with_rows(runtime, request_, monkeypatch) -> None:
     # Small fetch and write batches, so both sizes span many of them (production uses 2,000
     # and 1,000: a fixed few hundred kilobytes whatever the poll's size).
-    monkeypatch.setattr(exports, "STREAM_BATCH", 100)
-    monkeypatch.setattr(exports, "FLUSH_ROWS", 50)
+    monkeypatch.setattr(reading, "STREAM_BATCH", 100)
+    monkeypatch.setattr(writing, "FLUSH_ROWS", 50)
     poll_id = open_every_kind(runtime)
     add_people(runtime, poll_id, 0, 100)  # 1,000 answers
     rows_small, peak_small = peak_of(runtime, poll_id, request_)

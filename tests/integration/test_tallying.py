@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import random
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,12 +15,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from smsapp.conversation.engine import RecordedAnswer
-from smsapp.models import Conversation, Participant, Poll, TallyRun
-from smsapp.services.polls.conversations import record_answers
+from smsapp.models import Participant, Poll, TallyRun
 from smsapp.services.polls.definitions import import_poll, load_definition, open_poll
 from smsapp.services.votes import tallying
 from smsapp.voting.budget import RULE
+from tests.support.answers import record_answer as cast
 from tests.support.exports import exported_ballots
 from tests.support.factories import make_group, make_participant
 
@@ -62,43 +62,6 @@ def _open(runtime) -> int:
 
 def _people(runtime, n: int, start: int = 0) -> list[int]:
     return [make_participant(runtime, f"+4479111{start + i:05d}").id for i in range(n)]
-
-
-def cast(
-    runtime,
-    poll_id: int,
-    participant_id: int,
-    key: str,
-    kind: str,
-    value: Any,
-    at: datetime,
-    *,
-    skipped: bool = False,
-) -> None:
-    """Record a ballot the way a conversation does (a newer one supersedes the older)."""
-    with runtime.db.transaction() as s:
-        conv = s.scalar(
-            sa.select(Conversation).where(
-                Conversation.poll_id == poll_id, Conversation.participant_id == participant_id
-            )
-        )
-        if conv is None:
-            conv = Conversation(
-                poll_id=poll_id, participant_id=participant_id, status="finished", started_by="t"
-            )
-            s.add(conv)
-            s.flush()
-        answer = RecordedAnswer(
-            key,
-            kind,
-            None if skipped else value,
-            None,
-            "",
-            1,
-            skipped,
-            "optional" if skipped else None,
-        )
-        record_answers(s, conv, (answer,), inbound_id=None, now=at, replaces=True)
 
 
 def _close(runtime, poll_id: int, at: datetime) -> None:
@@ -380,3 +343,130 @@ def test_a_ballot_in_a_flagged_text_is_not_counted_nor_exported(runtime) -> None
         exported = [row for row in export_rows(s, poll, ExportRequest("ballots", question="name"))]
     assert counted == {kept}
     assert len(exported) == 1  # the export and the count agree, so a recount matches
+
+
+def test_the_ballots_export_reads_each_ballot_as_the_tally_does(runtime, runner, tmp_path) -> None:
+    # Stored values no parser writes today (older versions, imports): a repeated code, a code
+    # that is not an option, points of zero, equal points stored out of the options' order, a
+    # ranking stored as one code. The count and the export read them with one function, so the
+    # recount from the export still matches, ballot for ballot.
+    poll_id = _open(runtime)
+    a, b, c = _people(runtime, 3)
+    cast(runtime, poll_id, a, "name", "rank", ["B", "X", "B", "A"], T0)
+    cast(runtime, poll_id, b, "name", "rank", ["C"], T0)
+    cast(runtime, poll_id, c, "name", "rank", "A", T0)  # no ballot: a rank answer is a list
+    cast(runtime, poll_id, a, "budget", "points", {"C": 2, "A": 2, "B": 0}, T0)
+    cast(runtime, poll_id, b, "first", "choice", "X", T0)  # an empty ballot
+    _close(runtime, poll_id, T0 + timedelta(hours=1))
+    _tally(runtime, poll_id, final=True)
+    with runtime.db.transaction() as s:
+        poll = s.get(Poll, poll_id)
+        assert poll is not None
+        rows = exported_ballots(s, poll)
+        stored = {(r.question_key, r.method): r for r in s.scalars(sa.select(TallyRun))}
+        args = tallying.reproduce_args(poll, load_definition(poll).question("name"), "irv")
+    ballots = {(r["question"], r["participant"]): (r["ranking"], r["points"]) for r in rows}
+    assert sorted(ballots.values()) == [("", ""), ("A C", "2 2"), ("B A", ""), ("C", "")]
+    for (key, _), run in stored.items():
+        assert run.ballots == sum(1 for question, _ in ballots if question == key)
+    path = tmp_path / "name.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, list(rows[0]))
+        writer.writeheader()
+        writer.writerows(r for r in rows if r["question"] == "name")
+    result = runner.invoke(["tally", str(path), *args])
+    assert result.exit_code == 0, result.output
+    irv = stored[("name", "irv")].result
+    assert result.stdout == json.dumps(irv, ensure_ascii=False, indent=2) + "\n"
+
+
+def test_the_page_the_text_and_the_export_report_the_same_stored_counts(runtime, client) -> None:
+    from smsapp.services.votes import announce
+    from tests.support.staff import log_in
+
+    poll_id = _open(runtime)
+    people = _people(runtime, 5)
+    for pid in people:
+        cast(runtime, poll_id, pid, "name", "rank", ["B", "A"], T0)
+        cast(runtime, poll_id, pid, "first", "choice", "C", T0)
+    _tally(runtime, poll_id)  # provisional counts while open
+    _close(runtime, poll_id, T0 + timedelta(hours=1))
+    _tally(runtime, poll_id, final=True)
+    with runtime.db.transaction() as s:
+        # One method of one question has no final count (stored by an older version, or its
+        # final count lost): its newest provisional count is the one every reader reports.
+        s.execute(
+            sa.delete(TallyRun).where(
+                TallyRun.question_key == "name",
+                TallyRun.method == "points",
+                TallyRun.provisional.is_(False),
+            )
+        )
+        poll = s.get(Poll, poll_id)
+        assert poll is not None
+        stored = {
+            (key, run.method, not run.provisional)
+            for key, runs in tallying.latest_results(s, poll).items()
+            for run in runs
+        }
+        text = announce.results_text(s, poll)
+    assert ("name", "points", False) in stored and ("name", "irv", True) in stored
+    assert "Rank up to 3, best first: 1 Health Voices" in text  # the final IRV count
+
+    log_in(runtime, client, "researcher")
+    export = client.get("/admin/polls/vote/export/tally.csv")
+    rows = csv.DictReader(io.StringIO(export.data.decode("utf-8-sig")))
+    exported = {(r["question"], r["method"], r["final"] == "1") for r in rows}
+    page = client.get("/admin/polls/vote/results").get_data(as_text=True)
+    shown = set()
+    for section in page.split('<section class="card question-result"')[1:]:
+        key = re.search(r"<code>(\w+)</code>", section).group(1)  # type: ignore[union-attr]
+        for name, pill in re.findall(
+            r"(?:Result by|Also counted by) ([^<]+?)\s*<span class=\"pill \w+\">(\w+)</span>",
+            section,
+        ):
+            shown.add((key, METHOD_BY_NAME[name], pill == "final"))
+    assert exported == stored == shown
+
+
+METHOD_BY_NAME = {
+    "instant run-off": "irv",
+    "Schulze (pairwise)": "schulze",
+    "points": "points",
+    "approval": "approval",
+    "most first choices": "plurality",
+}
+
+
+def test_the_tally_export_hides_small_counts_as_the_results_text_does(runtime, client) -> None:
+    from dataclasses import replace
+
+    from smsapp.services.votes import announce
+    from tests.support.staff import log_in
+
+    poll_id = _open(runtime)
+    for n, pid in enumerate(_people(runtime, 8)):
+        cast(runtime, poll_id, pid, "first", "choice", "B" if n < 5 else "A", T0)
+    _close(runtime, poll_id, T0 + timedelta(hours=1))
+    _tally(runtime, poll_id, final=True)
+    log_in(runtime, client, "researcher")
+    export = client.get("/admin/polls/vote/export/tally.csv?suppress_below=5")
+    rows = list(csv.DictReader(io.StringIO(export.data.decode("utf-8-sig"))))
+    exported = {r["option"]: r["votes"] for r in rows if r["question"] == "first"}
+    # A=3 is small; with 8 ballots in the file, showing B=5 would give A away.
+    assert exported == {"B": "<5", "A": "<5", "C": "0"}
+    assert {r["ballots"] for r in rows if r["question"] == "first"} == {"8"}
+    with runtime.db.transaction() as s:
+        poll = s.get(Poll, poll_id)
+        assert poll is not None
+        text = announce.results_text(s, poll)
+        settings = runtime.settings.with_overrides(small_count=3)
+        plan = announce.preview(replace(runtime, settings=settings), s, poll)
+    assert (
+        "Which first?: 1 School (fewer than 5), 2 Health (fewer than 5), 3 Transport (0 votes)"
+        in (text)
+    )
+    # SMSAPP_SMALL_COUNT sets the threshold of the text participants get.
+    assert (
+        "Which first?: 1 School (5 votes), 2 Health (3 votes), 3 Transport (0 votes)" in plan.text
+    )

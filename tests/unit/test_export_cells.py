@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smsapp.exports import cells, columns
+from smsapp.formats import cells, columns
 from smsapp.privacy.redact import redact
 from smsapp.voting import Ballot, tally
+from smsapp.voting.ballots import Ranked
 
 
 def digits(text: str) -> str:
@@ -77,9 +78,8 @@ def test_neutralise_examples(cell, expected) -> None:
     assert cells.neutralise(cell) == expected
 
 
-def test_suppression_hides_small_counts_only() -> None:
-    assert [cells.suppress(n, 5) for n in (0, 1, 4, 5, 9)] == [0, "<5", "<5", 5, 9]
-    assert cells.suppress(3, None) == 3
+def test_a_hidden_count_reads_below_the_threshold() -> None:
+    assert [cells.count_cell(n, 5) for n in (None, 0, 4, 9)] == ["<5", 0, 4, 9]
 
 
 @pytest.mark.parametrize(
@@ -103,11 +103,9 @@ def test_answer_text(kind, value, text) -> None:
 
 
 def test_ballot_cells() -> None:
-    assert columns.ballot_cells("rank", ["C", "A"]) == ("C A", "")
-    assert columns.ballot_cells("approve", ["B"]) == ("B", "")
-    assert columns.ballot_cells("choice", "A") == ("A", "")
-    assert columns.ballot_cells("points", {"A": 2, "C": 3}) == ("C A", "3 2")
-    assert columns.ballot_cells("text", "hello") is None
+    assert columns.ballot_cells(Ranked(("C", "A"))) == ("C A", "")
+    assert columns.ballot_cells(Ranked(())) == ("", "")
+    assert columns.ballot_cells(Ranked(("C", "A"), (3, 2))) == ("C A", "3 2")
 
 
 def test_tally_rows_irv_rounds_and_tie_break_notes() -> None:

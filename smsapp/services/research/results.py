@@ -19,7 +19,7 @@ from smsapp.models import (
     Poll,
 )
 from smsapp.services.polls.definitions import load_definition
-from smsapp.services.safeguarding.screening import answer_is_flagged
+from smsapp.services.research.answers import counted_answers
 
 CHOICE_KINDS = ("choice", "multi", "approve", "yesno")
 
@@ -88,13 +88,7 @@ def summarise(session: Session, poll: Poll) -> PollSummary:
     invited = sum(by_status.values())
     started = invited - by_status.get(ConversationStatus.WAITING, 0)
     answers = session.execute(
-        sa.select(Answer.question_key, Answer.value, Answer.skipped).where(
-            Answer.poll_id == poll.id,
-            Answer.superseded.is_(False),
-            Answer.participant_id.in_(real),
-            # A safeguarding-flagged text never counts towards what the group sees.
-            sa.not_(answer_is_flagged()),
-        )
+        counted_answers(session, Answer.question_key, Answer.value, Answer.skipped, poll=poll.id)
     ).all()
     per_question: dict[str, list[Any]] = {}
     skipped: Counter[str] = Counter()
@@ -158,16 +152,24 @@ def format_summary(summary: PollSummary) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def respondents(session: Session, poll_ids: list[int]) -> dict[int, int]:
+    """Per poll, how many participants gave an answer that counts (research.answers): the
+    dashboard's "responded"."""
+    stmt = counted_answers(
+        session, Answer.poll_id, sa.func.count(sa.distinct(Answer.participant_id)), poll=poll_ids
+    ).group_by(Answer.poll_id)
+    return {poll_id: int(n) for poll_id, n in session.execute(stmt).all()}
+
+
 def respondents_over_time(session: Session, poll: Poll) -> list[tuple[datetime, int]]:
-    """How many real participants had answered at least once, cumulative, per hour (per day once
-    answers span more than three days), from 0 the step before the first answer; empty hours or
-    days in between are filled in."""
+    """How many participants had given an answer that counts, cumulative, per hour (per day
+    once answers span more than three days), from 0 the step before the first answer; empty
+    hours or days in between are filled in."""
     firsts = sorted(
         session.scalars(
-            sa.select(sa.func.min(Answer.answered_at))
-            .join(Participant, Participant.id == Answer.participant_id)
-            .where(Answer.poll_id == poll.id, Participant.simulated.is_(False))
-            .group_by(Answer.participant_id)
+            counted_answers(session, sa.func.min(Answer.answered_at), poll=poll.id).group_by(
+                Answer.participant_id
+            )
         )
     )
     if not firsts:

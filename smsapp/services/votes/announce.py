@@ -23,7 +23,7 @@ from smsapp.models import (
     PollStatus,
     TallyRun,
 )
-from smsapp.privacy.suppression import suppress
+from smsapp.privacy.suppression import DEFAULT_THRESHOLD, show, suppress
 from smsapp.runtime import Runtime
 from smsapp.services import audit
 from smsapp.services.outbox.rows import queue_texts
@@ -35,8 +35,6 @@ from smsapp.sms.segments import count_segments
 
 KIND = "results"
 TOP = 3
-# Below this many ballots, counts could let people work out how a friend voted: order only.
-SMALL_NUMBERS = 5
 UNITS = {"points": "pts", "approval": "votes", "plurality": "votes"}
 
 
@@ -79,32 +77,30 @@ class AnnouncePlan:
         return lines
 
 
-def _question_line(question: Question, run: TallyRun, many: bool) -> str:
+def _question_line(question: Question, run: TallyRun, many: bool, k: int) -> str:
     labels = {o.code: o.label for o in question.options}
     order = list(run.result.get("order", []))[:TOP]
     scores = run.result.get("scores", {})
     unit = UNITS.get(run.method)
-    show_counts = run.ballots >= SMALL_NUMBERS and unit is not None
+    # Below k ballots, counts could let people work out how a friend voted: order only.
+    show_counts = run.ballots >= k and unit is not None
     # Votes count people: a small one ("C (1 votes)") would single someone out, so those are
-    # hidden the same way as everywhere a group sees counts (secondary suppression included).
-    shown = (
-        suppress({c: int(n) for c, n in scores.items()}, SMALL_NUMBERS)
-        if unit == "votes"
-        else dict(scores)
-    )
+    # hidden by privacy.suppression, as in the tally export (secondary suppression included).
+    shown = suppress({c: int(n) for c, n in scores.items()}, k) if unit == "votes" else dict(scores)
     parts = []
     for place, code in enumerate(order, 1):
         part = f"{place} {labels.get(code, code)}"
         if show_counts:
             value = shown.get(code, 0)
-            part += f" ({value} {unit})" if value is not None else f" (fewer than {SMALL_NUMBERS})"
+            part += f" ({value} {unit})" if value is not None else f" ({show(value, k)})"
         parts.append(part)
     head = f"{shorten(question.prompt.splitlines()[0], 40)}: " if many else ""
     return head + ", ".join(parts)
 
 
-def results_text(session: Session, poll: Poll) -> str:
-    """The top results of the final count, with labels; order only when few people voted."""
+def results_text(session: Session, poll: Poll, k: int = DEFAULT_THRESHOLD) -> str:
+    """The top results of the final count, with labels; order only when fewer than k people
+    voted, and counts below k hidden (SMSAPP_SMALL_COUNT, privacy.suppression)."""
     if poll.status != PollStatus.CLOSED:
         raise PollError(f"poll {poll.slug!r} is {poll.status}: results go out after it closes")
     questions = load_definition(poll).ballot_questions()
@@ -119,9 +115,9 @@ def results_text(session: Session, poll: Poll) -> str:
     many = len(questions) > 1
     # no curly quotes round the title: they would force UCS-2 and double the segments
     lines = [f"Results of {poll.title}:"]
-    lines += [_question_line(q, final[q.key], many) for q in questions]
-    if min(run.ballots for run in final.values()) < SMALL_NUMBERS:
-        lines.append("Fewer than 5 people voted, so we're sharing the order only.")
+    lines += [_question_line(q, final[q.key], many, k) for q in questions]
+    if min(run.ballots for run in final.values()) < k:
+        lines.append(f"Fewer than {k} people voted, so we're sharing the order only.")
     lines.append("Thanks for taking part!")
     return "\n".join(lines)
 
@@ -143,7 +139,7 @@ def _took_part(session: Session, poll: Poll) -> list[Member]:
 
 
 def preview(runtime: Runtime, session: Session, poll: Poll) -> AnnouncePlan:
-    text = results_text(session, poll)
+    text = results_text(session, poll, runtime.settings.small_count)
     recipients, excluded = [], Counter[str]()
     for member in _took_part(session, poll):
         reason = exclusion_reason(member)

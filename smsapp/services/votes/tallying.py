@@ -20,8 +20,9 @@ from smsapp.db import for_update, utcnow
 from smsapp.models import Answer, Participant, Poll, PollStatus, TallyRun
 from smsapp.services import audit
 from smsapp.services.polls.definitions import PollError, load_definition
-from smsapp.services.safeguarding.screening import answer_is_flagged
+from smsapp.services.research.answers import counted_ballots
 from smsapp.voting import Ballot, TallyResult, consensus_check, tally
+from smsapp.voting.ballots import ranking_of
 from smsapp.voting.budget import RULE as BUDGET_RULE
 from smsapp.voting.budget import count_budget
 
@@ -48,50 +49,22 @@ class CastBallot:
 
 
 def cast_ballots(session: Session, poll: Poll, question: Question) -> list[CastBallot]:
-    """Each real participant's last ballot cast before the close (earlier ones stay for audit).
+    """Each real participant's ballot held at the close (earlier ones stay for audit).
 
-    Skipped answers are no ballot; the admin's simulated phone never counts; nor does a ballot
-    that came in a safeguarding-flagged text (the exported ballots leave it out the same way,
-    so a recount from the export still gives the stored result).
+    Which answers count is research.answers' rule, the same for the results and every export
+    (skips, the simulated phone and safeguarding-flagged texts never count), and a value is a
+    ballot when voting.ballots.ranking_of reads it as one, as the ballots export does: a
+    recount from the export gives the stored result.
     """
-    stmt = (
-        sa.select(Answer, Participant.pseudonym, answer_is_flagged())
-        .join(Participant, Participant.id == Answer.participant_id)
-        .where(
-            Answer.poll_id == poll.id,
-            Answer.question_key == question.key,
-            Participant.simulated.is_(False),
-        )
-        .order_by(Answer.participant_id, Answer.answered_at, Answer.id)
+    stmt = counted_ballots(session, Answer, Participant.pseudonym, poll=poll.id).where(
+        Answer.question_key == question.key
     )
-    if poll.closed_at is not None:
-        stmt = stmt.where(Answer.answered_at <= poll.closed_at)
-    latest: dict[int, tuple[Answer, str, bool]] = {}
-    for answer, pseudonym, flagged in session.execute(stmt).all():
-        latest[answer.participant_id] = (answer, pseudonym, bool(flagged))
+    rows = sorted(session.execute(stmt).all(), key=lambda row: row[1])  # by pseudonym
     return [
         CastBallot(answer.participant_id, pseudonym, answer.value, answer.answered_at)
-        for answer, pseudonym, flagged in sorted(latest.values(), key=lambda row: row[1])
-        if not answer.skipped and answer.value is not None and not flagged
+        for answer, pseudonym in rows
+        if ranking_of(question.kind, question.codes, answer.value) is not None
     ]
-
-
-def ranking_of(question: Question, value: Any) -> tuple[str, ...]:
-    """A ballot as option codes, best first (approve: the approved codes; choice: one code).
-
-    A points ballot lists the options given points, most first: readable, but only the points
-    themselves (the answer's value) are counted.
-    """
-    codes = set(question.codes)
-    if isinstance(value, dict):
-        given = [(c, int(p)) for c, p in value.items() if c in codes and int(p) > 0]
-        order = {c: i for i, c in enumerate(question.codes)}
-        return tuple(c for c, _ in sorted(given, key=lambda cp: (-cp[1], order[cp[0]])))
-    if isinstance(value, list):
-        return tuple(dict.fromkeys(str(c) for c in value if str(c) in codes))
-    if isinstance(value, str) and value in codes:
-        return (value,)
-    return ()
 
 
 def reproduce_args(poll: Poll, question: Question, method: str) -> list[str]:
@@ -114,13 +87,13 @@ class Count:
 def count_question(question: Question, values: list[Any], seed: str) -> list[Count]:
     """Every allowed method over the ballot values; consensus check beside the chosen one."""
     options = list(question.codes)
+    read = [ranking_of(question.kind, options, value) for value in values]
+    rankings = [r for r in read if r is not None]
     if question.kind == "points":
-        allocations = [
-            {c: int(p) for c, p in v.items() if int(p) > 0} for v in values if isinstance(v, dict)
-        ]
+        allocations = [dict(zip(r.codes, r.points, strict=True)) for r in rankings]
         result = count_budget(options, allocations, seed=seed)
         return [Count("points", {**result.to_json_dict(), "rule": BUDGET_RULE}, None, result)]
-    ballots = [Ballot(ranking_of(question, v)) for v in values]
+    ballots = [Ballot(r.codes) for r in rankings]
     counts = []
     for index, method in enumerate(methods_for(question)):
         result = tally(
@@ -226,24 +199,28 @@ def tally_poll(
 
 
 def latest_results(session: Session, poll: Poll) -> dict[str, list[TallyRun]]:
-    """Per ballot question, the latest count by each method, the chosen method first: the
-    final counts when there are any, otherwise the provisional ones."""
+    """The stored counts to report, for the results page, the results text and the tally
+    export alike: for each question and method the final count, else the newest provisional.
+
+    Keyed by ballot question in the poll's order, each question's chosen method first, then
+    its other methods; counts of a question or method the definition no longer has come last.
+    """
+    runs = session.scalars(
+        sa.select(TallyRun)
+        .where(TallyRun.poll_id == poll.id)
+        .order_by(TallyRun.provisional, TallyRun.created_at.desc(), TallyRun.id.desc())
+    ).all()
+    current: dict[tuple[str, str], TallyRun] = {}
+    for run in runs:  # finals first, newest first: the first seen is the one to report
+        current.setdefault((run.question_key, run.method), run)
+    order = {
+        (question.key, method): (index, rank)
+        for index, question in enumerate(load_definition(poll).ballot_questions())
+        for rank, method in enumerate(methods_for(question))
+    }
     out: dict[str, list[TallyRun]] = {}
-    for question in load_definition(poll).ballot_questions():
-        runs = session.scalars(
-            sa.select(TallyRun)
-            .where(TallyRun.poll_id == poll.id, TallyRun.question_key == question.key)
-            .order_by(TallyRun.provisional, TallyRun.created_at.desc(), TallyRun.id.desc())
-        ).all()
-        if not runs:
-            continue
-        final = not runs[0].provisional
-        picked: list[TallyRun] = []
-        for method in methods_for(question):
-            found = next((r for r in runs if r.method == method and r.provisional != final), None)
-            if found is not None:
-                picked.append(found)
-        out[question.key] = picked
+    for key in sorted(current, key=lambda km: (*order.get(km, (len(order), len(order))), km)):
+        out.setdefault(key[0], []).append(current[key])
     return out
 
 

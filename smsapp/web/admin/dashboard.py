@@ -16,7 +16,6 @@ from flask_login import current_user
 
 from smsapp.db import utcnow
 from smsapp.models import (
-    Answer,
     Conversation,
     ConversationStatus,
     Nomination,
@@ -28,6 +27,7 @@ from smsapp.models import (
     PollStatus,
 )
 from smsapp.services.people.consent import group_reach
+from smsapp.services.research.results import respondents
 from smsapp.services.safeguarding.inbox import open_flag_counts
 from smsapp.web import db_session, runtime
 from smsapp.web.admin import STAFF, bp
@@ -70,11 +70,7 @@ def poll_lines(zone: ZoneInfo) -> list[PollLine]:
         .where(Conversation.poll_id.in_(ids), Conversation.participant_id.in_(real))
         .group_by(Conversation.poll_id)
     )
-    responded = _per_poll(
-        sa.select(Answer.poll_id, sa.func.count(sa.distinct(Answer.participant_id)))
-        .where(Answer.poll_id.in_(ids), Answer.participant_id.in_(real))
-        .group_by(Answer.poll_id)
-    )
+    responded = respondents(s, ids)
     failed = _per_poll(
         sa.select(OutboundMessage.poll_id, sa.func.count())
         .where(OutboundMessage.poll_id.in_(ids), OutboundMessage.status.in_(FAILED))

@@ -33,8 +33,6 @@ def safe_text(text: str | None) -> str:
     return neutralise(redact(text))
 
 
-def suppress(count: int, below: int | None) -> int | str:
-    """Small-cell suppression: a count of 1 to below-1 is shown as "<below"; 0 stays 0."""
-    if below is not None and 0 < count < below:
-        return f"<{below}"
-    return count
+def count_cell(count: int | None, below: int) -> int | str:
+    """A count as a cell: one privacy.suppression hid (None) reads "<below"."""
+    return f"<{below}" if count is None else count

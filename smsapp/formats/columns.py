@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from smsapp.voting.ballots import Ranked
+
 # contract.md "CSV exports": these names and their order are a promise to researchers' scripts.
 RESPONSES = (
     "participant",
@@ -31,7 +33,6 @@ TALLY_EXTRA = ("place", "ballots", "exhausted", "final", "input_sha256")
 CODEBOOK = ("poll", "question", "kind", "prompt", "code", "label")
 CODEBOOK_EXTRA = ("optional", "min", "max", "tally_method", "asked_when")
 
-BALLOT_KINDS = ("rank", "approve", "choice", "points")
 SCALE_ROWS_LIMIT = 20  # a scale with more points than this gets one codebook row, not one each
 
 
@@ -65,21 +66,14 @@ def points_order(value: Mapping[str, Any]) -> list[tuple[str, int]]:
     return sorted(pairs, key=lambda pair: -pair[1])
 
 
-def ballot_cells(kind: str, value: Any) -> tuple[str, str] | None:
-    """(ranking, points) for a ballot, or None when the value is not a ballot.
+def ballot_cells(ranked: Ranked) -> tuple[str, str]:
+    """(ranking, points) cells of a ballot read by voting.ballots.ranking_of.
 
     rank/approve/choice: the codes best first, as `smsapp tally` reads them. A points ballot is
     not a ranking in the contract's sense (the allocation carries more than the order), so its
     ranking orders the options by points and `points` keeps the amounts beside it.
     """
-    if kind in ("rank", "approve") and isinstance(value, list):
-        return " ".join(str(code) for code in value), ""
-    if kind == "choice" and isinstance(value, str):
-        return value, ""
-    if kind == "points" and isinstance(value, dict):
-        pairs = points_order(value)
-        return " ".join(code for code, _ in pairs), " ".join(str(n) for _, n in pairs)
-    return None
+    return " ".join(ranked.codes), " ".join(str(n) for n in ranked.points)
 
 
 def _notes(tie_breaks: list[dict[str, Any]], code: str, round_no: int | None) -> str:

@@ -1,1 +1,0 @@
-"""The pure core of research exports: safe cells, exact columns, and the FLOIP package."""
