@@ -203,8 +203,8 @@ def polls_announce(slug: str, yes: bool) -> None:
         fail(str(exc))
     for line in plan.summary_lines():
         click.echo(line)
-    if not plan.recipients:
-        fail("nobody who took part can be texted; nothing was queued")
+    if plan.refusal:
+        fail(plan.refusal)
     if not yes and not click.confirm(
         f"Send the results to {len(plan.recipients)} people?", default=False
     ):
@@ -215,10 +215,7 @@ def polls_announce(slug: str, yes: bool) -> None:
             done = queue_results(rt, s, require_poll(s, slug), actor="cli")
     except PollError as exc:
         fail(str(exc))
-    try:
-        from smsapp.services.outbox.sending import kick_senders
+    from smsapp.services.outbox.sending import try_kick_senders
 
-        kick_senders(rt)
-    except Exception:  # the clock's send job finds the queued rows anyway
-        pass
+    try_kick_senders(rt)  # if the queue is down, the clock's kick finds the rows
     click.echo(f"Queued the results to {len(done.recipients)} people.")

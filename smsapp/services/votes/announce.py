@@ -56,6 +56,13 @@ class AnnouncePlan:
         return self.segments_each * len(self.recipients)
 
     @property
+    def refusal(self) -> str | None:
+        """Why these results cannot be sent, or None; queue_results refuses for this reason."""
+        if not self.recipients:
+            return "nobody who took part can be texted, so no results were queued"
+        return None
+
+    @property
     def estimated_cost(self) -> float:
         return round(self.segments * self.price_per_segment, 2)
 
@@ -178,8 +185,8 @@ def queue_results(
     jobs deliver them, holding any that fall in the group's quiet hours."""
     now = now or utcnow()
     plan = preview(runtime, session, poll)
-    if not plan.recipients:
-        raise PollError("nobody who took part can be texted, so no results were queued")
+    if plan.refusal:
+        raise PollError(plan.refusal)
     send_after, deferred = send_time(
         now, group_quiet_hours(session, poll.group_id), runtime.settings.timezone
     )
