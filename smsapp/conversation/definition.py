@@ -143,7 +143,7 @@ class PollDefinitionError(ValueError):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
-def _auto_code(index: int) -> str:
+def auto_code(index: int) -> str:
     """A, B, … Z, AA, AB, … for options given as a plain list of labels."""
     letters = ""
     index += 1

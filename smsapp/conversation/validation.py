@@ -27,7 +27,7 @@ from smsapp.conversation.definition import (
     Problem,
     Question,
     Reminders,
-    _auto_code,
+    auto_code,
     canonical_number,
 )
 from smsapp.conversation.durations import DurationError, parse_closes, parse_duration
@@ -243,7 +243,7 @@ def _options(raw: object, where: str, check: _Checker) -> tuple[Option, ...]:
             check.unknown_fields(item, ("code", "label"), spot)
             code_raw, label_raw = item.get("code"), item.get("label")
         else:
-            code_raw, label_raw = _auto_code(index), item
+            code_raw, label_raw = auto_code(index), item
         if isinstance(label_raw, bool) or not isinstance(label_raw, str | int | float):
             check.add(f"{spot}.label" if isinstance(item, Mapping) else spot, "must be text")
             continue

@@ -18,7 +18,7 @@ from smsapp.conversation.definition import (
     TALLY_METHODS,
     PollDefinition,
     Problem,
-    _auto_code,
+    auto_code,
 )
 from smsapp.sms.segments import count_segments
 
@@ -133,7 +133,7 @@ def _options_data(text: str) -> list[Any]:
         if match:
             out.append({"code": match.group(1).upper(), "label": match.group(2).strip()})
         else:
-            out.append({"code": _auto_code(index), "label": line})
+            out.append({"code": auto_code(index), "label": line})
     return out
 
 
@@ -205,8 +205,8 @@ def _options_text(options: Sequence[Any]) -> str:
         if isinstance(option, Mapping):
             pairs.append((str(option.get("code", "")), str(option.get("label", ""))))
         else:
-            pairs.append((_auto_code(index), str(option)))
-    if all(code == _auto_code(i) for i, (code, _) in enumerate(pairs)):
+            pairs.append((auto_code(index), str(option)))
+    if all(code == auto_code(i) for i, (code, _) in enumerate(pairs)):
         return "\n".join(label for _, label in pairs)
     return "\n".join(f"{code}) {label}" for code, label in pairs)
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from smsapp.conversation.definition import (
     Option,
-    _auto_code,  # the same A, B, … AA codes an imported option list gets
+    auto_code,  # the same A, B, … AA codes an imported option list gets
 )
 from smsapp.conversation.normalise import clean
 from smsapp.conversation.serialise import poll_to_yaml
@@ -333,7 +333,7 @@ def shortlist(
         seen[key] = n.code
 
     question = targets[0]
-    options = [Option(_auto_code(i), n.text) for i, n in enumerate(kept)]
+    options = [Option(auto_code(i), n.text) for i, n in enumerate(kept)]
     try:
         new_defn = with_options(defn, question.key, options)
     except ValueError as exc:

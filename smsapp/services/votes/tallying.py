@@ -77,14 +77,14 @@ def reproduce_args(poll: Poll, question: Question, method: str) -> list[str]:
 
 
 @dataclass
-class Count:
+class MethodCount:
     method: str
     result: dict[str, Any]  # TallyResult.to_json_dict(), plus "rule" for a points budget
     consensus: dict[str, Any] | None
     tally: TallyResult
 
 
-def count_question(question: Question, values: list[Any], seed: str) -> list[Count]:
+def count_question(question: Question, values: list[Any], seed: str) -> list[MethodCount]:
     """Every allowed method over the ballot values; consensus check beside the chosen one."""
     options = list(question.codes)
     read = [ranking_of(question.kind, options, value) for value in values]
@@ -92,7 +92,7 @@ def count_question(question: Question, values: list[Any], seed: str) -> list[Cou
     if question.kind == "points":
         allocations = [dict(zip(r.codes, r.points, strict=True)) for r in rankings]
         result = count_budget(options, allocations, seed=seed)
-        return [Count("points", {**result.to_json_dict(), "rule": BUDGET_RULE}, None, result)]
+        return [MethodCount("points", {**result.to_json_dict(), "rule": BUDGET_RULE}, None, result)]
     ballots = [Ballot(r.codes) for r in rankings]
     counts = []
     for index, method in enumerate(methods_for(question)):
@@ -102,7 +102,7 @@ def count_question(question: Question, values: list[Any], seed: str) -> list[Cou
         check = None
         if index == 0 and method != "schulze" and question.kind == "rank":
             check = consensus_check(options, ballots, seed, result)
-        counts.append(Count(method, result.to_json_dict(), check, result))
+        counts.append(MethodCount(method, result.to_json_dict(), check, result))
     return counts
 
 
