@@ -447,3 +447,28 @@ def _group_id(s, slug: str) -> int:
 def _group_id_of(runtime, slug: str) -> int:
     with runtime.db.transaction() as s:
         return _group_id(s, slug)
+
+
+def test_a_launch_holds_a_member_who_owes_assent_to_another_group(runtime) -> None:
+    """Riverside asks for no assent; Sam is also in Oakfield, which does, and has not replied
+    JOIN. The send path holds every poll text for Sam, so the launch must not count Sam as
+    texted now: Sam waits for the poll, as in Oakfield's own launch."""
+    from smsapp.models import GroupMembership
+    from smsapp.services.polls.launch import launch_poll, preview_launch
+    from tests.support.factories import POLL_YAML
+
+    _require_assent(runtime)  # oakfield
+    make_group(runtime, "riverside", "Riverside")
+    sam = make_participant(runtime, SAM, nickname="Sam")
+    with runtime.db.transaction() as s:
+        s.add(GroupMembership(group_id=_group_id(s, "riverside"), participant_id=sam.id))
+        import_poll(s, POLL_YAML.format(slug="name-our-group", group="riverside"))
+        plan = preview_launch(runtime, s, "name-our-group")
+        assert plan.awaiting_assent == {sam.id} and plan.texted_now == 0
+        assert plan.join_texts == set()  # Riverside sends no JOIN invitation of its own
+        launch_poll(runtime, s, "name-our-group")
+        queued = s.scalars(
+            sa.select(OutboundMessage.kind).where(OutboundMessage.participant_id == sam.id)
+        ).all()
+        held = s.scalar(sa.select(Conversation.status).where(Conversation.participant_id == sam.id))
+    assert queued == [] and held == "waiting"

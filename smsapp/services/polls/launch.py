@@ -224,11 +224,14 @@ def plan_launch(
         )
     )
     group = session.get(Group, poll.group_id)
-    awaiting_assent: set[int] = set()
     join_texts: set[int] = set()
     join_text = None
+    # Anyone who owes assent to any group of theirs waits for the poll: the send path holds
+    # every text but the JOIN invitation until they reply (consent.text_gate).
+    awaiting_assent = consent.awaiting_assent(
+        session, {m.id for m in recipients if m.assent_at is None}
+    )
     if group is not None and consent.group_requires_assent(group):
-        awaiting_assent = {m.id for m in recipients if m.assent_at is None}
         join_text = consent.join_invitation_text(group)
         asked = set(
             session.scalars(
