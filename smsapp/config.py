@@ -1,4 +1,4 @@
-"""Settings read from the environment, with the defaults named in contract.md.
+"""Settings read from the environment, with the defaults named in docs/interfaces.md.
 
 Flat and explicit: one dataclass, small parse helpers, no side effects at import time.
 """

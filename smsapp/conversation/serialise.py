@@ -1,4 +1,4 @@
-"""Writing a poll definition back: a mapping (and YAML) in the contract's shape and field order."""
+"""Writing a poll definition back: a mapping (and YAML) in the public interface's shape and field order."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from smsapp.conversation.durations import format_duration
 
 
 def poll_to_dict(defn: PollDefinition) -> dict[str, Any]:
-    """A JSON-serialisable mapping in the contract's shape; parse_poll() gives `defn` back."""
+    """A JSON-serialisable mapping in the public interface's shape; parse_poll() gives `defn` back."""
     out: dict[str, Any] = {"slug": defn.slug, "title": defn.title}
     for name in ("group", "keyword"):
         if getattr(defn, name) is not None:
@@ -68,7 +68,7 @@ def _when_out(value: str) -> str | int | float:
 
 
 def poll_to_yaml(defn: PollDefinition) -> str:
-    """Readable YAML in the contract's field order."""
+    """Readable YAML in the public interface's field order."""
     return yaml.safe_dump(
         poll_to_dict(defn), sort_keys=False, allow_unicode=True, default_flow_style=None, width=100
     )

@@ -1,4 +1,4 @@
-"""Validating a poll definition: a mapping in the contract's shape -> a frozen PollDefinition.
+"""Validating a poll definition: a mapping in the public interface's shape -> a frozen PollDefinition.
 
 parse_poll() checks everything and raises one PollDefinitionError listing every problem, each
 with the field it belongs to, so a facilitator can fix a file in one pass. with_options() checks
@@ -135,7 +135,7 @@ def _closest(name: str, allowed: Sequence[str]) -> str | None:
 
 
 def parse_poll(data: Mapping) -> PollDefinition:
-    """Validate a mapping in the contract's shape; raise PollDefinitionError with EVERY problem."""
+    """Validate a mapping in the public interface's shape; raise PollDefinitionError with EVERY problem."""
     check = _Checker()
     if not isinstance(data, Mapping):
         raise PollDefinitionError([Problem("yaml", "the poll must be a mapping of fields")])

@@ -1,4 +1,4 @@
-"""The exact columns of every export (contract.md first, extras after) and how an answer, a
+"""The exact columns of every export (docs/interfaces.md first, extras after) and how an answer, a
 ballot and a stored tally become cells. Pure: values in, lists of cells out."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Any
 
 from smsapp.voting.ballots import Ranked
 
-# contract.md "CSV exports": these names and their order are a promise to researchers' scripts.
+# docs/interfaces.md "CSV exports": these names and their order are a promise to researchers' scripts.
 RESPONSES = (
     "participant",
     "poll",
@@ -20,7 +20,7 @@ RESPONSES = (
     "answered_at",
     "attempts",
 )
-# Paradata researchers asked for, after the contract's columns so scripts reading by position
+# Paradata researchers asked for, after the public interface's columns so scripts reading by position
 # still work: when the invitation went, reminders before this answer, seconds since the question
 # was sent (the previous answer, or the invitation/start for the first), and skipped (1/0).
 RESPONSES_EXTRA = ("invited_at", "reminders_before_answer", "seconds_to_answer", "skipped")
@@ -70,7 +70,7 @@ def ballot_cells(ranked: Ranked) -> tuple[str, str]:
     """(ranking, points) cells of a ballot read by voting.ballots.ranking_of.
 
     rank/approve/choice: the codes best first, as `smsapp tally` reads them. A points ballot is
-    not a ranking in the contract's sense (the allocation carries more than the order), so its
+    not a ranking in the public interface's sense (the allocation carries more than the order), so its
     ranking orders the options by points and `points` keeps the amounts beside it.
     """
     return " ".join(ranked.codes), " ".join(str(n) for n in ranked.points)

@@ -62,7 +62,7 @@ class TallyResult:
     pairwise: dict[str, dict[str, int]] | None = None
 
     def to_json_dict(self) -> dict[str, Any]:
-        """The contract's --json keys, plus the version that counted them."""
+        """The --json keys docs/interfaces.md lists, plus the version that counted them."""
         return {
             "method": self.method,
             "ballots": self.ballots,

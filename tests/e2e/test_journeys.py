@@ -267,7 +267,7 @@ def _launch_answer_and_read_results(
         page.get_by_role("link", name="Responses (long)").click()
     data = Path(info.value.path()).read_text(encoding="utf-8-sig")
     rows = list(csv.reader(io.StringIO(data)))
-    assert rows[0][:9] == [  # the contract's columns first (timing paradata may follow)
+    assert rows[0][:9] == [  # the public interface's columns first (timing paradata may follow)
         "participant",
         "poll",
         "question",

@@ -106,7 +106,7 @@ def test_plurality_matches_pref_voting(truncated):
 
 def test_points_match_pref_voting_borda_on_complete_ballots():
     # pref_voting's Borda for profiles with ties is symmetric (wins minus losses over all
-    # pairs); on complete ballots that is 2 * (n - r) - (n - 1) summed, and the contract's
+    # pairs); on complete ballots that is 2 * (n - r) - (n - 1) summed, and the public interface's
     # K - r + 1 is (n - r) + 1, so the two are tied by a fixed formula.
     compared = 0
     for options, ballots in random_profiles(False, seed=15):

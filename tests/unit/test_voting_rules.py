@@ -1,4 +1,4 @@
-"""Hand-made profiles for each counting and tie-break rule of the contract."""
+"""Hand-made profiles for each counting and tie-break rule of docs/interfaces.md."""
 
 from __future__ import annotations
 

@@ -173,7 +173,7 @@ def row_to_data(row: QuestionRow) -> dict[str, Any]:
 
 
 def form_to_data(form: BuilderForm) -> dict[str, Any]:
-    """A mapping in the contract's YAML shape (unvalidated: parse_poll judges it)."""
+    """A mapping in the public interface's YAML shape (unvalidated: parse_poll judges it)."""
     data: dict[str, Any] = {}
     for name in ("slug", "title", "group", "keyword", "closes", "intro", "outro"):
         value = getattr(form, name).strip()
@@ -276,7 +276,7 @@ def _yes_no(value: Any) -> str:
 
 
 def data_to_yaml(data: Mapping[str, Any]) -> str:
-    """The YAML view of the form: plain labels stay plain, field order as in the contract."""
+    """The YAML view of the form: plain labels stay plain, field order as in docs/interfaces.md."""
     return yaml.safe_dump(
         dict(data), sort_keys=False, allow_unicode=True, default_flow_style=False, width=100
     )

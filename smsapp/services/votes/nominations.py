@@ -153,7 +153,7 @@ def list_nominations(session: Session, poll: Poll) -> list[NominationLine]:
 
 
 def format_line(line: NominationLine) -> str:
-    """`N3  Health Voices  P-7K3Q9  merged into N1`: code first, as contract.md says."""
+    """`N3  Health Voices  P-7K3Q9  merged into N1`: code first, as docs/interfaces.md says."""
     status = f"merged into {line.merged_into}" if line.merged_into else line.status
     return f"{line.code}\t{line.text}\t{line.pseudonym}\t{status}"
 

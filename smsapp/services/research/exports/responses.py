@@ -79,7 +79,7 @@ class _Paradata:
 
 
 def response_rows(session: Session, poll: Poll) -> Iterator[Row]:
-    """Long responses: the contract's columns then the paradata, one row per kept answer."""
+    """Long responses: the public interface's columns then the paradata, one row per kept answer."""
     stmt = (
         counted_answers(
             session,
