@@ -4,6 +4,7 @@ deadline, and the text never reaches results or the group."""
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -388,3 +389,65 @@ def test_a_flagged_text_that_reads_as_a_new_vote_does_not_replace_the_vote(runti
         assert current == ["A"]
         ballots = cast_ballots(s, poll, load_definition(poll).question("pick"))
         assert [b.value for b in ballots] == ["A"]
+
+
+@pytest.mark.skipif(
+    not os.environ.get("TEST_DATABASE_URL"),
+    reason="SQLite takes its write lock at BEGIN (BEGIN IMMEDIATE), so two jobs cannot race there",
+)
+def test_two_workers_e_mailing_one_flag_at_once_send_one_e_mail(
+    runtime, engine: sa.Engine, database_url: str
+) -> None:
+    """The e-mail job may run twice at once (a retry beside a slow first try): the flag's row
+    lock makes the second wait and then see it was e-mailed."""
+    import threading
+    import time
+
+    from smsapp.db import Database
+
+    db = Database(database_url, engine=engine)  # real connections, not the test's savepoint
+    settings = runtime.settings.with_overrides(
+        smtp_host="smtp.invalid", smtp_starttls=False, safeguarding_email="d@x.org"
+    )
+    sent: list[int] = []
+
+    class SlowSmtp:
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            pass
+
+        def __enter__(self) -> SlowSmtp:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            pass
+
+        def send_message(self, message: object) -> None:
+            time.sleep(0.3)  # the other worker arrives while this one is sending
+            sent.append(1)
+
+    with db.transaction() as s:
+        inbound = InboundMessage(message_sid="SM" + "race".ljust(32, "0"), body="x")
+        s.add(inbound)
+        s.flush()
+        flag = SafeguardingFlag(inbound_message_id=inbound.id, due_at=utcnow(), categories=[])
+        s.add(flag)
+        s.flush()
+        flag_id, inbound_id = flag.id, inbound.id
+    start = threading.Barrier(2)
+
+    def job() -> None:
+        start.wait()
+        with db.transaction() as s:
+            email_alert.email_flag_once(settings, s, flag_id, smtp_factory=SlowSmtp)
+
+    try:
+        workers = [threading.Thread(target=job) for _ in range(2)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(10)
+        assert sent == [1]
+    finally:
+        with db.transaction() as s:
+            s.execute(sa.delete(SafeguardingFlag).where(SafeguardingFlag.id == flag_id))
+            s.execute(sa.delete(InboundMessage).where(InboundMessage.id == inbound_id))

@@ -70,8 +70,9 @@ def email_flag_once(
     `emailed_at` is set in the caller's transaction after the send, so a send that fails (or a
     transaction that does not commit) leaves the flag to be e-mailed by the job's retry: the
     lead may get a second e-mail, never none. Nothing is sent when e-mail is not configured.
+    The flag's row is locked first, so two workers running the job at once send it once.
     """
-    flag = session.get(SafeguardingFlag, flag_id)
+    flag = session.get(SafeguardingFlag, flag_id, with_for_update=True)
     if flag is None or flag.emailed_at is not None or not email_configured(settings):
         return False
     send_flag_email(settings, flag, smtp_factory=smtp_factory)
