@@ -29,7 +29,9 @@ def participants_import(file: Path, group_slug: str) -> None:
             if group is None:
                 fail(f"no group called {group_slug!r}; create it with `smsapp groups create`")
                 return
-            report = import_participants(s, rt.vault, group, file.read_bytes(), actor="cli")
+            report = import_participants(
+                s, rt.vault, group, file.read_bytes(), actor="cli", zone=rt.settings.timezone
+            )
     except ImportFileError as exc:
         fail(f"{file.name}: {exc}. Nothing was imported.")
         return

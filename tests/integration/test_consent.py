@@ -251,6 +251,17 @@ def test_a_consent_date_is_noon_utc_never_in_the_future() -> None:
     assert refused.value.field == "consent_date"
 
 
+def test_today_is_the_staffs_today_not_utcs() -> None:
+    """At 00:30 on a British summer night it is still yesterday in UTC: the facilitator's
+    today is accepted (recorded no later than now), and the day after it is still refused."""
+    late = datetime(2026, 6, 1, 23, 30, tzinfo=UTC)  # 00:30 on 2 June in London
+    assert consent.consent_time(date(2026, 6, 2), late, "Europe/London") == late
+    with pytest.raises(consent.ConsentError, match="in the future"):
+        consent.consent_time(date(2026, 6, 2), late, "UTC")
+    with pytest.raises(consent.ConsentError, match="in the future"):
+        consent.consent_time(date(2026, 6, 3), late, "Europe/London")
+
+
 def _form_methods(client, slug: str = "oakfield") -> list[str]:
     page = client.get(f"/admin/groups/{slug}/participants/new").get_data(as_text=True)
     select = page[page.index('name="consent_method"') :]

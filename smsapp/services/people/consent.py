@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
@@ -247,15 +248,17 @@ def joined_reply(participant: Participant) -> str:
     )
 
 
-def consent_time(day: date | None, now: datetime) -> datetime:
+def consent_time(day: date | None, now: datetime, zone: str = "UTC") -> datetime:
     """When consent given on `day` is recorded as given: noon UTC that day, or `now` when no day
     is given or when noon today is still to come (a consent is never dated in the future).
 
-    A day after today (UTC) is refused with ConsentError (field consent_date).
+    A day after today where the staff are (`zone`, the service's SMSAPP_TIMEZONE) is refused
+    with ConsentError (field consent_date): at 00:30 in a British summer, today is already
+    tomorrow in UTC's terms, and the facilitator's today must be accepted.
     """
     if day is None:
         return now
-    if day > now.astimezone(UTC).date():
+    if day > now.astimezone(ZoneInfo(zone)).date():
         raise ConsentError("the consent date is in the future", "consent_date")
     return min(datetime.combine(day, CONSENT_HOUR), now)
 

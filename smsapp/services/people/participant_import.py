@@ -199,6 +199,7 @@ def import_participants(
     data: bytes | str,
     *,
     actor: str = "system",
+    zone: str = "UTC",
 ) -> ImportReport:
     """Add or update every good row and report every bad one; the caller commits.
 
@@ -230,7 +231,7 @@ def import_participants(
             continue
         try:
             has_consent, day = parse_consent(row.get("consent", ""))
-            consented_at = consent.consent_time(day, now) if has_consent else None
+            consented_at = consent.consent_time(day, now, zone) if has_consent else None
         except ValueError as exc:  # ConsentError is one too
             report.rejected.append(RowReport(line, outcome="rejected", reason=str(exc)))
             continue

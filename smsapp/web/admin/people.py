@@ -118,7 +118,12 @@ def group_import(slug: str) -> ResponseReturnValue:
             try:
                 with request_transaction() as s:
                     report = import_participants(
-                        s, runtime().vault, group, upload.read(), actor=current_user.email
+                        s,
+                        runtime().vault,
+                        group,
+                        upload.read(),
+                        actor=current_user.email,
+                        zone=runtime().settings.timezone,
                     )
             except ImportFileError as exc:
                 error, status = str(exc), 422
@@ -144,7 +149,7 @@ def _apply_consent(participant: Participant, errors: dict[str, str]) -> None:
             given_by=by,
             method=method,
             actor=current_user.email,
-            at=consent.consent_time(day, utcnow()),
+            at=consent.consent_time(day, utcnow(), runtime().settings.timezone),
         )
     except consent.ConsentError as exc:
         errors[exc.field] = str(exc)
