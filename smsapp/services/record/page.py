@@ -1,0 +1,178 @@
+"""The group's record page: what the group decided and when, the questions its young people
+proposed, how many took part each month, and its agreed terms of reference, in plain words.
+
+Every count goes through the one counted-answers rule (research.answers), every stored result
+is the current one (votes.tallying.latest_results, said as the results text says it:
+votes.announce.question_line), and every count shown passes privacy.suppression.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from smsapp.conversation.normalise import shorten
+from smsapp.conversation.purposes import NAME, PRIORITIES, TERMS_OF_REFERENCE, YEAR_REVIEW
+from smsapp.models import Answer, Group, Poll, PollStatus
+from smsapp.privacy.suppression import show, suppress, suppress_total
+from smsapp.services.polls.definitions import load_definition
+from smsapp.services.record.terms import TermsVote, terms_vote
+from smsapp.services.research.answers import counted_answers
+from smsapp.services.research.results import QuestionSummary, summarise
+from smsapp.services.votes.announce import question_line
+from smsapp.services.votes.tallying import latest_results
+
+COUNTED_KINDS = ("yesno", "multi", "approve", "choice")  # said as "most chose …" from counts
+AVERAGED_KINDS = ("scale", "number")
+SECTIONS = {NAME: "The name chosen", PRIORITIES: "Priorities"}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One poll of the group and its headline result, a line per question."""
+
+    slug: str
+    title: str
+    purpose: str | None
+    status: str
+    on: date | None  # the day it closed (or opened, while it is open)
+    provisional: bool  # some line comes from a count made while the poll was open
+    lines: list[str]
+    winners: tuple[str, ...] = ()  # each ballot question's final first place, by label
+
+
+@dataclass(frozen=True)
+class MonthCount:
+    month: date  # the first of the month
+    people: int | None  # None: fewer than k (hidden)
+
+
+@dataclass
+class GroupRecord:
+    slug: str
+    name: str
+    k: int
+    decisions: list[Decision] = field(default_factory=list)
+    proposals: list[Any] = field(default_factory=list)  # agenda.proposals.ProposalOnRecord
+    participation: list[MonthCount] = field(default_factory=list)
+    terms: list[TermsVote] = field(default_factory=list)
+    year_reviews: list[str] = field(default_factory=list)  # slugs with a tree of growth
+
+    def section(self, purpose: str | None) -> list[Decision]:
+        return [d for d in self.decisions if d.purpose == purpose]
+
+    @property
+    def other_decisions(self) -> list[Decision]:
+        return [d for d in self.decisions if d.purpose not in SECTIONS]
+
+    @property
+    def agreed_terms(self) -> TermsVote | None:
+        """The latest terms-of-reference vote that closed with its final count."""
+        final = [t for t in self.terms if t.final]
+        return final[-1] if final else None
+
+    def show(self, value: int | None) -> str:
+        return show(value, self.k)
+
+
+def _proposals(session: Session, group_id: int) -> list[Any]:
+    """The questions the group's young people proposed, and what became of them.
+
+    TODO(lead): return agenda.proposals.for_record(session, group_id) once the voice branch
+    (services/agenda) is merged; the template reads code, status, text (None when held),
+    proposed_on, poll_slug and headline.
+    """
+    return []
+
+
+def _summary_line(q: QuestionSummary, k: int) -> str | None:
+    head = shorten(q.prompt.splitlines()[0], 60)
+    if suppress_total(q.answered, k) is None:
+        return f"{head}: fewer than {k} people answered, so the result is not shown."
+    if q.kind in AVERAGED_KINDS and q.mean is not None:
+        return f"{head}: {q.answered} answered, average {q.mean:.1f}"
+    if q.kind in COUNTED_KINDS and q.counts:
+        shown = suppress({(code, label): n for code, label, n in q.counts}, k)
+        ranked = sorted(q.counts, key=lambda c: -c[2])[:3]
+        parts = [f"{label} ({show(shown[(code, label)], k)})" for code, label, _ in ranked]
+        return f"{head}: " + ", ".join(parts)
+    if q.kind in ("text", "nominate"):
+        return f"{head}: {q.answered} written answers (kept for the group's facilitators)"
+    return None
+
+
+def decision_of(session: Session, poll: Poll, k: int, zone: ZoneInfo) -> Decision:
+    defn = load_definition(poll)
+    stored = latest_results(session, poll)
+    ballots = {q.key: q for q in defn.ballot_questions()}
+    lines, provisional, winners = [], False, []
+    summaries = {q.key: q for q in summarise(session, poll).questions}
+    for question in defn.questions:
+        runs = stored.get(question.key)
+        if question.key in ballots and runs:
+            run = runs[0]
+            provisional = provisional or run.provisional
+            head = shorten(question.prompt.splitlines()[0], 60)
+            lines.append(f"{head}: {question_line(question, run, False, k)}")
+            order = run.result.get("order") or []
+            if order and not run.provisional:
+                option = question.option(order[0])
+                winners.append(option.label if option else order[0])
+            if run.ballots < k:
+                lines.append(f"Fewer than {k} people voted, so only the order is shown.")
+        elif question.key in ballots:
+            lines.append(f"{shorten(question.prompt.splitlines()[0], 60)}: not counted yet")
+        elif (line := _summary_line(summaries[question.key], k)) is not None:
+            lines.append(line)
+    when = poll.closed_at if poll.status == PollStatus.CLOSED else poll.launched_at
+    on = when.astimezone(zone).date() if when else None
+    return Decision(
+        poll.slug, poll.title, defn.purpose, poll.status, on, provisional, lines, tuple(winners)
+    )
+
+
+def participation_by_month(
+    session: Session, poll_ids: list[int], k: int, zone: ZoneInfo
+) -> list[MonthCount]:
+    """How many different people gave an answer that counts, in each month (local time)."""
+    if not poll_ids:
+        return []
+    people: dict[date, set[int]] = defaultdict(set)
+    stmt = counted_answers(session, Answer.participant_id, Answer.answered_at, poll=poll_ids)
+    for participant_id, at in session.execute(stmt):
+        local = at.astimezone(zone)
+        people[date(local.year, local.month, 1)].add(participant_id)
+    return [MonthCount(month, suppress_total(len(people[month]), k)) for month in sorted(people)]
+
+
+def group_polls(session: Session, group: Group) -> list[Poll]:
+    """The group's polls that have gone out, oldest first."""
+    return list(
+        session.scalars(
+            sa.select(Poll)
+            .where(Poll.group_id == group.id, Poll.status != PollStatus.DRAFT)
+            .order_by(sa.func.coalesce(Poll.launched_at, Poll.created_at), Poll.id)
+        )
+    )
+
+
+def group_record(session: Session, group: Group, *, k: int, timezone: str) -> GroupRecord:
+    zone = ZoneInfo(timezone)
+    polls = group_polls(session, group)
+    record = GroupRecord(group.slug, group.name, k)
+    for poll in polls:
+        purpose = load_definition(poll).purpose
+        if purpose == TERMS_OF_REFERENCE:
+            record.terms.append(terms_vote(session, poll, min_turnout=k, zone=zone))
+        if purpose == YEAR_REVIEW:
+            record.year_reviews.append(poll.slug)
+        record.decisions.append(decision_of(session, poll, k, zone))
+    record.proposals = _proposals(session, group.id)
+    record.participation = participation_by_month(session, [p.id for p in polls], k, zone)
+    return record
