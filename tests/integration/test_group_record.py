@@ -138,7 +138,7 @@ def test_the_record_says_what_was_decided_with_small_counts_hidden(
     assert "(1 votes)" not in html and "(1 vote)" not in html
     assert "1 Team Spark (fewer than 5), 2 Health Voices (fewer than 5)" in html
     # The open mood poll: three answered, so no result is shown, only that it is hidden.
-    assert "Was it fun?: fewer than 5 people answered" in html
+    assert "Was it fun? fewer than 5 people answered" in html
     assert "still open" in html
 
 

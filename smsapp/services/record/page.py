@@ -9,7 +9,7 @@ votes.announce.question_line), and every count shown passes privacy.suppression.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -91,19 +91,32 @@ def _proposals(session: Session, group_id: int) -> list[Any]:
     return []
 
 
+def _head(prompt: str) -> str:
+    """The question itself, without the how-to-reply hint after it ("…? Pick any, e.g. A C")."""
+    first = prompt.splitlines()[0]
+    asked, mark, _ = first.partition("?")
+    return shorten(asked + mark if mark else first, 80)
+
+
+def _line(head: str, result: str) -> str:
+    """ "Which name? Team Spark …" or "Rank the names: 1 Team Spark …": one way to join them."""
+    return f"{head} {result}" if head.endswith("?") else f"{head}: {result}"
+
+
 def _summary_line(q: QuestionSummary, k: int) -> str | None:
-    head = shorten(q.prompt.splitlines()[0], 60)
+    head = _head(q.prompt)
+    if q.kind in ("text", "nominate"):
+        written = show(suppress_total(q.answered, k), k)
+        return _line(head, f"{written} written answers (kept for the group's facilitators)")
     if suppress_total(q.answered, k) is None:
-        return f"{head}: fewer than {k} people answered, so the result is not shown."
+        return _line(head, f"fewer than {k} people answered, so the result is not shown.")
     if q.kind in AVERAGED_KINDS and q.mean is not None:
-        return f"{head}: {q.answered} answered, average {q.mean:.1f}"
+        return _line(head, f"{q.answered} answered, average {q.mean:.1f}")
     if q.kind in COUNTED_KINDS and q.counts:
         shown = suppress({(code, label): n for code, label, n in q.counts}, k)
         ranked = sorted(q.counts, key=lambda c: -c[2])[:3]
         parts = [f"{label} ({show(shown[(code, label)], k)})" for code, label, _ in ranked]
-        return f"{head}: " + ", ".join(parts)
-    if q.kind in ("text", "nominate"):
-        return f"{head}: {q.answered} written answers (kept for the group's facilitators)"
+        return _line(head, ", ".join(parts))
     return None
 
 
@@ -118,8 +131,7 @@ def decision_of(session: Session, poll: Poll, k: int, zone: ZoneInfo) -> Decisio
         if question.key in ballots and runs:
             run = runs[0]
             provisional = provisional or run.provisional
-            head = shorten(question.prompt.splitlines()[0], 60)
-            lines.append(f"{head}: {question_line(question, run, False, k)}")
+            lines.append(_line(_head(question.prompt), question_line(question, run, False, k)))
             order = run.result.get("order") or []
             if order and not run.provisional:
                 option = question.option(order[0])
@@ -127,7 +139,7 @@ def decision_of(session: Session, poll: Poll, k: int, zone: ZoneInfo) -> Decisio
             if run.ballots < k:
                 lines.append(f"Fewer than {k} people voted, so only the order is shown.")
         elif question.key in ballots:
-            lines.append(f"{shorten(question.prompt.splitlines()[0], 60)}: not counted yet")
+            lines.append(_line(_head(question.prompt), "not counted yet"))
         elif (line := _summary_line(summaries[question.key], k)) is not None:
             lines.append(line)
     when = poll.closed_at if poll.status == PollStatus.CLOSED else poll.launched_at
@@ -168,11 +180,15 @@ def group_record(session: Session, group: Group, *, k: int, timezone: str) -> Gr
     record = GroupRecord(group.slug, group.name, k)
     for poll in polls:
         purpose = load_definition(poll).purpose
+        decision = decision_of(session, poll, k, zone)
         if purpose == TERMS_OF_REFERENCE:
-            record.terms.append(terms_vote(session, poll, min_turnout=k, zone=zone))
+            terms = terms_vote(session, poll, min_turnout=k, zone=zone)
+            record.terms.append(terms)
+            # Each clause's count is in the terms section; here, what became of the draft.
+            decision = replace(decision, lines=[terms.headline])
         if purpose == YEAR_REVIEW:
             record.year_reviews.append(poll.slug)
-        record.decisions.append(decision_of(session, poll, k, zone))
+        record.decisions.append(decision)
     record.proposals = _proposals(session, group.id)
     record.participation = participation_by_month(session, [p.id for p in polls], k, zone)
     return record

@@ -3,6 +3,7 @@ count (votes.tallying.latest_results) read through the one pass rule (voting.agr
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from zoneinfo import ZoneInfo
@@ -14,6 +15,9 @@ from smsapp.models import Poll, PollStatus
 from smsapp.services.polls.definitions import load_definition
 from smsapp.services.votes.tallying import latest_results
 from smsapp.voting.agreement import ClauseOutcome, clause_outcome
+
+# "3. We make decisions by voting": the record numbers the agreed clauses itself.
+NUMBERING = re.compile(r"^\s*\d+\s*[.)]\s*")
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,14 @@ class TermsVote:
     def not_agreed(self) -> list[Clause]:
         return [c for c in self.clauses if c not in self.agreed]
 
+    @property
+    def headline(self) -> str:
+        if self.final:
+            return f"{len(self.agreed)} of {len(self.clauses)} clauses agreed (listed below)"
+        if self.status == PollStatus.OPEN:
+            return f"{len(self.clauses)} draft clauses, open for answers"
+        return "being counted"
+
 
 def terms_vote(session: Session, poll: Poll, *, min_turnout: int, zone: ZoneInfo) -> TermsVote:
     defn = load_definition(poll)
@@ -61,7 +73,8 @@ def terms_vote(session: Session, poll: Poll, *, min_turnout: int, zone: ZoneInfo
             agree, change, disagree = (by_label.get(word, 0) for word in AGREEMENT)
             outcome = clause_outcome(agree, change, disagree, min_turnout)
         final = final and run is not None and not run.provisional
-        clauses.append(Clause(question.key, question.prompt.splitlines()[0], outcome))
+        words = NUMBERING.sub("", question.prompt.splitlines()[0])
+        clauses.append(Clause(question.key, words, outcome))
     closed_on = poll.closed_at.astimezone(zone).date() if poll.closed_at else None
     return TermsVote(poll.slug, poll.title, poll.status, closed_on, final, clauses)
 

@@ -4,6 +4,9 @@ facilitators' tags on its free-text answers."""
 
 from __future__ import annotations
 
+from datetime import date
+from zoneinfo import ZoneInfo
+
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -48,6 +51,10 @@ def _record(group: Group) -> GroupRecord:
     return group_record(db_session(), group, k=settings.small_count, timezone=settings.timezone)
 
 
+def _today() -> date:
+    return utcnow().astimezone(ZoneInfo(runtime().settings.timezone)).date()
+
+
 @bp.get("/records")
 @roles_required(*STAFF)
 def records() -> ResponseReturnValue:
@@ -58,7 +65,7 @@ def records() -> ResponseReturnValue:
 @bp.get("/groups/<slug>/record")
 @roles_required(*STAFF)
 def group_record_page(slug: str) -> ResponseReturnValue:
-    return render_template("admin/record.html", record=_record(_group_or_404(slug)))
+    return render_template("admin/record.html", record=_record(_group_or_404(slug)), today=_today())
 
 
 @bp.get("/groups/<slug>/celebrate")
@@ -67,8 +74,7 @@ def group_celebrate_preview(slug: str) -> ResponseReturnValue:
     group = _group_or_404(slug)
     text = request.args.get("text")
     if text is None:
-        today = utcnow().date()
-        text = celebrate.suggested_text(_record(group), today)
+        text = celebrate.suggested_text(_record(group), _today())
     plan = celebrate.preview(runtime(), db_session(), group, text)
     return render_template("admin/celebrate.html", group=group, plan=plan)
 
