@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 import smsapp
-from smsapp.models import AuditEvent, GrowthTag, Participant
+from smsapp.models import AuditEvent, GrowthTag, Participant, Poll
 from smsapp.services.polls.definitions import import_poll, open_poll
 from tests.support.answers import record_answer
 from tests.support.factories import make_group, make_participant
@@ -199,3 +199,31 @@ questions:
         "questions[0].growth.Z": "Z is not one of the options' codes",
         "questions[1].growth.B": "use one of roots, trunk, branches",
     }
+
+
+def test_withdrawal_erases_a_tagged_answer_and_its_tag(runtime, review):
+    from smsapp.models import Answer
+    from smsapp.services.people.withdrawal import withdraw
+    from smsapp.services.record import growth
+
+    writer = review["people"][1]  # "We got the school to change the lunch menu"
+    with runtime.db.transaction() as s:
+        poll = s.get(Poll, review["poll_id"])
+        assert poll is not None
+        answer_id = s.scalar(
+            sa.select(Answer.id).where(
+                Answer.participant_id == writer, Answer.question_key == "story"
+            )
+        )
+        assert answer_id is not None
+        growth.tag_answers(s, poll, {answer_id: "branches"}, actor="test")
+    with runtime.db.transaction() as s:
+        person = s.get(Participant, writer)
+        assert person is not None
+        withdraw(runtime, s, person, via="button", actor="test")
+    with runtime.db.transaction() as s:
+        poll = s.get(Poll, review["poll_id"])
+        assert poll is not None
+        assert s.scalar(sa.select(sa.func.count()).select_from(GrowthTag)) == 0
+        texts = [a.text for a in growth.taggable_answers(s, poll)]
+    assert "We got the school to change the lunch menu" not in texts
