@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from smsapp.conversation.definition import Question
 from smsapp.conversation.normalise import shorten
 from smsapp.conversation.purposes import NAME, PRIORITIES, TERMS_OF_REFERENCE, YEAR_REVIEW
 from smsapp.models import Answer, Group, Poll, PollStatus
@@ -120,12 +121,51 @@ def _summary_line(q: QuestionSummary, k: int) -> str | None:
     return None
 
 
-def decision_of(session: Session, poll: Poll, k: int, zone: ZoneInfo) -> Decision:
+def answered_counts(session: Session, poll_ids: list[int]) -> dict[tuple[int, str], int]:
+    """How many answered each question (skips left out), for many polls in one query under the
+    counted-answers rule."""
+    if not poll_ids:
+        return {}
+    stmt = (
+        counted_answers(
+            session, Answer.poll_id, Answer.question_key, sa.func.count(), poll=poll_ids
+        )
+        .where(Answer.skipped.is_(False))
+        .group_by(Answer.poll_id, Answer.question_key)
+    )
+    return {(poll_id, key): int(n) for poll_id, key, n in session.execute(stmt)}
+
+
+def _summaries(
+    session: Session, poll: Poll, questions: list[Question], answered: dict[tuple[int, str], int]
+) -> dict[str, QuestionSummary]:
+    """What the lines of the questions that are not ballots need. Counting options or averaging
+    reads every answer's value (research.results.summarise); free text needs only how many
+    answered (`answered`, counted for every poll at once: a year of long polls has tens of
+    thousands of written answers)."""
+    if any(q.kind in COUNTED_KINDS or q.kind in AVERAGED_KINDS for q in questions):
+        return {q.key: q for q in summarise(session, poll).questions}
+    return {
+        q.key: QuestionSummary(q.key, q.kind, q.prompt, answered=answered.get((poll.id, q.key), 0))
+        for q in questions
+    }
+
+
+def decision_of(
+    session: Session,
+    poll: Poll,
+    k: int,
+    zone: ZoneInfo,
+    answered: dict[tuple[int, str], int] | None = None,
+) -> Decision:
     defn = load_definition(poll)
     stored = latest_results(session, poll)
     ballots = {q.key: q for q in defn.ballot_questions()}
     lines, provisional, winners = [], False, []
-    summaries = {q.key: q for q in summarise(session, poll).questions}
+    others = [q for q in defn.questions if q.key not in ballots]
+    if answered is None:
+        answered = answered_counts(session, [poll.id])
+    summaries = _summaries(session, poll, others, answered)
     for question in defn.questions:
         runs = stored.get(question.key)
         if question.key in ballots and runs:
@@ -152,11 +192,14 @@ def decision_of(session: Session, poll: Poll, k: int, zone: ZoneInfo) -> Decisio
 def participation_by_month(
     session: Session, poll_ids: list[int], k: int, zone: ZoneInfo
 ) -> list[MonthCount]:
-    """How many different people gave an answer that counts, in each month (local time)."""
+    """How many different people took part in each month (local time): someone takes part in
+    a poll in the month of their first answer to it that counts."""
     if not poll_ids:
         return []
     people: dict[date, set[int]] = defaultdict(set)
-    stmt = counted_answers(session, Answer.participant_id, Answer.answered_at, poll=poll_ids)
+    stmt = counted_answers(
+        session, Answer.participant_id, sa.func.min(Answer.answered_at), poll=poll_ids
+    ).group_by(Answer.poll_id, Answer.participant_id)
     for participant_id, at in session.execute(stmt):
         local = at.astimezone(zone)
         people[date(local.year, local.month, 1)].add(participant_id)
@@ -178,9 +221,10 @@ def group_record(session: Session, group: Group, *, k: int, timezone: str) -> Gr
     zone = ZoneInfo(timezone)
     polls = group_polls(session, group)
     record = GroupRecord(group.slug, group.name, k)
+    answered = answered_counts(session, [p.id for p in polls])
     for poll in polls:
         purpose = load_definition(poll).purpose
-        decision = decision_of(session, poll, k, zone)
+        decision = decision_of(session, poll, k, zone, answered)
         if purpose == TERMS_OF_REFERENCE:
             terms = terms_vote(session, poll, min_turnout=k, zone=zone)
             record.terms.append(terms)
