@@ -133,6 +133,9 @@ def test_quiet_hours_hold_the_celebration_until_morning(runtime, group):
     with runtime.db.transaction() as s:
         oakfield = group_by_slug(s, "oakfield")
         assert oakfield is not None
+        previewed = celebrate.preview(runtime, s, oakfield, "Thank you all!", late_evening)
+        assert previewed.deferred
+        assert previewed.send_after == datetime(2027, 1, 13, 8, 0, tzinfo=UTC)
         plan = celebrate.queue_celebration(
             runtime, s, oakfield, "Thank you all!", actor="test", now=late_evening
         )

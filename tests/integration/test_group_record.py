@@ -119,6 +119,8 @@ def test_every_staff_role_reads_the_groups_record(client, login, group_with_hist
     assert "The record of Oakfield Youth Panel" in html
     # The celebrate action is offered only to the roles its route accepts.
     assert ("Celebrate with the group" in html) == (role in ("admin", "facilitator"))
+    # Links go only where the role may follow them (the safeguarding role reads no results).
+    assert ("All the results of" in html) == (role != "safeguarding")
     # Reachable from the menu for every role.
     assert "/admin/records" in html
     assert client.get("/admin/records").status_code == 200

@@ -50,6 +50,8 @@ class CelebratePlan:
     price_per_segment: float = 0.0
     currency: str = "GBP"
     sent_before: bool = False  # these very words already went to the group
+    send_after: datetime | None = None  # when the texts may go (quiet hours moved it)
+    deferred: bool = False
 
     @property
     def segments(self) -> int:
@@ -109,8 +111,13 @@ def _already_sent(session: Session, group_id: int, text: str) -> bool:
     )
 
 
-def preview(runtime: Runtime, session: Session, group: Group, text: str) -> CelebratePlan:
+def preview(
+    runtime: Runtime, session: Session, group: Group, text: str, now: datetime | None = None
+) -> CelebratePlan:
     text = text.strip()
+    send_after, deferred = send_time(
+        now or utcnow(), group_quiet_hours(session, group.id), runtime.settings.timezone
+    )
     recipients: list[int] = []
     excluded: Counter[str] = Counter()
     for member in member_textability(session, [group.id]):
@@ -132,6 +139,8 @@ def preview(runtime: Runtime, session: Session, group: Group, text: str) -> Cele
         price_per_segment=runtime.settings.price_per_segment,
         currency=runtime.settings.currency,
         sent_before=bool(text) and _already_sent(session, group.id, text),
+        send_after=send_after,
+        deferred=deferred,
     )
 
 
@@ -149,12 +158,9 @@ def queue_celebration(
     queue it once."""
     now = now or utcnow()
     session.execute(for_update(sa.select(Group.id).where(Group.id == group.id), session))
-    plan = preview(runtime, session, group, text)
+    plan = preview(runtime, session, group, text, now)
     if plan.refusal:
         raise CelebrateError(plan.refusal)
-    send_after, deferred = send_time(
-        now, group_quiet_hours(session, group.id), runtime.settings.timezone
-    )
     for participant_id in plan.recipients:
         queue_texts(
             session,
@@ -164,8 +170,8 @@ def queue_celebration(
             kind=KIND,
             texts=[plan.text],
             backend=runtime.settings.sms_backend,
-            send_after=send_after,
-            deferred=deferred,
+            send_after=plan.send_after or now,
+            deferred=plan.deferred,
         )
     session.flush()
     audit.record(

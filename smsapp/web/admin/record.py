@@ -76,7 +76,14 @@ def group_celebrate_preview(slug: str) -> ResponseReturnValue:
     if text is None:
         text = celebrate.suggested_text(_record(group), _today())
     plan = celebrate.preview(runtime(), db_session(), group, text)
-    return render_template("admin/celebrate.html", group=group, plan=plan)
+    zone = ZoneInfo(runtime().settings.timezone)
+    local = plan.send_after.astimezone(zone) if plan.send_after else None
+    return render_template(
+        "admin/celebrate.html",
+        group=group,
+        plan=plan,
+        send_after_local=f"{local:%H:%M on %A %-d %B}" if local else "",
+    )
 
 
 @bp.post("/groups/<slug>/celebrate")
