@@ -6,7 +6,8 @@ rule (a flagged text never counts) and every small count is hidden."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -200,3 +201,36 @@ def test_the_record_prints_without_the_menu_or_buttons(client, login, group_with
 def test_an_unknown_group_has_no_record(client, login, runtime):
     login("researcher")
     assert client.get("/admin/groups/nobody/record").status_code == 404
+
+
+@dataclass(frozen=True)
+class _Proposal:
+    """The shape agenda.proposals.for_record returns (ProposalOnRecord), until it is merged."""
+
+    code: str
+    status: str
+    text: str | None
+    proposed_on: date
+    poll_slug: str | None
+    headline: str | None
+
+
+def test_proposed_questions_show_what_became_of_them_and_never_a_held_ones_words(
+    client, login, runtime, monkeypatch
+):
+    from smsapp.services.record import page
+
+    make_group(runtime, "oakfield", "Oakfield Youth Panel")
+    proposals = [
+        _Proposal("Q1", "closed", "Trip to the science museum?", date(2026, 5, 4), "q1", "Yes 9"),
+        _Proposal("Q2", "held", None, date(2026, 5, 5), None, None),
+        _Proposal("Q3", "declined", "More pizza?", date(2026, 5, 6), None, None),
+    ]
+    monkeypatch.setattr(page, "_proposals", lambda session, group_id: proposals)
+    login("researcher")
+    html = client.get("/admin/groups/oakfield/record").get_data(as_text=True)
+    section = html.split('id="proposed-h"', 1)[1].split("</section>", 1)[0]
+    assert "Trip to the science museum?" in section and "Result: Yes 9" in section
+    assert "held for the safeguarding lead (its words are not shown)" in section
+    assert "More pizza?" in section and "declined" in section
+    assert "4 May 2026" in section
