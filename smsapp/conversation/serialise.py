@@ -32,9 +32,9 @@ def poll_to_dict(defn: PollDefinition) -> dict[str, Any]:
         }
     if defn.tie_seed is not None:
         out["tie_seed"] = defn.tie_seed
-    out["questions"] = [_question_to_dict(q) for q in defn.questions]
     if defn.purpose is not None:
         out["purpose"] = defn.purpose
+    out["questions"] = [_question_to_dict(q) for q in defn.questions]
     return out
 
 

@@ -44,10 +44,6 @@ class Tree:
     parts: list[Part]
     untagged: int  # free-text answers no facilitator has tagged yet (staff only: a to-do)
 
-    @property
-    def has_growth(self) -> bool:
-        return any(p.options for p in self.parts)
-
 
 def has_tree(poll: Poll) -> bool:
     return any(q.growth for q in load_definition(poll).questions)
