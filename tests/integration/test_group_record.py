@@ -234,3 +234,16 @@ def test_proposed_questions_show_what_became_of_them_and_never_a_held_ones_words
     assert "held for the safeguarding lead (its words are not shown)" in section
     assert "More pizza?" in section and "declined" in section
     assert "4 May 2026" in section
+
+
+def test_the_record_prints_in_the_terminal(runner, group_with_history):
+    result = runner.invoke(["groups", "record", "oakfield"])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert out.startswith("The record of Oakfield Youth Panel (oakfield)\n")
+    assert "  Name our group (decided 3 March 2026)\n" in out
+    assert "    The name we chose: Team Spark\n" in out
+    assert "  May 2026: fewer than 5\n" in out
+    assert "  Agreed by text on 7 April 2026:\n  1. We listen to each other.\n" in out
+    missing = runner.invoke(["groups", "record", "nobody"])
+    assert missing.exit_code != 0 and "no group called 'nobody'" in missing.output

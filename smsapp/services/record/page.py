@@ -31,7 +31,7 @@ from smsapp.services.votes.tallying import latest_results
 
 COUNTED_KINDS = ("yesno", "multi", "approve", "choice")  # said as "most chose …" from counts
 AVERAGED_KINDS = ("scale", "number")
-SECTIONS = {NAME: "The name chosen", PRIORITIES: "Priorities"}
+SECTIONS = {NAME: "The name we chose", PRIORITIES: "Our top priority"}
 
 
 @dataclass(frozen=True)
@@ -236,3 +236,40 @@ def group_record(session: Session, group: Group, *, k: int, timezone: str) -> Gr
     record.proposals = _proposals(session, group.id)
     record.participation = participation_by_month(session, [p.id for p in polls], k, zone)
     return record
+
+
+def format_record(record: GroupRecord) -> str:
+    """The record as plain text for the terminal (`smsapp groups record SLUG`): what the page
+    shows, in the same words."""
+    day = "%-d %B %Y"
+    lines = [f"The record of {record.name} ({record.slug})", ""]
+    lines.append("What we decided")
+    for d in record.decisions:
+        when = d.on.strftime(day) if d.on else ""
+        state = f"decided {when}" if d.status == PollStatus.CLOSED else f"open since {when}"
+        lines.append(f"  {d.title} ({state}{', count not final' if d.provisional else ''})")
+        if d.winners and d.purpose in SECTIONS:
+            lines.append(f"    {SECTIONS[d.purpose]}: {d.winners[0]}")
+        lines += [f"    - {line}" for line in d.lines]
+    if not record.decisions:
+        lines.append("  No polls have gone out to this group yet.")
+    lines += ["", "Questions you proposed"]
+    for p in record.proposals:
+        words = "(held for the safeguarding lead)" if p.text is None else p.text
+        lines.append(
+            f"  {p.code} {p.status}: {words}" + (f" -> {p.headline}" if p.headline else "")
+        )
+    if not record.proposals:
+        lines.append("  None yet.")
+    lines += ["", "How many took part"]
+    lines += [f"  {m.month:%B %Y}: {record.show(m.people)}" for m in record.participation]
+    if not record.participation:
+        lines.append("  Nobody has answered a poll yet.")
+    lines += ["", "Our terms of reference"]
+    terms = record.agreed_terms
+    if terms and terms.closed_on:
+        lines.append(f"  Agreed by text on {terms.closed_on.strftime(day)}:")
+        lines += [f"  {n}. {c.text}" for n, c in enumerate(terms.agreed, 1)]
+    else:
+        lines.append("  None agreed yet.")
+    return "\n".join(lines) + "\n"
