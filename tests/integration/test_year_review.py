@@ -129,6 +129,10 @@ def test_facilitators_tag_the_written_answers_and_the_tree_counts_them(
         f"/admin/polls/{slug}/growth/tags", data={"csrf_token": token, f"tag-{lunch}": "branches"}
     )
 
+    # The facilitator's tree says how many written answers are still to place.
+    assert "Place the written answers on the tree (1 to do)" in client.get(
+        f"/admin/polls/{slug}/growth"
+    ).get_data(as_text=True)
     client.post("/logout", data={"csrf_token": token})
     login("researcher")
     tree = client.get(f"/admin/polls/{slug}/growth").get_data(as_text=True)

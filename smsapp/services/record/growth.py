@@ -84,7 +84,11 @@ def tree_of_growth(session: Session, poll: Poll, k: int) -> Tree:
         parts.append(
             Part(part, GROWTH_MEANING[part], options, shown_tags[part], shown_totals[part])
         )
-    texts = taggable_answers(session, poll)
+    untagged = session.scalar(
+        counted_answers(session, sa.func.count(), poll=poll.id)
+        .outerjoin(GrowthTag, GrowthTag.answer_id == Answer.id)
+        .where(Answer.kind == FREE_TEXT, Answer.skipped.is_(False), GrowthTag.id.is_(None))
+    )
     respondents = session.scalar(
         counted_answers(session, sa.func.count(sa.distinct(Answer.participant_id)), poll=poll.id)
     )
@@ -93,7 +97,7 @@ def tree_of_growth(session: Session, poll: Poll, k: int) -> Tree:
         poll.title,
         suppress_total(int(respondents or 0), k),
         parts,
-        untagged=sum(1 for t in texts if t.part is None),
+        untagged=int(untagged or 0),
     )
 
 
