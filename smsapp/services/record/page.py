@@ -19,10 +19,11 @@ from sqlalchemy.orm import Session
 
 from smsapp.conversation.definition import Question
 from smsapp.conversation.normalise import shorten
-from smsapp.conversation.purposes import NAME, PRIORITIES, TERMS_OF_REFERENCE, YEAR_REVIEW
+from smsapp.conversation.purposes import NAME, PRIORITIES, TERMS_OF_REFERENCE
 from smsapp.models import Answer, Group, Poll, PollStatus
 from smsapp.privacy.suppression import show, suppress, suppress_total
 from smsapp.services.polls.definitions import load_definition
+from smsapp.services.record.growth import has_tree
 from smsapp.services.record.terms import TermsVote, terms_vote
 from smsapp.services.research.answers import counted_answers
 from smsapp.services.research.results import QuestionSummary, summarise
@@ -230,7 +231,7 @@ def group_record(session: Session, group: Group, *, k: int, timezone: str) -> Gr
             record.terms.append(terms)
             # Each clause's count is in the terms section; here, what became of the draft.
             decision = replace(decision, lines=[terms.headline])
-        if purpose == YEAR_REVIEW:
+        if has_tree(poll):
             record.year_reviews.append(poll.slug)
         record.decisions.append(decision)
     record.proposals = _proposals(session, group.id)
