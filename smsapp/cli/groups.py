@@ -1,4 +1,5 @@
-"""`smsapp groups …`: create a group, and end one (its numbers are erased after retention)."""
+"""`smsapp groups …`: create a group, end one (its numbers are erased after retention), and
+print its record."""
 
 from __future__ import annotations
 
@@ -44,3 +45,19 @@ def groups_end(slug: str) -> None:
     click.echo(
         f"Ended {slug}; its numbers will be erased after {days} days (smsapp retention sweep)."
     )
+
+
+@groups_group.command("record")
+@click.argument("slug")
+def groups_record(slug: str) -> None:
+    """Print the group's record: what it decided, participation by month, agreed terms."""
+    from smsapp.services.people.groups import group_by_slug
+    from smsapp.services.record.page import format_record, group_record
+
+    rt = runtime()
+    with rt.db.transaction() as s:
+        group = group_by_slug(s, slug)
+        if group is None:
+            fail(f"no group called {slug!r}")
+        record = group_record(s, group, k=rt.settings.small_count, timezone=rt.settings.timezone)
+    click.echo(format_record(record), nl=False)

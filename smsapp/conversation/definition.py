@@ -73,6 +73,8 @@ class Question:
     options_from: str | None = None
     budget: int | None = None
     labels: tuple[str, str] | None = None
+    # year review: option code -> part of the tree of growth (conversation.purposes)
+    growth: tuple[tuple[str, str], ...] = ()
 
     def option(self, code: str) -> Option | None:
         return next((o for o in self.options if o.code == code), None)
@@ -111,6 +113,7 @@ class PollDefinition:
     reminders: Reminders | None
     tie_seed: str | None
     questions: tuple[Question, ...]
+    purpose: str | None = None  # what the poll is for on the group's record (purposes.PURPOSES)
 
     def question(self, key: str) -> Question:
         for question in self.questions:

@@ -32,6 +32,8 @@ def poll_to_dict(defn: PollDefinition) -> dict[str, Any]:
         }
     if defn.tie_seed is not None:
         out["tie_seed"] = defn.tie_seed
+    if defn.purpose is not None:
+        out["purpose"] = defn.purpose
     out["questions"] = [_question_to_dict(q) for q in defn.questions]
     return out
 
@@ -51,6 +53,8 @@ def _question_to_dict(q: Question) -> dict[str, Any]:
         out["tally"] = {"method": q.tally_method}
     if q.optional:
         out["optional"] = True
+    if q.growth:
+        out["growth"] = dict(q.growth)
     if q.when:
         out["when"] = {
             target: [_when_out(v) for v in values] if values else [] for target, values in q.when

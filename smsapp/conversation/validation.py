@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from smsapp.conversation import purposes
 from smsapp.conversation.definition import (
     ALLOWED_TALLY,
     DEFAULT_TALLY,
@@ -55,6 +56,7 @@ TOP_FIELDS = (
     "reminders",
     "tie_seed",
     "questions",
+    "purpose",
 )
 QUESTION_FIELDS = (
     "key",
@@ -69,6 +71,7 @@ QUESTION_FIELDS = (
     "tally",
     "budget",
     "labels",
+    "growth",
 )
 
 
@@ -163,6 +166,9 @@ def parse_poll(data: Mapping) -> PollDefinition:
     outro = check.text(data, "outro", "outro", required=False)
     reminders = _reminders(data.get("reminders"), check)
     tie_seed = check.text(data, "tie_seed", "tie_seed", required=False, limit=200)
+    purpose, purpose_problems = purposes.check_purpose(data.get("purpose"))
+    for spot, message in purpose_problems:
+        check.add(spot, message)
 
     questions: list[Question] = []
     raw_questions = data.get("questions")
@@ -185,6 +191,12 @@ def parse_poll(data: Mapping) -> PollDefinition:
             question = _question(raw, f"questions[{index}]", check, seen)
             if question is not None:
                 questions.append(question)
+                if purpose == purposes.TERMS_OF_REFERENCE:
+                    where = f"questions[{index}]"
+                    for spot, message in purposes.check_clause(
+                        question.kind, question.options, where
+                    ):
+                        check.add(spot, message)
                 if question.key not in seen and not duplicate:
                     seen[question.key] = question
 
@@ -202,6 +214,7 @@ def parse_poll(data: Mapping) -> PollDefinition:
         reminders=reminders,
         tie_seed=tie_seed,
         questions=tuple(questions),
+        purpose=purpose,
     )
 
 
@@ -332,6 +345,11 @@ def _question(
     labels = _labels(raw.get("labels"), f"{where}.labels", kind, check)
     tally_method = _tally(raw.get("tally"), f"{where}.tally", kind, check)
     when = _when(raw.get("when"), f"{where}.when", key, earlier, check)
+    growth, growth_problems = purposes.check_growth(
+        raw.get("growth"), kind, options, f"{where}.growth"
+    )
+    for spot, message in growth_problems:
+        check.add(spot, message)
 
     if key is None or kind is None:
         return None
@@ -350,6 +368,7 @@ def _question(
         options_from=options_from,
         budget=budget,
         labels=labels,
+        growth=growth,
     )
 
 

@@ -15,6 +15,7 @@ from smsapp.models.people import (
     ParticipantStatus,
 )
 from smsapp.models.polls import Answer, Conversation, ConversationStatus, Poll, PollStatus
+from smsapp.models.record import GrowthTag
 from smsapp.models.safeguarding import SafeguardingFlag
 from smsapp.models.staff import ROLES, AuditEvent, LoginThrottle, StaffUser
 from smsapp.models.voting import (
@@ -35,6 +36,7 @@ __all__ = [
     "ExportStatus",
     "Group",
     "GroupMembership",
+    "GrowthTag",
     "InboundMessage",
     "LoginThrottle",
     "Nomination",

@@ -79,6 +79,15 @@ DECIDED = {
     "admin.user_create": {"admin"},
     "admin.user_active": {"admin"},
     "admin.user_password": {"admin"},
+    # The group's record: every staff role reads it; celebrating texts the group (issue 15).
+    "admin.records": STAFF,
+    "admin.group_record_page": STAFF,
+    "admin.group_celebrate_preview": PEOPLE,
+    "admin.group_celebrate": PEOPLE,
+    "admin.poll_growth": READERS,
+    # Tagging shows the free-text words: the facilitators' moderation roles, as nominations.
+    "admin.poll_growth_tags": PEOPLE,
+    "admin.poll_growth_tag": PEOPLE,
 }
 # Allowed POSTs are sent empty: the view may answer with a redirect, or re-show its form with
 # the problems (422) or refuse the input (400); what it must not do is 403 or send to /login.

@@ -35,6 +35,7 @@ TOP_FIELDS = (
     "reminders_every",
     "reminders_max",
     "tie_seed",
+    "purpose",
 )
 ROW_FIELDS = (
     "key",
@@ -49,6 +50,7 @@ ROW_FIELDS = (
     "when",
     "labels_low",
     "labels_high",
+    "growth",
 )
 # "C) Label" on an options line picks the code; plain lines get A, B, C… as the YAML does.
 _CODED_OPTION = re.compile(r"^([A-Za-z0-9]{1,3})\)\s+(.+)$")
@@ -73,6 +75,7 @@ class QuestionRow:
     when: str = ""  # conditions split by ";" or new lines: "colour: A, B; mood: 4, 5"
     labels_low: str = ""
     labels_high: str = ""
+    growth: str = ""  # a year review's "A: roots; B: trunk" (kept as it came: no input for it)
 
     def is_blank(self) -> bool:
         return not (self.key.strip() or self.prompt.strip() or self.options.strip())
@@ -91,6 +94,7 @@ class BuilderForm:
     reminders_every: str = ""
     reminders_max: str = ""
     tie_seed: str = ""
+    purpose: str = ""  # conversation.purposes: kept as it came (a hidden field, like tie_seed)
     questions: list[QuestionRow] = field(default_factory=list)
 
     def top_values(self) -> dict[str, str]:
@@ -169,13 +173,20 @@ def row_to_data(row: QuestionRow) -> dict[str, Any]:
     when = _when_data(row.when)
     if when is not None:
         data["when"] = when
+    growth = _when_data(row.growth)  # the same "code: part; code: part" shape
+    if isinstance(growth, dict):
+        data["growth"] = {
+            code: parts[0] if len(parts) == 1 else parts for code, parts in growth.items()
+        }
+    elif growth is not None:
+        data["growth"] = growth
     return data
 
 
 def form_to_data(form: BuilderForm) -> dict[str, Any]:
     """A mapping in the public interface's YAML shape (unvalidated: parse_poll judges it)."""
     data: dict[str, Any] = {}
-    for name in ("slug", "title", "group", "keyword", "closes", "intro", "outro"):
+    for name in ("slug", "title", "group", "keyword", "closes", "intro", "outro", "purpose"):
         value = getattr(form, name).strip()
         if value:
             data[name] = value
@@ -231,6 +242,7 @@ def data_to_form(data: Mapping[str, Any]) -> BuilderForm:
         reminders_every=_text(reminders.get("every")),
         reminders_max=_text(reminders.get("max")),
         tie_seed=_text(data.get("tie_seed")),
+        purpose=_text(data.get("purpose")),
     )
     for raw in data.get("questions") or []:
         if not isinstance(raw, Mapping):
@@ -247,6 +259,12 @@ def data_to_form(data: Mapping[str, Any]) -> BuilderForm:
                 for target, values in when.items()
             )
         options = raw.get("options")
+        growth = raw.get("growth")
+        growth_text = (
+            "; ".join(f"{code}: {part}" for code, part in growth.items())
+            if isinstance(growth, Mapping)
+            else ""
+        )
         form.questions.append(
             QuestionRow(
                 key=_text(raw.get("key")),
@@ -262,6 +280,7 @@ def data_to_form(data: Mapping[str, Any]) -> BuilderForm:
                 when=when_text,
                 labels_low=_text(labels.get("low")),
                 labels_high=_text(labels.get("high")),
+                growth=growth_text,
             )
         )
     return form

@@ -84,7 +84,9 @@ class AnnouncePlan:
         return lines
 
 
-def _question_line(question: Question, run: TallyRun, many: bool, k: int) -> str:
+def question_line(question: Question, run: TallyRun, many: bool, k: int) -> str:
+    """One count's top places in words ("1 Apples (7 votes), 2 Bananas (fewer than 5)"): the
+    results text and the group's record page (services/record) say a result the same way."""
     labels = {o.code: o.label for o in question.options}
     order = list(run.result.get("order", []))[:TOP]
     scores = run.result.get("scores", {})
@@ -122,7 +124,7 @@ def results_text(session: Session, poll: Poll, k: int = DEFAULT_THRESHOLD) -> st
     many = len(questions) > 1
     # no curly quotes round the title: they would force UCS-2 and double the segments
     lines = [f"Results of {poll.title}:"]
-    lines += [_question_line(q, final[q.key], many, k) for q in questions]
+    lines += [question_line(q, final[q.key], many, k) for q in questions]
     if min(run.ballots for run in final.values()) < k:
         lines.append(f"Fewer than {k} people voted, so we're sharing the order only.")
     lines.append("Thanks for taking part!")
