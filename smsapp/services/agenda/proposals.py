@@ -1,0 +1,512 @@
+"""Questions young people propose by texting ASK: the moderation queue, approval into a quick
+poll to the proposer's group (credited "a group member's question", never a name or number),
+decline with a kind reply, and the results to the proposer first when the poll closes.
+
+A proposal the safeguarding screen flags is "held": it is stored without its words (they stay in
+the flagged text, which only the safeguarding role reads), listed by code and status only, and
+never approved, declined or sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from smsapp.conversation.validation import parse_poll
+from smsapp.db import for_update, utcnow
+from smsapp.models import (
+    Group,
+    GroupMembership,
+    InboundMessage,
+    Participant,
+    Poll,
+    PollStatus,
+    Proposal,
+    ProposalStatus,
+)
+from smsapp.privacy.suppression import DEFAULT_THRESHOLD
+from smsapp.runtime import Runtime
+from smsapp.services import audit
+from smsapp.services.outbox.rows import queue_texts
+from smsapp.services.people.group_policy import group_quiet_hours, send_time
+from smsapp.services.polls.definitions import PollError, poll_by_slug, save_definition
+from smsapp.services.polls.launch import LaunchPlan, LaunchResult, launch_poll, plan_launch
+from smsapp.services.votes import announce, tallying
+
+DEFAULT_WAITING_LIMIT = 3  # a group setting: settings["proposal_limit"]
+DEFAULT_CLOSES = "3d"  # a group setting: settings["proposal_closes"]
+DEFAULT_OPTIONS = ("Yes", "No")
+CREDIT = "A group member's question"
+TEXT_LIMIT = 300
+KIND = "proposal"  # the texts about a proposal to its proposer
+RESULTS_KIND = "proposer-results"
+
+THANKS = "Thanks for your question! A facilitator will look at it soon."
+HOW_TO_ASK = (
+    "To suggest a question for your group, text ASK and then your question, "
+    "e.g. ASK should we visit the science museum?"
+)
+TOO_MANY = (
+    "Thanks! You already have {n} questions waiting for a facilitator, so please wait until "
+    "they have looked at those before you ask another."
+)
+NO_GROUP = "Sorry, you need to be in a group to suggest a question. Please ask your group leader."
+APPROVED_TEXT = "Good news: your question was approved and goes to your group soon."
+EDITED_TEXT = (
+    "Good news: your question was approved. A facilitator edited it a little, so it goes to "
+    "your group as: {text}"
+)
+DECLINED_TEXT = (
+    "Thanks for your question. The facilitators decided not to send this one to the group, "
+    "but please keep your ideas coming!"
+)
+FIRST_RESULTS = 'Your question "{question}" has closed, and you hear first. {results}'
+
+
+class ProposalError(ValueError):
+    """A proposal step that cannot be done, with the reason in words; nothing changed."""
+
+
+@dataclass(frozen=True)
+class ProposalOnRecord:
+    """One proposal as the group's record shows it; `text` is None when held."""
+
+    code: str
+    status: str  # waiting, held, approved, declined, asked, closed
+    text: str | None
+    proposed_on: date
+    poll_slug: str | None
+    headline: str | None
+
+
+@dataclass(frozen=True)
+class ProposalLine:
+    """One proposal in the moderation queue and `smsapp proposals list`."""
+
+    code: str
+    status: str
+    text: str | None  # None when held
+    proposed_at: datetime
+    poll_slug: str | None
+    edited: bool
+
+
+def group_setting(group: Group, name: str, default: Any) -> Any:
+    value = (group.settings or {}).get(name)
+    return default if value is None else value
+
+
+def waiting_limit(group: Group) -> int:
+    value = group_setting(group, "proposal_limit", DEFAULT_WAITING_LIMIT)
+    return value if isinstance(value, int) and value >= 0 else DEFAULT_WAITING_LIMIT
+
+
+def proposer_group(session: Session, participant: Participant) -> Group | None:
+    """The group a participant's questions go to: the first group they joined."""
+    return session.scalar(
+        sa.select(Group)
+        .join(GroupMembership, GroupMembership.group_id == Group.id)
+        .where(GroupMembership.participant_id == participant.id, Group.ended_at.is_(None))
+        .order_by(GroupMembership.joined_at, GroupMembership.id)
+        .limit(1)
+    )
+
+
+def display_status(proposal_status: str, poll_status: str | None) -> str:
+    """An approved proposal reads "asked" while its poll is open and "closed" once it closed."""
+    if proposal_status == ProposalStatus.APPROVED and poll_status == PollStatus.OPEN:
+        return "asked"
+    if proposal_status == ProposalStatus.APPROVED and poll_status == PollStatus.CLOSED:
+        return "closed"
+    return proposal_status
+
+
+def propose(
+    session: Session, inbound: InboundMessage, participant: Participant, question: str
+) -> list[str]:
+    """Store an ASK and return the reply. A flagged text is held (no words kept, no thanks: the
+    supportive reply goes instead); over the group's waiting limit nothing is stored."""
+    if not question:
+        return [HOW_TO_ASK]
+    group = proposer_group(session, participant)
+    if group is None:
+        return [NO_GROUP]
+    # One proposal at a time per group, so codes count up without gaps or clashes.
+    session.scalar(for_update(sa.select(Group.id).where(Group.id == group.id), session))
+    held = bool(inbound.flagged)
+    if not held:
+        waiting = session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Proposal)
+            .where(
+                Proposal.participant_id == participant.id,
+                Proposal.status == ProposalStatus.WAITING,
+            )
+        )
+        if int(waiting or 0) >= waiting_limit(group):
+            return [TOO_MANY.format(n=int(waiting or 0))]
+    count = session.scalar(
+        sa.select(sa.func.count()).select_from(Proposal).where(Proposal.group_id == group.id)
+    )
+    proposal = Proposal(
+        group_id=group.id,
+        code=f"Q{int(count or 0) + 1}",
+        participant_id=participant.id,
+        inbound_message_id=inbound.id,
+        text=None if held else question[:TEXT_LIMIT],
+        status=ProposalStatus.HELD if held else ProposalStatus.WAITING,
+        created_at=utcnow(),
+    )
+    session.add(proposal)
+    session.flush()
+    audit.record(
+        session,
+        participant.pseudonym,
+        "proposal.held" if held else "proposal.ask",
+        f"{group.slug} {proposal.code}",
+    )
+    return [] if held else [THANKS]
+
+
+def _require_group(session: Session, group_slug: str) -> Group:
+    group = session.scalar(sa.select(Group).where(Group.slug == group_slug))
+    if group is None:
+        raise ProposalError(f"no group called {group_slug!r}")
+    return group
+
+
+def _require(session: Session, group: Group, code: str) -> Proposal:
+    proposal = session.scalar(
+        for_update(
+            sa.select(Proposal).where(
+                Proposal.group_id == group.id, Proposal.code == code.strip().upper()
+            ),
+            session,
+        )
+    )
+    if proposal is None:
+        raise ProposalError(f"{group.slug} has no proposal {code.strip().upper()}")
+    if proposal.status == ProposalStatus.HELD:
+        raise ProposalError(
+            f"{proposal.code} is held for the safeguarding lead: it can never be approved, "
+            "declined or sent"
+        )
+    if proposal.status != ProposalStatus.WAITING:
+        raise ProposalError(f"{proposal.code} is already {proposal.status}")
+    return proposal
+
+
+def list_proposals(session: Session, group_slug: str) -> list[ProposalLine]:
+    """Every proposal of a group, oldest first; a held one without its words."""
+    group = _require_group(session, group_slug)
+    rows = session.execute(
+        sa.select(Proposal, Poll.slug, Poll.status)
+        .outerjoin(Poll, Poll.id == Proposal.poll_id)
+        .where(Proposal.group_id == group.id)
+        .order_by(Proposal.id)
+    ).all()
+    return [
+        ProposalLine(
+            code=p.code,
+            status=display_status(p.status, poll_status),
+            text=None if p.status == ProposalStatus.HELD else p.text,
+            proposed_at=p.created_at,
+            poll_slug=slug,
+            edited=p.edited,
+        )
+        for p, slug, poll_status in rows
+    ]
+
+
+def parse_options(text: str | None) -> tuple[str, ...]:
+    """ "Yes,No" -> ("Yes", "No"); at least two, at most nine distinct options."""
+    if text is None or not text.strip():
+        return DEFAULT_OPTIONS
+    options = tuple(o.strip() for o in text.split(",") if o.strip())
+    if not 2 <= len(options) <= 9:
+        raise ProposalError("give between 2 and 9 options, separated by commas, e.g. Yes,No")
+    if len({o.casefold() for o in options}) != len(options):
+        raise ProposalError("each option must be different")
+    return options
+
+
+def _quick_poll_slug(session: Session, group: Group, proposal: Proposal) -> str:
+    base = f"{group.slug}-{proposal.code.lower()}"[:76]
+    slug, n = base, 1
+    while poll_by_slug(session, slug) is not None:
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+@dataclass(frozen=True)
+class Approved:
+    code: str
+    poll_slug: str
+    text: str
+    edited: bool
+
+
+def approve(
+    runtime: Runtime,
+    session: Session,
+    group_slug: str,
+    code: str,
+    *,
+    actor: str,
+    text: str | None = None,
+    options: str | None = None,
+    now: datetime | None = None,
+) -> Approved:
+    """Make a waiting proposal a draft quick poll to its group and tell the proposer (that it was
+    edited, when it was). Launching it is the launch use case's job (approve_and_launch, the
+    launch page, or a youth lead's SEND)."""
+    now = now or utcnow()
+    group = _require_group(session, group_slug)
+    proposal = _require(session, group, code)
+    original = proposal.text or ""
+    final = " ".join((text if text is not None else original).split())
+    if not final:
+        raise ProposalError("the question cannot be empty")
+    if len(final) > TEXT_LIMIT:
+        raise ProposalError(f"the question can be at most {TEXT_LIMIT} characters")
+    edited = final != " ".join(original.split())
+    slug = _quick_poll_slug(session, group, proposal)
+    data = {
+        "slug": slug,
+        "title": CREDIT,
+        "group": group.slug,
+        "closes": group_setting(group, "proposal_closes", DEFAULT_CLOSES),
+        "intro": f"{CREDIT}:",
+        "questions": [
+            {"key": "answer", "kind": "choice", "prompt": final, "options": parse_options(options)}
+        ],
+    }
+    try:
+        defn = parse_poll(data)
+    except ValueError as exc:
+        raise ProposalError(f"the quick poll is not valid: {exc}") from exc
+    poll = save_definition(session, defn, actor=actor).poll
+    proposal.status = ProposalStatus.APPROVED
+    proposal.poll_id = poll.id
+    proposal.edited = edited
+    proposal.moderated_by, proposal.moderated_at = actor, now
+    if edited:
+        proposal.text = final
+    _tell_proposer(
+        runtime, session, proposal, EDITED_TEXT.format(text=final) if edited else APPROVED_TEXT, now
+    )
+    audit.record(
+        session,
+        actor,
+        "proposal.approve",
+        f"{group.slug} {proposal.code}",
+        poll=slug,
+        edited=edited,
+    )
+    return Approved(proposal.code, slug, final, edited)
+
+
+def decline(
+    runtime: Runtime,
+    session: Session,
+    group_slug: str,
+    code: str,
+    *,
+    actor: str,
+    reason: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Decline a waiting proposal: the proposer gets a kind reply; the reason is for staff only."""
+    now = now or utcnow()
+    group = _require_group(session, group_slug)
+    proposal = _require(session, group, code)
+    proposal.status = ProposalStatus.DECLINED
+    proposal.moderated_by, proposal.moderated_at = actor, now
+    proposal.reason = (reason or "").strip()[:500] or None
+    _tell_proposer(runtime, session, proposal, DECLINED_TEXT, now)
+    audit.record(session, actor, "proposal.decline", f"{group.slug} {proposal.code}")
+
+
+def _tell_proposer(
+    runtime: Runtime, session: Session, proposal: Proposal, body: str, now: datetime
+) -> None:
+    """Queue a text to the proposer; quiet hours move it, and the send path's consent rule
+    (consent.text_gate) decides at the last moment whether it may go."""
+    if proposal.participant_id is None:
+        return  # withdrawn since: nobody to tell
+    send_after, deferred = send_time(
+        now, group_quiet_hours(session, proposal.group_id), runtime.settings.timezone
+    )
+    queue_texts(
+        session,
+        participant_id=proposal.participant_id,
+        poll_id=proposal.poll_id,
+        conversation_id=None,
+        kind=KIND,
+        texts=[body],
+        backend=runtime.settings.sms_backend,
+        send_after=send_after,
+        deferred=deferred,
+    )
+
+
+def preview_approval(
+    runtime: Runtime,
+    session: Session,
+    group_slug: str,
+    code: str,
+    *,
+    actor: str,
+    text: str | None = None,
+    options: str | None = None,
+) -> LaunchPlan:
+    """What approving and launching would do, computed inside a savepoint that is rolled back:
+    nothing changes. ProposalError or PollError when it cannot be done."""
+    nested = session.begin_nested()
+    try:
+        approved = approve(
+            runtime, session, group_slug, code, actor=actor, text=text, options=options
+        )
+        poll = poll_by_slug(session, approved.poll_slug)
+        assert poll is not None
+        return plan_launch(runtime, session, poll)
+    finally:
+        nested.rollback()
+
+
+def approve_and_launch(
+    runtime: Runtime,
+    session: Session,
+    group_slug: str,
+    code: str,
+    *,
+    actor: str,
+    text: str | None = None,
+    options: str | None = None,
+) -> tuple[Approved, LaunchResult]:
+    """Approve and launch through the one launch use case, in the caller's transaction: a launch
+    that is refused (nobody can be texted) raises PollError and the caller rolls back both."""
+    approved = approve(runtime, session, group_slug, code, actor=actor, text=text, options=options)
+    return approved, launch_poll(runtime, session, approved.poll_slug, actor=actor)
+
+
+def oldest_unlaunched(session: Session, group_id: int) -> tuple[Proposal, Poll] | None:
+    """The oldest approved proposal whose quick poll is still a draft (what SEND launches)."""
+    row = session.execute(
+        sa.select(Proposal, Poll)
+        .join(Poll, Poll.id == Proposal.poll_id)
+        .where(
+            Proposal.group_id == group_id,
+            Proposal.status == ProposalStatus.APPROVED,
+            Poll.status == PollStatus.DRAFT,
+        )
+        .order_by(Proposal.id)
+        .limit(1)
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+def headline(session: Session, poll: Poll, k: int) -> str | None:
+    """A closed poll's headline result in the results text's words (small counts suppressed),
+    or None before its final count."""
+    try:
+        return " ".join(announce.headline_lines(session, poll, k))
+    except PollError:
+        return None
+
+
+def for_record(session: Session, group_id: int, k: int | None = None) -> list[ProposalOnRecord]:
+    """The group's proposals for its record page: what became of each, never a held one's words.
+    `k`: the small-count threshold (default: privacy.suppression's)."""
+    rows = session.execute(
+        sa.select(Proposal, Poll)
+        .outerjoin(Poll, Poll.id == Proposal.poll_id)
+        .where(Proposal.group_id == group_id)
+        .order_by(Proposal.id)
+    ).all()
+    shown = []
+    for proposal, poll in rows:
+        status = display_status(proposal.status, poll.status if poll else None)
+        shown.append(
+            ProposalOnRecord(
+                code=proposal.code,
+                status=status,
+                text=None if proposal.status == ProposalStatus.HELD else proposal.text,
+                proposed_on=proposal.created_at.date(),
+                poll_slug=poll.slug if poll is not None else None,
+                headline=(
+                    headline(session, poll, k or DEFAULT_THRESHOLD)
+                    if poll is not None and status == "closed"
+                    else None
+                ),
+            )
+        )
+    return shown
+
+
+def send_results_to_proposer(
+    runtime: Runtime, poll_id: int, *, now: datetime | None = None
+) -> bool:
+    """After a proposal's quick poll closed: count it (final; the one count at a time) and queue
+    its results to the proposer, ahead of the group's results text. Once only. True when queued.
+    """
+    now = now or utcnow()
+    with runtime.db.transaction() as session:
+        proposal = session.scalar(
+            for_update(sa.select(Proposal).where(Proposal.poll_id == poll_id), session)
+        )
+        poll = session.get(Poll, poll_id)
+        if proposal is None or poll is None or poll.status != PollStatus.CLOSED:
+            return False
+        if proposal.results_sent_at is not None or proposal.participant_id is None:
+            return False
+        tallying.tally_poll(session, poll, final=True, actor="proposer-results")
+        try:
+            text = announce.results_text(session, poll, runtime.settings.small_count)
+        except PollError:
+            return False
+        send_after, deferred = send_time(
+            now, group_quiet_hours(session, poll.group_id), runtime.settings.timezone
+        )
+        queue_texts(
+            session,
+            participant_id=proposal.participant_id,
+            poll_id=poll.id,
+            conversation_id=None,
+            kind=RESULTS_KIND,
+            texts=[FIRST_RESULTS.format(question=proposal.text or "", results=text)],
+            backend=runtime.settings.sms_backend,
+            send_after=send_after,
+            deferred=deferred,
+        )
+        proposal.results_sent_at = now
+        audit.record(session, "system", "proposal.results", poll.slug)
+    return True
+
+
+SWEEP_AFTER = timedelta(minutes=2)  # the job queued at the close normally does it first
+SWEEP_WITHIN = timedelta(days=7)
+
+
+def proposer_results_due(runtime: Runtime, *, now: datetime | None = None) -> list[int]:
+    """Quick polls closed a little while ago whose proposer has not had the results yet."""
+    now = now or utcnow()
+    with runtime.db.transaction() as session:
+        return list(
+            session.scalars(
+                sa.select(Poll.id)
+                .join(Proposal, Proposal.poll_id == Poll.id)
+                .where(
+                    Poll.status == PollStatus.CLOSED,
+                    Poll.closed_at <= now - SWEEP_AFTER,
+                    Poll.closed_at >= now - SWEEP_WITHIN,
+                    Proposal.results_sent_at.is_(None),
+                    Proposal.participant_id.is_not(None),
+                )
+            )
+        )
