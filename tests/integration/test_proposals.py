@@ -1,0 +1,137 @@
+"""Proposals by text and by command: limits, ASK alone, held ones, the CLI (list, approve with
+a preview that changes nothing until confirmed, --options, --for-youth-lead, decline)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from smsapp.models import Group, OutboundMessage, Poll, PollStatus, Proposal, ProposalStatus
+from smsapp.services.agenda import proposals
+from smsapp.services.polls.definitions import load_definition
+from tests.support.factories import make_group, make_participant
+
+SAM, ALEX, JO = "+447911123501", "+447911123502", "+447911123503"
+
+
+def _proposals(runtime) -> list[Proposal]:
+    with runtime.db.transaction() as s:
+        return list(s.scalars(sa.select(Proposal).order_by(Proposal.id)))
+
+
+def _texts(runtime, kind: str) -> list[OutboundMessage]:
+    with runtime.db.transaction() as s:
+        return list(s.scalars(sa.select(OutboundMessage).where(OutboundMessage.kind == kind)))
+
+
+def _setup(runtime) -> None:
+    make_group(runtime)
+    for number in (SAM, ALEX, JO):
+        make_participant(runtime, number)
+
+
+def test_ask_alone_explains_and_stores_nothing(runtime, phone) -> None:
+    _setup(runtime)
+    assert phone(SAM).replies("ask") == [proposals.HOW_TO_ASK]
+    assert _proposals(runtime) == []
+
+
+def test_the_waiting_limit_is_a_group_setting_and_kindly_refused(runtime, phone) -> None:
+    _setup(runtime)
+    sam = phone(SAM)
+    for i in range(3):  # the default limit
+        assert sam.replies(f"ASK idea number {i}") == [proposals.THANKS]
+    [over] = sam.replies("ASK one more idea")
+    assert "3 questions waiting" in over
+    assert [p.code for p in _proposals(runtime)] == ["Q1", "Q2", "Q3"]
+    # another member has their own allowance; a group can set a lower one
+    with runtime.db.transaction() as s:
+        group = s.scalar(sa.select(Group))
+        assert group is not None
+        group.settings = {**group.settings, "proposal_limit": 1}
+    alex = phone(ALEX)
+    assert alex.replies("ASK can we have a quiz night") == [proposals.THANKS]
+    assert "1 questions waiting" in alex.replies("ASK and a disco")[0]
+    assert len(_proposals(runtime)) == 4
+
+
+def test_stop_still_wins_and_an_opted_out_ask_is_ignored(runtime, phone) -> None:
+    _setup(runtime)
+    sam = phone(SAM)
+    assert sam.replies("STOP") == []
+    assert sam.replies("ASK can we meet later") == []
+    assert _proposals(runtime) == []
+
+
+def test_cli_lists_approves_after_a_preview_and_declines(runtime, phone, runner) -> None:
+    _setup(runtime)
+    phone(SAM).replies("ASK should we have a trip to the coast?")
+    phone(ALEX).replies("ASK more snacks please")
+    phone(JO).replies("ASK where should the trip go")
+
+    listed = runner.invoke(["proposals", "list", "oakfield"])
+    assert listed.output.splitlines() == [
+        "Q1\twaiting\tshould we have a trip to the coast?",
+        "Q2\twaiting\tmore snacks please",
+        "Q3\twaiting\twhere should the trip go",
+    ]
+    assert runner.invoke(["proposals", "list", "nowhere"]).exit_code != 0
+
+    # the preview changes nothing when the answer is no
+    said_no = runner.invoke(["proposals", "approve", "oakfield", "Q1"], input="n\n")
+    assert "Recipients: 3" in said_no.output and "nothing changed" in said_no.output
+    assert _proposals(runtime)[0].status == ProposalStatus.WAITING
+    with runtime.db.transaction() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(Poll)) == 0
+    assert _texts(runtime, proposals.KIND) == []
+
+    done = runner.invoke(["proposals", "approve", "oakfield", "Q1", "--yes"])
+    assert done.exit_code == 0, done.output
+    assert "launched oakfield-q1" in done.output
+    with runtime.db.transaction() as s:
+        poll = s.scalar(sa.select(Poll).where(Poll.slug == "oakfield-q1"))
+        assert poll is not None and poll.status == PollStatus.OPEN
+        question = load_definition(poll).questions[0]
+    assert [o.label for o in question.options] == ["Yes", "No"]
+    [told] = _texts(runtime, proposals.KIND)
+    assert told.body == proposals.APPROVED_TEXT  # not edited: no "edited"
+    again = runner.invoke(["proposals", "approve", "oakfield", "Q1", "--yes"])
+    assert again.exit_code != 0 and "already approved" in again.output
+
+    # choices of the facilitator's own, left for a youth lead to send
+    lead = runner.invoke(
+        ["proposals", "approve", "oakfield", "Q3", "--options", "Coast, Zoo, Museum"]
+        + ["--text", "Where should our trip go?", "--for-youth-lead"]
+    )
+    assert lead.exit_code == 0, lead.output
+    with runtime.db.transaction() as s:
+        poll = s.scalar(sa.select(Poll).where(Poll.slug == "oakfield-q3"))
+        assert poll is not None and poll.status == PollStatus.DRAFT
+        assert [o.label for o in load_definition(poll).questions[0].options] == [
+            "Coast",
+            "Zoo",
+            "Museum",
+        ]
+    bad = runner.invoke(["proposals", "approve", "oakfield", "Q2", "--options", "Only one"])
+    assert bad.exit_code != 0 and "between 2 and 9" in bad.output
+
+    declined = runner.invoke(
+        ["proposals", "decline", "oakfield", "Q2", "--reason", "we did snacks last term"]
+    )
+    assert declined.exit_code == 0, declined.output
+    replies = [m.body for m in _texts(runtime, proposals.KIND)]
+    assert proposals.DECLINED_TEXT in replies and not any("snacks" in r for r in replies)
+    assert [
+        line.split("\t")[:2]
+        for line in runner.invoke(["proposals", "list", "oakfield"]).output.splitlines()
+    ] == [["Q1", "asked"], ["Q2", "declined"], ["Q3", "approved"]]
+
+
+def test_a_held_proposal_cannot_be_declined_or_approved(runtime, phone, runner) -> None:
+    _setup(runtime)
+    phone(SAM).replies("ASK i want to kill myself")
+    [held] = _proposals(runtime)
+    assert held.status == ProposalStatus.HELD and held.text is None
+    for args in (["approve", "oakfield", "Q1", "--yes"], ["decline", "oakfield", "Q1"]):
+        result = runner.invoke(["proposals", *args])
+        assert result.exit_code != 0 and "held for the safeguarding lead" in result.output
+    assert _texts(runtime, proposals.KIND) == []
