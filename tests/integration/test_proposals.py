@@ -135,3 +135,34 @@ def test_a_held_proposal_cannot_be_declined_or_approved(runtime, phone, runner) 
         result = runner.invoke(["proposals", *args])
         assert result.exit_code != 0 and "held for the safeguarding lead" in result.output
     assert _texts(runtime, proposals.KIND) == []
+
+
+def test_withdrawal_takes_their_questions_and_ends_a_youth_lead_role(runtime, phone, runner):
+    from smsapp.models import Participant, YouthLead
+    from smsapp.services.agenda import youth_leads
+
+    _setup(runtime)
+    sam = phone(SAM)
+    sam.replies("ASK can we paint the youth room? call me on 07911 123456")
+    sam.replies("ASK a second idea")
+    assert (
+        runner.invoke(["proposals", "approve", "oakfield", "Q1", "--for-youth-lead"]).exit_code == 0
+    )
+    with runtime.db.transaction() as s:
+        p = s.scalar(
+            sa.select(Participant).where(Participant.id == _proposals(runtime)[0].participant_id)
+        )
+        assert p is not None
+        youth_leads.appoint(
+            s, "oakfield", p.pseudonym, given_by="Jo", method="verbal", can_send=True, actor="t"
+        )
+    sam.replies("WITHDRAW")
+    rows = _proposals(runtime)
+    assert [(r.code, r.participant_id) for r in rows] == [("Q1", None)]
+    assert rows[0].text is not None and "123456" not in rows[0].text
+    with runtime.db.transaction() as s:
+        lead = s.scalar(sa.select(YouthLead))
+        assert lead is not None and lead.revoked_at is not None and not lead.can_send
+    # the next code follows the highest left, with no clash
+    assert phone(ALEX).replies("ASK a new one") == [proposals.THANKS]
+    assert [r.code for r in _proposals(runtime)] == ["Q1", "Q2"]

@@ -125,6 +125,13 @@ def display_status(proposal_status: str, poll_status: str | None) -> str:
     return proposal_status
 
 
+def _next_code(session: Session, group_id: int) -> str:
+    """Q1, Q2, …: one more than the highest so far (a withdrawal may have removed some)."""
+    codes = session.scalars(sa.select(Proposal.code).where(Proposal.group_id == group_id))
+    numbers = [int(code[1:]) for code in codes if code[1:].isdigit()]
+    return f"Q{max(numbers, default=0) + 1}"
+
+
 def propose(
     session: Session, inbound: InboundMessage, participant: Participant, question: str
 ) -> list[str]:
@@ -149,12 +156,9 @@ def propose(
         )
         if int(waiting or 0) >= waiting_limit(group):
             return [TOO_MANY.format(n=int(waiting or 0))]
-    count = session.scalar(
-        sa.select(sa.func.count()).select_from(Proposal).where(Proposal.group_id == group.id)
-    )
     proposal = Proposal(
         group_id=group.id,
-        code=f"Q{int(count or 0) + 1}",
+        code=_next_code(session, group.id),
         participant_id=participant.id,
         inbound_message_id=inbound.id,
         text=None if held else question[:TEXT_LIMIT],

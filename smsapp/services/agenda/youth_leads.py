@@ -123,7 +123,8 @@ def appoint(
         session,
         actor,
         "youth_lead.appoint",
-        f"{group.slug} {participant.pseudonym}",
+        participant.pseudonym,
+        group=group.slug,
         can_send=can_send,
         consent_method=method,
     )
@@ -144,14 +145,14 @@ def allow_send(
     group, lead = _active(session, group_slug, pseudonym)
     lead.can_send = allowed
     audit.record(
-        session, actor, "youth_lead.allow_send", f"{group.slug} {pseudonym}", allowed=allowed
+        session, actor, "youth_lead.allow_send", pseudonym, group=group.slug, allowed=allowed
     )
 
 
 def revoke(session: Session, group_slug: str, pseudonym: str, *, actor: str) -> None:
     group, lead = _active(session, group_slug, pseudonym)
     lead.revoked_at, lead.revoked_by, lead.can_send = utcnow(), actor, False
-    audit.record(session, actor, "youth_lead.revoke", f"{group.slug} {pseudonym}")
+    audit.record(session, actor, "youth_lead.revoke", pseudonym, group=group.slug)
 
 
 def leads(session: Session, group_id: int) -> list[LeadLine]:
