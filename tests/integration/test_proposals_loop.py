@@ -110,8 +110,10 @@ def test_a_young_persons_question_goes_round_the_whole_loop(runtime, client, pho
     assert first.participant_id == proposer_id
     announced = runner.invoke(["polls", "announce", "oakfield-q1", "--yes"])
     assert announced.exit_code == 0, announced.output
+    assert "had the results first (proposed the question): 1" in announced.output
     group_results = _outbound(runtime, kind="results")
-    assert len(group_results) == 10
+    assert len(group_results) == 9  # everyone else; the proposer is not texted twice
+    assert proposer_id not in {m.participant_id for m in group_results}
     assert all(first.id < m.id and first.send_after <= m.send_after for m in group_results)
 
     # the held proposal was never sent to anyone, and made no poll

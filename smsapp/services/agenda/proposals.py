@@ -43,7 +43,7 @@ DEFAULT_OPTIONS = ("Yes", "No")
 CREDIT = "A group member's question"
 TEXT_LIMIT = 300
 KIND = "proposal"  # the texts about a proposal to its proposer
-RESULTS_KIND = "proposer-results"
+RESULTS_KIND = announce.PROPOSER_KIND
 
 THANKS = "Thanks for your question! A facilitator will look at it soon."
 HOW_TO_ASK = (

@@ -34,6 +34,10 @@ from smsapp.services.votes.tallying import latest_results
 from smsapp.sms.segments import count_segments
 
 KIND = "results"
+# The results a young person's proposed question sends its proposer first (services/agenda):
+# the group's results text then leaves them out, so nobody gets the same results twice.
+PROPOSER_KIND = "proposer-results"
+HEARD_FIRST = "had the results first (proposed the question)"
 TOP = 3
 UNITS = {"points": "pts", "approval": "votes", "plurality": "votes"}
 
@@ -154,8 +158,15 @@ def _took_part(session: Session, poll: Poll) -> list[Member]:
 def preview(runtime: Runtime, session: Session, poll: Poll) -> AnnouncePlan:
     text = results_text(session, poll, runtime.settings.small_count)
     recipients, excluded = [], Counter[str]()
+    heard_first = set(
+        session.scalars(
+            sa.select(OutboundMessage.participant_id).where(
+                OutboundMessage.poll_id == poll.id, OutboundMessage.kind == PROPOSER_KIND
+            )
+        )
+    )
     for member in _took_part(session, poll):
-        reason = exclusion_reason(member)
+        reason = HEARD_FIRST if member.id in heard_first else exclusion_reason(member)
         if reason is None:
             recipients.append(member)
         else:
