@@ -29,6 +29,15 @@ def _setup(runtime) -> None:
         make_participant(runtime, number)
 
 
+def test_a_number_in_a_question_is_never_stored_or_shown(runtime, phone) -> None:
+    _setup(runtime)
+    phone(SAM).replies("ASK can someone text me on 07911 123456 or sam@example.org")
+    [proposal] = _proposals(runtime)
+    assert proposal.text is not None
+    assert "123456" not in proposal.text and "sam@example.org" not in proposal.text
+    assert "[number]" in proposal.text
+
+
 def test_ask_alone_explains_and_stores_nothing(runtime, phone) -> None:
     _setup(runtime)
     assert phone(SAM).replies("ask") == [proposals.HOW_TO_ASK]

@@ -28,6 +28,7 @@ from smsapp.models import (
     Proposal,
     ProposalStatus,
 )
+from smsapp.privacy.redact import redact
 from smsapp.privacy.suppression import DEFAULT_THRESHOLD
 from smsapp.runtime import Runtime
 from smsapp.services import audit
@@ -161,7 +162,8 @@ def propose(
         code=_next_code(session, group.id),
         participant_id=participant.id,
         inbound_message_id=inbound.id,
-        text=None if held else question[:TEXT_LIMIT],
+        # A number or e-mail address in it never reaches a staff page or the group.
+        text=None if held else redact(question)[:TEXT_LIMIT],
         status=ProposalStatus.HELD if held else ProposalStatus.WAITING,
         created_at=utcnow(),
     )
