@@ -38,6 +38,25 @@ def test_a_number_in_a_question_is_never_stored_or_shown(runtime, phone) -> None
     assert "[number]" in proposal.text
 
 
+def test_without_consent_a_question_is_kindly_refused_and_not_stored(runtime, phone) -> None:
+    make_group(runtime)
+    make_participant(runtime, SAM, consent=False)
+    assert phone(SAM).replies("ASK can we have a disco") == [proposals.NEEDS_CONSENT]
+    assert _proposals(runtime) == []
+
+
+def test_a_proposers_texts_wait_for_the_end_of_quiet_hours(runtime, phone) -> None:
+    from datetime import UTC, datetime
+
+    _setup(runtime)
+    phone(SAM).replies("ASK can we have a disco")
+    night = datetime(2026, 3, 3, 22, 30, tzinfo=UTC)  # 22:30 in London, in quiet hours
+    with runtime.db.transaction() as s:
+        proposals.decline(runtime, s, "oakfield", "Q1", actor="test", now=night)
+    [told] = _texts(runtime, proposals.KIND)
+    assert told.deferred and told.send_after == datetime(2026, 3, 4, 8, 0, tzinfo=UTC)
+
+
 def test_ask_alone_explains_and_stores_nothing(runtime, phone) -> None:
     _setup(runtime)
     assert phone(SAM).replies("ask") == [proposals.HOW_TO_ASK]

@@ -33,6 +33,7 @@ from smsapp.privacy.suppression import DEFAULT_THRESHOLD
 from smsapp.runtime import Runtime
 from smsapp.services import audit
 from smsapp.services.outbox.rows import queue_texts
+from smsapp.services.people import consent
 from smsapp.services.people.group_policy import group_quiet_hours, send_time
 from smsapp.services.polls.definitions import PollError, poll_by_slug, save_definition
 from smsapp.services.polls.launch import LaunchPlan, LaunchResult, launch_poll, plan_launch
@@ -55,6 +56,11 @@ TOO_MANY = (
     "Thanks! You already have {n} questions waiting for a facilitator, so please wait until "
     "they have looked at those before you ask another."
 )
+NEEDS_CONSENT = (
+    "Sorry, we need a parent or carer's consent before you can suggest a question. "
+    "Please ask your group leader."
+)
+SIMULATED = "The pretend phone can't suggest questions: text ASK from a real phone to try it."
 NO_GROUP = "Sorry, you need to be in a group to suggest a question. Please ask your group leader."
 APPROVED_TEXT = "Good news: your question was approved and goes to your group soon."
 EDITED_TEXT = (
@@ -140,6 +146,9 @@ def propose(
     supportive reply goes instead); over the group's waiting limit nothing is stored."""
     if not question:
         return [HOW_TO_ASK]
+    # Someone we may not text could never hear what became of it: the one rule says who.
+    if consent.textable_reason(session, participant, kind=KIND) is not None:
+        return [SIMULATED if participant.simulated else NEEDS_CONSENT]
     group = proposer_group(session, participant)
     if group is None:
         return [NO_GROUP]
