@@ -49,6 +49,9 @@ def test_a_young_persons_question_goes_round_the_whole_loop(runtime, client, pho
 
     # the facilitator's queue: Q1's words, Q2 as "held" only
     log_in(runtime, client, "facilitator")
+    dashboard = client.get("/admin/").get_data(as_text=True)
+    waiting = dashboard.split('id="waiting-questions"')[1].split("</li>")[0]
+    assert ">1</span>" in waiting and "/admin/groups/oakfield/proposals" in waiting
     page = client.get("/admin/groups/oakfield/proposals").get_data(as_text=True)
     assert QUESTION in page and "Q2" in page and "held" in page
     assert "step dad" not in page and "drunk" not in page

@@ -525,3 +525,15 @@ def proposer_results_due(runtime: Runtime, *, now: datetime | None = None) -> li
                 )
             )
         )
+
+
+def waiting_by_group(session: Session) -> list[tuple[str, str, int]]:
+    """(group slug, group name, questions waiting) for every group with any, for the dashboard."""
+    rows = session.execute(
+        sa.select(Group.slug, Group.name, sa.func.count(Proposal.id))
+        .join(Proposal, Proposal.group_id == Group.id)
+        .where(Proposal.status == ProposalStatus.WAITING)
+        .group_by(Group.slug, Group.name)
+        .order_by(Group.name)
+    ).all()
+    return [(slug, name, int(n)) for slug, name, n in rows]
