@@ -134,9 +134,12 @@ def display_status(proposal_status: str, poll_status: str | None) -> str:
 
 def _next_code(session: Session, group_id: int) -> str:
     """Q1, Q2, …: one more than the highest so far (a withdrawal may have removed some)."""
-    codes = session.scalars(sa.select(Proposal.code).where(Proposal.group_id == group_id))
-    numbers = [int(code[1:]) for code in codes if code[1:].isdigit()]
-    return f"Q{max(numbers, default=0) + 1}"
+    highest = session.scalar(
+        sa.select(sa.func.max(sa.cast(sa.func.substr(Proposal.code, 2), sa.Integer))).where(
+            Proposal.group_id == group_id
+        )
+    )
+    return f"Q{int(highest or 0) + 1}"
 
 
 def propose(
