@@ -194,3 +194,19 @@ def test_withdrawal_takes_their_questions_and_ends_a_youth_lead_role(runtime, ph
     # the next code follows the highest left, with no clash
     assert phone(ALEX).replies("ASK a new one") == [proposals.THANKS]
     assert [r.code for r in _proposals(runtime)] == ["Q1", "Q2"]
+
+
+def test_help_tells_young_people_about_ask(runtime, phone) -> None:
+    _setup(runtime)
+    [help_text] = phone(SAM).replies("HELP")
+    assert "ASK" in help_text and "STOP" in help_text and "WITHDRAW" in help_text
+
+
+def test_options_are_checked() -> None:
+    import pytest
+
+    assert proposals.parse_options(None) == ("Yes", "No")
+    assert proposals.parse_options(" Zoo , Coast ") == ("Zoo", "Coast")
+    for bad in ("One", "a,A", ",".join(str(i) for i in range(10))):
+        with pytest.raises(proposals.ProposalError):
+            proposals.parse_options(bad)
