@@ -28,7 +28,7 @@ def _outbound(runtime, **where) -> list[OutboundMessage]:
         return list(s.scalars(stmt))
 
 
-def test_a_young_persons_question_goes_round_the_whole_loop(runtime, client, phone, runner):
+def test_a_young_persons_question_goes_round_the_whole_loop(runtime, app, client, phone, runner):
     make_group(runtime)
     kids = []
     for i, number in enumerate(PHONES):
@@ -47,6 +47,11 @@ def test_a_young_persons_question_goes_round_the_whole_loop(runtime, client, pho
     assert rows["Q1"].status == ProposalStatus.WAITING and rows["Q1"].text == QUESTION
     assert rows["Q2"].status == ProposalStatus.HELD and rows["Q2"].text is None
 
+    # only the safeguarding role reads its words, in the inbox, like any flagged text
+    lead = app.test_client()
+    log_in(runtime, lead, "safeguarding")
+    assert "step dad" in lead.get("/admin/safeguarding/").get_data(as_text=True)
+
     # the facilitator's queue: Q1's words, Q2 as "held" only
     log_in(runtime, client, "facilitator")
     dashboard = client.get("/admin/").get_data(as_text=True)
@@ -56,6 +61,7 @@ def test_a_young_persons_question_goes_round_the_whole_loop(runtime, client, pho
     assert QUESTION in page and "Q2" in page and "held" in page
     assert "step dad" not in page and "drunk" not in page
     assert 'id="proposal-Q2"' not in page  # no approve/decline form for it
+    assert "step dad" not in client.get("/admin/messages").get_data(as_text=True)
     listed = runner.invoke(["proposals", "list", "oakfield"]).output.splitlines()
     assert listed[0].startswith("Q1\twaiting\t" + QUESTION)
     assert listed[1] == "Q2\theld\t" and all("step dad" not in line for line in listed)
