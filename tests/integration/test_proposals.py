@@ -45,6 +45,16 @@ def test_without_consent_a_question_is_kindly_refused_and_not_stored(runtime, ph
     assert _proposals(runtime) == []
 
 
+def test_after_a_disclosure_the_supportive_reply_stands_alone(runtime, phone) -> None:
+    from smsapp.config import Settings
+
+    make_group(runtime)
+    make_participant(runtime, SAM, consent=False)
+    make_participant(runtime, ALEX, group=None)
+    for number in (SAM, ALEX):  # no consent; no group: still only the supportive reply
+        assert phone(number).replies("ASK why does he hit me") == [Settings.support_reply]
+
+
 def test_a_proposers_texts_wait_for_the_end_of_quiet_hours(runtime, phone) -> None:
     from datetime import UTC, datetime
 

@@ -147,28 +147,32 @@ def propose(
 ) -> list[str]:
     """Store an ASK and return the reply. A flagged text is held (no words kept, no thanks: the
     supportive reply goes instead); over the group's waiting limit nothing is stored."""
+    held = bool(inbound.flagged)
     if not question:
         return [HOW_TO_ASK]
-    # Someone we may not text could never hear what became of it: the one rule says who.
-    if consent.textable_reason(session, participant, kind=KIND) is not None:
+    # After a disclosure the supportive reply stands alone: nothing else is said (held).
+    if not held and consent.textable_reason(session, participant, kind=KIND) is not None:
+        # Someone we may not text could never hear what became of it: the one rule says who.
         return [SIMULATED if participant.simulated else NEEDS_CONSENT]
     group = proposer_group(session, participant)
     if group is None:
-        return [NO_GROUP]
+        return [] if held else [NO_GROUP]
+    if not held:
+        waiting = int(
+            session.scalar(
+                sa.select(sa.func.count())
+                .select_from(Proposal)
+                .where(
+                    Proposal.participant_id == participant.id,
+                    Proposal.status == ProposalStatus.WAITING,
+                )
+            )
+            or 0
+        )
+        if waiting >= waiting_limit(group):
+            return [TOO_MANY.format(n=waiting)]
     # One proposal at a time per group, so codes count up without gaps or clashes.
     session.scalar(for_update(sa.select(Group.id).where(Group.id == group.id), session))
-    held = bool(inbound.flagged)
-    if not held:
-        waiting = session.scalar(
-            sa.select(sa.func.count())
-            .select_from(Proposal)
-            .where(
-                Proposal.participant_id == participant.id,
-                Proposal.status == ProposalStatus.WAITING,
-            )
-        )
-        if int(waiting or 0) >= waiting_limit(group):
-            return [TOO_MANY.format(n=int(waiting or 0))]
     proposal = Proposal(
         group_id=group.id,
         code=_next_code(session, group.id),
