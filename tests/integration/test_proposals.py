@@ -220,3 +220,25 @@ def test_options_are_checked() -> None:
     for bad in ("One", "a,A", ",".join(str(i) for i in range(10))):
         with pytest.raises(proposals.ProposalError):
             proposals.parse_options(bad)
+
+
+def test_a_lost_proposer_results_job_is_found_by_the_clock_and_sent_once(runtime, phone, runner):
+    from datetime import timedelta
+
+    from smsapp.db import utcnow
+
+    _setup(runtime)
+    phone(SAM).replies("ASK shall we do a quiz?")
+    assert runner.invoke(["proposals", "approve", "oakfield", "Q1", "--yes"]).exit_code == 0
+    runtime.pending_jobs.clear()
+    assert runner.invoke(["polls", "close", "oakfield-q1"]).exit_code == 0
+    assert any(job == "jobs.agenda.results_to_proposer" for job, _, _ in runtime.pending_jobs)
+    runtime.pending_jobs.clear()  # the queue lost it
+    assert proposals.proposer_results_due(runtime) == []  # the job normally does it first
+    later = utcnow() + timedelta(minutes=3)
+    [poll_id] = proposals.proposer_results_due(runtime, now=later)
+    assert proposals.send_results_to_proposer(runtime, poll_id) is True
+    assert proposals.send_results_to_proposer(runtime, poll_id) is False  # once only
+    assert proposals.proposer_results_due(runtime, now=later) == []
+    [first] = _texts(runtime, proposals.RESULTS_KIND)
+    assert "you hear first" in first.body
