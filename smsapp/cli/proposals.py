@@ -56,16 +56,17 @@ def proposals_approve(
 ) -> None:
     """Make a proposal a quick poll to GROUP, credited "a group member's question", and launch it
     (recipients, segments and cost shown first, as for any launch)."""
-    from smsapp.services.agenda import proposals
+    from smsapp.services.agenda import moderation
+    from smsapp.services.agenda.proposals import ProposalError
     from smsapp.services.outbox.sending import try_kick_senders
     from smsapp.services.polls.definitions import PollError
 
     rt = runtime()
-    errors = (proposals.ProposalError, PollError)
+    errors = (ProposalError, PollError)
     if for_youth_lead:
         try:
             with rt.db.transaction() as s:
-                done = proposals.approve(
+                done = moderation.approve(
                     rt, s, group, code, actor="cli", text=text, options=options
                 )
         except errors as exc:
@@ -79,7 +80,7 @@ def proposals_approve(
         return
     try:
         with rt.db.transaction() as s:
-            plan = proposals.preview_approval(
+            plan = moderation.preview_approval(
                 rt, s, group, code, actor="cli", text=text, options=options
             )
     except errors as exc:
@@ -93,7 +94,7 @@ def proposals_approve(
         return
     try:
         with rt.db.transaction() as s:
-            done, result = proposals.approve_and_launch(
+            done, result = moderation.approve_and_launch(
                 rt, s, group, code, actor="cli", text=text, options=options
             )
     except errors as exc:
@@ -112,14 +113,15 @@ def proposals_approve(
 @click.option("--reason", default=None, help="A note for staff; the proposer gets a kind reply.")
 def proposals_decline(group: str, code: str, reason: str | None) -> None:
     """Decline a proposal: the proposer gets a kind reply (never the reason)."""
-    from smsapp.services.agenda import proposals
+    from smsapp.services.agenda import moderation
+    from smsapp.services.agenda.proposals import ProposalError
     from smsapp.services.outbox.sending import try_kick_senders
 
     rt = runtime()
     try:
         with rt.db.transaction() as s:
-            proposals.decline(rt, s, group, code, actor="cli", reason=reason)
-    except proposals.ProposalError as exc:
+            moderation.decline(rt, s, group, code, actor="cli", reason=reason)
+    except ProposalError as exc:
         fail(str(exc))
     try_kick_senders(rt)
     click.echo(f"Declined {code.upper()}; the proposer gets a kind reply.")

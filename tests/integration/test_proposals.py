@@ -6,7 +6,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from smsapp.models import Group, OutboundMessage, Poll, PollStatus, Proposal, ProposalStatus
-from smsapp.services.agenda import proposals
+from smsapp.services.agenda import moderation, proposals
+from smsapp.services.agenda.proposals import ProposalError
 from smsapp.services.polls.definitions import load_definition
 from tests.support.factories import make_group, make_participant
 
@@ -62,7 +63,7 @@ def test_a_proposers_texts_wait_for_the_end_of_quiet_hours(runtime, phone) -> No
     phone(SAM).replies("ASK can we have a disco")
     night = datetime(2026, 3, 3, 22, 30, tzinfo=UTC)  # 22:30 in London, in quiet hours
     with runtime.db.transaction() as s:
-        proposals.decline(runtime, s, "oakfield", "Q1", actor="test", now=night)
+        moderation.decline(runtime, s, "oakfield", "Q1", actor="test", now=night)
     [told] = _texts(runtime, proposals.KIND)
     assert told.deferred and told.send_after == datetime(2026, 3, 4, 8, 0, tzinfo=UTC)
 
@@ -131,7 +132,7 @@ def test_cli_lists_approves_after_a_preview_and_declines(runtime, phone, runner)
         question = load_definition(poll).questions[0]
     assert [o.label for o in question.options] == ["Yes", "No"]
     [told] = _texts(runtime, proposals.KIND)
-    assert told.body == proposals.APPROVED_TEXT  # not edited: no "edited"
+    assert told.body == moderation.APPROVED_TEXT  # not edited: no "edited"
     again = runner.invoke(["proposals", "approve", "oakfield", "Q1", "--yes"])
     assert again.exit_code != 0 and "already approved" in again.output
 
@@ -157,7 +158,7 @@ def test_cli_lists_approves_after_a_preview_and_declines(runtime, phone, runner)
     )
     assert declined.exit_code == 0, declined.output
     replies = [m.body for m in _texts(runtime, proposals.KIND)]
-    assert proposals.DECLINED_TEXT in replies and not any("snacks" in r for r in replies)
+    assert moderation.DECLINED_TEXT in replies and not any("snacks" in r for r in replies)
     assert [
         line.split("\t")[:2]
         for line in runner.invoke(["proposals", "list", "oakfield"]).output.splitlines()
@@ -215,11 +216,11 @@ def test_help_tells_young_people_about_ask(runtime, phone) -> None:
 def test_options_are_checked() -> None:
     import pytest
 
-    assert proposals.parse_options(None) == ("Yes", "No")
-    assert proposals.parse_options(" Zoo , Coast ") == ("Zoo", "Coast")
+    assert moderation.parse_options(None) == ("Yes", "No")
+    assert moderation.parse_options(" Zoo , Coast ") == ("Zoo", "Coast")
     for bad in ("One", "a,A", ",".join(str(i) for i in range(10))):
-        with pytest.raises(proposals.ProposalError):
-            proposals.parse_options(bad)
+        with pytest.raises(ProposalError):
+            moderation.parse_options(bad)
 
 
 def test_a_lost_proposer_results_job_is_found_by_the_clock_and_sent_once(runtime, phone, runner):

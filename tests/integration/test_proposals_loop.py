@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from smsapp import queue
 from smsapp.models import AuditEvent, OutboundMessage, Poll, Proposal, ProposalStatus
-from smsapp.services.agenda import proposals
+from smsapp.services.agenda import moderation, proposals
 from tests.support.factories import make_group, make_participant
 from tests.support.staff import csrf_token, log_in
 
@@ -98,7 +98,7 @@ def test_a_young_persons_question_goes_round_the_whole_loop(runtime, app, client
     assert "edited" in told.body and EDITED in told.body
     invitations = _outbound(runtime, kind="invitation")
     assert len(invitations) == 10
-    assert all(proposals.CREDIT in m.body for m in invitations)  # credited, never a name
+    assert all(moderation.CREDIT in m.body for m in invitations)  # credited, never a name
     assert not any("Kid0" in m.body.replace("Hi Kid0", "") for m in invitations)
 
     # 4. the group answers, the poll closes, the proposer hears first ----------------------

@@ -1,6 +1,6 @@
-"""Questions young people propose by texting ASK: the moderation queue, approval into a quick
-poll to the proposer's group (credited "a group member's question", never a name or number),
-decline with a kind reply, and the results to the proposer first when the poll closes.
+"""Questions young people propose by texting ASK: storing them (or holding them), the queue and
+the group's record of what became of each, and the results to the proposer first when their quick
+poll closes. Approving and declining are agenda/moderation.py.
 
 A proposal the safeguarding screen flags is "held": it is stored without its words (they stay in
 the flagged text, which only the safeguarding role reads), listed by code and status only, and
@@ -16,7 +16,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from smsapp.conversation.validation import parse_poll
 from smsapp.db import for_update, utcnow
 from smsapp.models import (
     Group,
@@ -35,14 +34,10 @@ from smsapp.services import audit
 from smsapp.services.outbox.rows import queue_texts
 from smsapp.services.people import consent
 from smsapp.services.people.group_policy import group_quiet_hours, send_time
-from smsapp.services.polls.definitions import PollError, poll_by_slug, save_definition
-from smsapp.services.polls.launch import LaunchPlan, LaunchResult, launch_poll, plan_launch
+from smsapp.services.polls.definitions import PollError
 from smsapp.services.votes import announce, tallying
 
 DEFAULT_WAITING_LIMIT = 3  # a group setting: settings["proposal_limit"]
-DEFAULT_CLOSES = "3d"  # a group setting: settings["proposal_closes"]
-DEFAULT_OPTIONS = ("Yes", "No")
-CREDIT = "A group member's question"
 TEXT_LIMIT = 300
 KIND = "proposal"  # the texts about a proposal to its proposer
 RESULTS_KIND = announce.PROPOSER_KIND
@@ -62,15 +57,6 @@ NEEDS_CONSENT = (
 )
 SIMULATED = "The pretend phone can't suggest questions: text ASK from a real phone to try it."
 NO_GROUP = "Sorry, you need to be in a group to suggest a question. Please ask your group leader."
-APPROVED_TEXT = "Good news: your question was approved and goes to your group soon."
-EDITED_TEXT = (
-    "Good news: your question was approved. A facilitator edited it a little, so it goes to "
-    "your group as: {text}"
-)
-DECLINED_TEXT = (
-    "Thanks for your question. The facilitators decided not to send this one to the group, "
-    "but please keep your ideas coming!"
-)
 FIRST_RESULTS = 'Your question "{question}" has closed, and you hear first. {results}'
 
 
@@ -194,14 +180,14 @@ def propose(
     return [] if held else [THANKS]
 
 
-def _require_group(session: Session, group_slug: str) -> Group:
+def require_group(session: Session, group_slug: str) -> Group:
     group = session.scalar(sa.select(Group).where(Group.slug == group_slug))
     if group is None:
         raise ProposalError(f"no group called {group_slug!r}")
     return group
 
 
-def _require(session: Session, group: Group, code: str) -> Proposal:
+def require_waiting(session: Session, group: Group, code: str) -> Proposal:
     proposal = session.scalar(
         for_update(
             sa.select(Proposal).where(
@@ -224,7 +210,7 @@ def _require(session: Session, group: Group, code: str) -> Proposal:
 
 def list_proposals(session: Session, group_slug: str) -> list[ProposalLine]:
     """Every proposal of a group, oldest first; a held one without its words."""
-    group = _require_group(session, group_slug)
+    group = require_group(session, group_slug)
     rows = session.execute(
         sa.select(Proposal, Poll.slug, Poll.status)
         .outerjoin(Poll, Poll.id == Proposal.poll_id)
@@ -242,179 +228,6 @@ def list_proposals(session: Session, group_slug: str) -> list[ProposalLine]:
         )
         for p, slug, poll_status in rows
     ]
-
-
-def parse_options(text: str | None) -> tuple[str, ...]:
-    """ "Yes,No" -> ("Yes", "No"); at least two, at most nine distinct options."""
-    if text is None or not text.strip():
-        return DEFAULT_OPTIONS
-    options = tuple(o.strip() for o in text.split(",") if o.strip())
-    if not 2 <= len(options) <= 9:
-        raise ProposalError("give between 2 and 9 options, separated by commas, e.g. Yes,No")
-    if len({o.casefold() for o in options}) != len(options):
-        raise ProposalError("each option must be different")
-    return options
-
-
-def _quick_poll_slug(session: Session, group: Group, proposal: Proposal) -> str:
-    base = f"{group.slug}-{proposal.code.lower()}"[:76]
-    slug, n = base, 1
-    while poll_by_slug(session, slug) is not None:
-        n += 1
-        slug = f"{base}-{n}"
-    return slug
-
-
-@dataclass(frozen=True)
-class Approved:
-    code: str
-    poll_slug: str
-    text: str
-    edited: bool
-
-
-def approve(
-    runtime: Runtime,
-    session: Session,
-    group_slug: str,
-    code: str,
-    *,
-    actor: str,
-    text: str | None = None,
-    options: str | None = None,
-    now: datetime | None = None,
-) -> Approved:
-    """Make a waiting proposal a draft quick poll to its group and tell the proposer (that it was
-    edited, when it was). Launching it is the launch use case's job (approve_and_launch, the
-    launch page, or a youth lead's SEND)."""
-    now = now or utcnow()
-    group = _require_group(session, group_slug)
-    proposal = _require(session, group, code)
-    original = proposal.text or ""
-    final = " ".join((text if text is not None else original).split())
-    if not final:
-        raise ProposalError("the question cannot be empty")
-    if len(final) > TEXT_LIMIT:
-        raise ProposalError(f"the question can be at most {TEXT_LIMIT} characters")
-    edited = final != " ".join(original.split())
-    slug = _quick_poll_slug(session, group, proposal)
-    data = {
-        "slug": slug,
-        "title": CREDIT,
-        "group": group.slug,
-        "closes": group_setting(group, "proposal_closes", DEFAULT_CLOSES),
-        "intro": f"{CREDIT}:",
-        "questions": [
-            {"key": "answer", "kind": "choice", "prompt": final, "options": parse_options(options)}
-        ],
-    }
-    try:
-        defn = parse_poll(data)
-    except ValueError as exc:
-        raise ProposalError(f"the quick poll is not valid: {exc}") from exc
-    poll = save_definition(session, defn, actor=actor).poll
-    proposal.status = ProposalStatus.APPROVED
-    proposal.poll_id = poll.id
-    proposal.edited = edited
-    proposal.moderated_by, proposal.moderated_at = actor, now
-    if edited:
-        proposal.text = final
-    _tell_proposer(
-        runtime, session, proposal, EDITED_TEXT.format(text=final) if edited else APPROVED_TEXT, now
-    )
-    audit.record(
-        session,
-        actor,
-        "proposal.approve",
-        f"{group.slug} {proposal.code}",
-        poll=slug,
-        edited=edited,
-    )
-    return Approved(proposal.code, slug, final, edited)
-
-
-def decline(
-    runtime: Runtime,
-    session: Session,
-    group_slug: str,
-    code: str,
-    *,
-    actor: str,
-    reason: str | None = None,
-    now: datetime | None = None,
-) -> None:
-    """Decline a waiting proposal: the proposer gets a kind reply; the reason is for staff only."""
-    now = now or utcnow()
-    group = _require_group(session, group_slug)
-    proposal = _require(session, group, code)
-    proposal.status = ProposalStatus.DECLINED
-    proposal.moderated_by, proposal.moderated_at = actor, now
-    proposal.reason = (reason or "").strip()[:500] or None
-    _tell_proposer(runtime, session, proposal, DECLINED_TEXT, now)
-    audit.record(session, actor, "proposal.decline", f"{group.slug} {proposal.code}")
-
-
-def _tell_proposer(
-    runtime: Runtime, session: Session, proposal: Proposal, body: str, now: datetime
-) -> None:
-    """Queue a text to the proposer; quiet hours move it, and the send path's consent rule
-    (consent.text_gate) decides at the last moment whether it may go."""
-    if proposal.participant_id is None:
-        return  # withdrawn since: nobody to tell
-    send_after, deferred = send_time(
-        now, group_quiet_hours(session, proposal.group_id), runtime.settings.timezone
-    )
-    queue_texts(
-        session,
-        participant_id=proposal.participant_id,
-        poll_id=proposal.poll_id,
-        conversation_id=None,
-        kind=KIND,
-        texts=[body],
-        backend=runtime.settings.sms_backend,
-        send_after=send_after,
-        deferred=deferred,
-    )
-
-
-def preview_approval(
-    runtime: Runtime,
-    session: Session,
-    group_slug: str,
-    code: str,
-    *,
-    actor: str,
-    text: str | None = None,
-    options: str | None = None,
-) -> LaunchPlan:
-    """What approving and launching would do, computed inside a savepoint that is rolled back:
-    nothing changes. ProposalError or PollError when it cannot be done."""
-    nested = session.begin_nested()
-    try:
-        approved = approve(
-            runtime, session, group_slug, code, actor=actor, text=text, options=options
-        )
-        poll = poll_by_slug(session, approved.poll_slug)
-        assert poll is not None
-        return plan_launch(runtime, session, poll)
-    finally:
-        nested.rollback()
-
-
-def approve_and_launch(
-    runtime: Runtime,
-    session: Session,
-    group_slug: str,
-    code: str,
-    *,
-    actor: str,
-    text: str | None = None,
-    options: str | None = None,
-) -> tuple[Approved, LaunchResult]:
-    """Approve and launch through the one launch use case, in the caller's transaction: a launch
-    that is refused (nobody can be texted) raises PollError and the caller rolls back both."""
-    approved = approve(runtime, session, group_slug, code, actor=actor, text=text, options=options)
-    return approved, launch_poll(runtime, session, approved.poll_slug, actor=actor)
 
 
 def oldest_unlaunched(session: Session, group_id: int) -> tuple[Proposal, Poll] | None:

@@ -11,7 +11,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from smsapp.models import Group, GroupMembership, Participant, ParticipantStatus
-from smsapp.services.agenda import proposals, youth_leads
+from smsapp.services.agenda import moderation, proposals, youth_leads
 from smsapp.services.outbox.sending import try_kick_senders
 from smsapp.services.people import consent
 from smsapp.services.people.groups import group_by_slug
@@ -58,7 +58,7 @@ def group_proposals(slug: str) -> ResponseReturnValue:
         leads=youth_leads.leads(s, group.id),
         members=members,
         methods=consent.FORM_METHODS,
-        default_options=",".join(proposals.DEFAULT_OPTIONS),
+        default_options=",".join(moderation.DEFAULT_OPTIONS),
     )
 
 
@@ -69,7 +69,7 @@ def group_proposal_approve(slug: str, code: str) -> ResponseReturnValue:
     then = request.form.get("then", "launch")
     try:
         with request_transaction() as s:
-            done = proposals.approve(
+            done = moderation.approve(
                 runtime(),
                 s,
                 slug,
@@ -96,7 +96,7 @@ def group_proposal_decline(slug: str, code: str) -> ResponseReturnValue:
     _group_or_404(slug)
     try:
         with request_transaction() as s:
-            proposals.decline(
+            moderation.decline(
                 runtime(),
                 s,
                 slug,
