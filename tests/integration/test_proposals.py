@@ -89,8 +89,28 @@ def test_the_waiting_limit_is_a_group_setting_and_kindly_refused(runtime, phone)
         group.settings = {**group.settings, "proposal_limit": 1}
     alex = phone(ALEX)
     assert alex.replies("ASK can we have a quiz night") == [proposals.THANKS]
-    assert "1 questions waiting" in alex.replies("ASK and a disco")[0]
+    assert "1 question waiting" in alex.replies("ASK and a disco")[0]
     assert len(_proposals(runtime)) == 4
+
+
+def test_facilitators_set_the_limit_on_the_page(runtime, client, phone) -> None:
+    from tests.support.staff import csrf_token, log_in
+
+    _setup(runtime)
+    log_in(runtime, client, "facilitator")
+    token = csrf_token(client, "/admin/groups/oakfield/proposals")
+    url = "/admin/groups/oakfield/proposals/limit"
+    bad = client.post(url, data={"csrf_token": token, "limit": "0"}, follow_redirects=True)
+    assert "a number from 1 to 20" in bad.get_data(as_text=True)
+    client.post(url, data={"csrf_token": token, "limit": "1"})
+    sam = phone(SAM)
+    assert sam.replies("ASK first idea") == [proposals.THANKS]
+    assert "1 question waiting" in sam.replies("ASK second idea")[0]
+    with runtime.db.transaction() as s:
+        from smsapp.models import AuditEvent
+
+        event = s.scalar(sa.select(AuditEvent).where(AuditEvent.action == "proposal.limit"))
+        assert event is not None and event.details == {"limit": 1}
 
 
 def test_stop_still_wins_and_an_opted_out_ask_is_ignored(runtime, phone) -> None:

@@ -79,6 +79,7 @@ DECIDED = {
     "admin.group_proposals": PEOPLE,
     "admin.group_proposal_approve": PEOPLE,
     "admin.group_proposal_decline": PEOPLE,
+    "admin.group_proposal_limit": PEOPLE,
     "admin.group_youth_lead_appoint": PEOPLE,
     "admin.group_youth_lead_change": PEOPLE,
     "admin.audit_log": {"admin"},

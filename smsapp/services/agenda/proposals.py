@@ -48,8 +48,8 @@ HOW_TO_ASK = (
     "e.g. ASK should we visit the science museum?"
 )
 TOO_MANY = (
-    "Thanks! You already have {n} questions waiting for a facilitator, so please wait until "
-    "they have looked at those before you ask another."
+    "Thanks! You already have {n} waiting for a facilitator, so please wait until they have "
+    "looked at {them} before you ask another."
 )
 NEEDS_CONSENT = (
     "Sorry, we need a parent or carer's consent before you can suggest a question. "
@@ -96,6 +96,21 @@ def group_setting(group: Group, name: str, default: Any) -> Any:
 def waiting_limit(group: Group) -> int:
     value = group_setting(group, "proposal_limit", DEFAULT_WAITING_LIMIT)
     return value if isinstance(value, int) and value >= 0 else DEFAULT_WAITING_LIMIT
+
+
+LIMIT_RANGE = range(1, 21)
+
+
+def set_waiting_limit(session: Session, group_slug: str, limit: int, *, actor: str) -> None:
+    """The group's setting: how many questions each member may have waiting (1 to 20)."""
+    if limit not in LIMIT_RANGE:
+        raise ProposalError(
+            f"questions waiting per member: a number from {LIMIT_RANGE.start} to "
+            f"{LIMIT_RANGE.stop - 1}"
+        )
+    group = require_group(session, group_slug)
+    group.settings = {**(group.settings or {}), "proposal_limit": limit}
+    audit.record(session, actor, "proposal.limit", group.slug, limit=limit)
 
 
 def proposer_group(session: Session, participant: Participant) -> Group | None:
@@ -156,7 +171,12 @@ def propose(
             or 0
         )
         if waiting >= waiting_limit(group):
-            return [TOO_MANY.format(n=waiting)]
+            many = waiting != 1
+            return [
+                TOO_MANY.format(
+                    n=f"{waiting} question{'s' if many else ''}", them="those" if many else "it"
+                )
+            ]
     # One proposal at a time per group, so codes count up without gaps or clashes.
     session.scalar(for_update(sa.select(Group.id).where(Group.id == group.id), session))
     proposal = Proposal(

@@ -112,6 +112,22 @@ def group_proposal_decline(slug: str, code: str) -> ResponseReturnValue:
     return _back(slug)
 
 
+@bp.post("/groups/<slug>/proposals/limit")
+@roles_required(*PEOPLE)
+def group_proposal_limit(slug: str) -> ResponseReturnValue:
+    _group_or_404(slug)
+    raw = (request.form.get("limit") or "").strip()
+    try:
+        with request_transaction() as s:
+            limit = int(raw) if raw.isdigit() else 0
+            proposals.set_waiting_limit(s, slug, limit, actor=current_user.email)
+    except proposals.ProposalError as exc:
+        flash(f"Not changed: {exc}")
+        return _back(slug)
+    flash(f"Each member can now have {limit} question{'' if limit == 1 else 's'} waiting.")
+    return _back(slug)
+
+
 @bp.post("/groups/<slug>/youth-leads")
 @roles_required(*PEOPLE)
 def group_youth_lead_appoint(slug: str) -> ResponseReturnValue:
