@@ -104,7 +104,7 @@ def step_appoint_and_revoke_a_youth_lead(page: Any, base_url: str, shoot: Any) -
     from playwright.sync_api import expect
 
     page.goto(base_url + "/admin/groups/oakfield/proposals")
-    page.get_by_label("Member").select_option(index=0)
+    page.get_by_label("Member", exact=True).select_option(index=0)
     page.get_by_label("Who agreed to the role").fill("Ali and Jo Smith (mother)")
     page.get_by_label("How", exact=True).select_option("paper form")
     page.get_by_role("button", name="Make youth lead").click()
