@@ -108,8 +108,11 @@ def test_a_young_persons_question_goes_round_the_whole_loop(runtime, app, client
         replies = kid.replies(answer)
         assert replies, answer
     runtime.pending_jobs.clear()
-    closed = runner.invoke(["polls", "close", "oakfield-q1"])
-    assert closed.exit_code == 0, closed.output
+    closed = client.post(
+        "/admin/polls/oakfield-q1/close",
+        data={"csrf_token": csrf_token(client, "/admin/polls/oakfield-q1/close"), "confirm": "yes"},
+    )
+    assert closed.status_code == 302
     ran = queue.run_pending(runtime)
     assert "jobs.agenda.results_to_proposer" in ran
     [first] = _outbound(runtime, kind=proposals.RESULTS_KIND)
@@ -117,9 +120,16 @@ def test_a_young_persons_question_goes_round_the_whole_loop(runtime, app, client
     with runtime.db.transaction() as s:
         proposer_id = s.scalar(sa.select(Proposal.participant_id).where(Proposal.code == "Q1"))
     assert first.participant_id == proposer_id
-    announced = runner.invoke(["polls", "announce", "oakfield-q1", "--yes"])
-    assert announced.exit_code == 0, announced.output
-    assert "had the results first (proposed the question): 1" in announced.output
+    preview = client.get("/admin/polls/oakfield-q1/announce").get_data(as_text=True)
+    assert "had the results first (proposed the question)" in preview
+    announced = client.post(
+        "/admin/polls/oakfield-q1/announce",
+        data={
+            "csrf_token": csrf_token(client, "/admin/polls/oakfield-q1/announce"),
+            "confirm": "yes",
+        },
+    )
+    assert announced.status_code == 302
     group_results = _outbound(runtime, kind="results")
     assert len(group_results) == 9  # everyone else; the proposer is not texted twice
     assert proposer_id not in {m.participant_id for m in group_results}
