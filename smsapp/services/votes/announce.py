@@ -88,7 +88,9 @@ class AnnouncePlan:
         return lines
 
 
-def _question_line(question: Question, run: TallyRun, many: bool, k: int) -> str:
+def question_line(question: Question, run: TallyRun, many: bool, k: int) -> str:
+    """One count's top places in words ("1 Apples (7 votes), 2 Bananas (fewer than 5)"): the
+    results text and the group's record page (services/record) say a result the same way."""
     labels = {o.code: o.label for o in question.options}
     order = list(run.result.get("order", []))[:TOP]
     scores = run.result.get("scores", {})
@@ -133,7 +135,7 @@ def headline_lines(session: Session, poll: Poll, k: int = DEFAULT_THRESHOLD) -> 
             f"poll {poll.slug!r} has no final count yet (smsapp polls tally {poll.slug})"
         )
     many = len(questions) > 1
-    lines = [_question_line(q, final[q.key], many, k) for q in questions]
+    lines = [question_line(q, final[q.key], many, k) for q in questions]
     if min(run.ballots for run in final.values()) < k:
         lines.append(f"Fewer than {k} people voted, so we're sharing the order only.")
     return lines
