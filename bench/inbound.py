@@ -1,7 +1,7 @@
 """Benchmark: signed inbound texts per second through gunicorn + smsapp on PostgreSQL, and p50/p99
 latency at a fixed rate, against two ceilings served the same way (bench/ceiling_app.py).
 
-Usage: .venv/bin/python bench/inbound.py [--scenario known|unknown|stop-start] [--quick]
+Usage: .venv/bin/python bench/inbound.py [--scenario known|unknown|stop-start|ask] [--quick]
        [--models sync,gthread,gevent|gthread:2x8,...] [--apps bare,commit,smsapp]
        [--concurrency 64] [--rate 500] [--duration SECONDS] [--participants N]
 Needs PostgreSQL at 127.0.0.1:5432 (user postgres); creates and drops smsapp_bench_<pid>.
@@ -147,6 +147,23 @@ def conversation_params(phones: Any, k: int) -> dict[str, str]:
     return form(phones[k % len(phones)], "ABC"[k % 3].lower())
 
 
+def ask_setup(runtime: Any, count: int) -> Any:
+    """Consenting participants in one group with no waiting limit, so every ASK is stored: the
+    heaviest proposal path (screened, the group row locked for the code, a row and an audit)."""
+    from smsapp.models import GroupMembership, Participant
+    from smsapp.services.people.groups import create_group
+
+    phones = create_participants(runtime, count)
+    with runtime.db.transaction() as session:
+        group = create_group(session, "bench", "Bench")
+        group.settings = {"proposal_limit": 10**9}
+        session.flush()
+        for pid in session.scalars(sa.select(Participant.id)):
+            session.add(GroupMembership(group_id=group.id, participant_id=pid))
+        session.execute(sa.update(Participant).values(consent_at=sa.func.now()))
+    return phones
+
+
 SCENARIOS = {
     s.name: s
     for s in (
@@ -169,6 +186,12 @@ SCENARIOS = {
             lambda phones, k: form(
                 phones[k % len(phones)], "STOP" if (k // len(phones)) % 2 == 0 else "START"
             ),
+        ),
+        Scenario(
+            "ask",
+            "every text proposes a question (ASK), all to one group",
+            ask_setup,
+            lambda phones, k: form(phones[k % len(phones)], f"ASK could we try idea {k}?"),
         ),
         Scenario(
             "conversation",

@@ -90,7 +90,8 @@ class Settings:
     service_name: str = "smsapp"
     help_text: str = (
         "This is {service}, texts for your youth group. Reply STOP to stop all texts, "
-        "LEAVE to leave a poll, WITHDRAW to remove your data. Questions? Ask your group leader."
+        "LEAVE to leave a poll, WITHDRAW to remove your data, ASK and a question to suggest one "
+        "for your group. Questions? Ask your group leader."
     )
     # Safeguarding and privacy (docs/safeguarding.md).
     smtp_host: str | None = None

@@ -17,7 +17,7 @@ from alembic import op
 import smsapp.db
 
 revision = "0008"
-down_revision = "0006"  # the lead re-chains 0007 -> 0008 -> 0009 at merge
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

@@ -12,6 +12,7 @@ from smsapp.cli import (  # noqa: F401  (importing registers the commands)
     participants,
     polls,
     processes,
+    proposals,
     retention,
     tally,
     users,

@@ -13,10 +13,14 @@ from smsapp.conversation.normalise import clean, fold
 OPT_OUT = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"})
 OPT_IN = frozenset({"START", "UNSTOP"})
 HELP = frozenset({"HELP", "INFO"})
-SERVICE = frozenset({"JOIN", "LEAVE", "SKIP", "WITHDRAW"})
+SERVICE = frozenset({"JOIN", "LEAVE", "SKIP", "WITHDRAW", "ASK", "SEND"})
 RESERVED = OPT_OUT | OPT_IN | HELP | {"YES"} | SERVICE
 
 _WORD = re.compile(r"[a-z]+")
+# ASK and a question; the words that may separate them: "ASK: …", "ask - …", "Ask, …".
+_ASK = re.compile(r"^\s*ask(?:\s*[:,.\-]\s*|\s+)(?P<question>\S.*)$", re.IGNORECASE | re.DOTALL)
+SEND_RESULTS = "SEND RESULTS"
+ASK_LIMIT = 300  # characters of a proposed question kept; longer ones are cut
 
 
 def command_word(text: str) -> str | None:
@@ -38,4 +42,34 @@ def command_word(text: str) -> str | None:
         joined = "".join(words).upper()
         if joined in OPT_OUT or joined in OPT_IN:
             return joined
+    return None
+
+
+def agenda_command(text: str) -> tuple[str, str] | None:
+    """A young person's agenda command: ("ASK", question), ("ASK", "") for ASK alone,
+    ("SEND", "") or (SEND_RESULTS, ""), else None.
+
+    ASK takes everything after it as the question, so "ask the council" inside a text answer is
+    a proposal too: ASK is a reserved word. SEND is a command only alone or as "SEND RESULTS"
+    (also "send result", "send the results"), so a sentence starting with "send" still reaches
+    the poll.
+    """
+    cleaned = clean(text)
+    match = _ASK.match(cleaned)
+    if match:
+        return "ASK", " ".join(match.group("question").split())[:ASK_LIMIT]
+    words = fold(cleaned).split()
+    word = command_word(text)
+    if word in ("ASK", "SEND"):
+        return word, ""
+    if (
+        words
+        and words[0] == "send"
+        and [w for w in words[1:] if w != "the"]
+        in (
+            ["results"],
+            ["result"],
+        )
+    ):
+        return SEND_RESULTS, ""
     return None

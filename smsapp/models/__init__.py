@@ -1,5 +1,6 @@
 """Tables, grouped by concern. Importing this package registers every model on Base."""
 
+from smsapp.models.agenda import Proposal, ProposalStatus, YouthLead
 from smsapp.models.exports import ExportRun, ExportStatus
 from smsapp.models.messages import (
     InboundMessage,
@@ -48,10 +49,13 @@ __all__ = [
     "ParticipantStatus",
     "Poll",
     "PollStatus",
+    "Proposal",
+    "ProposalStatus",
     "SafeguardingFlag",
     "StaffUser",
     "TallyRequest",
     "TallyRequestStatus",
     "TallyRun",
     "UnknownSenderReply",
+    "YouthLead",
 ]

@@ -31,7 +31,10 @@ PERIODIC: list[Periodic] = [
     Periodic("jobs.reminders.queue_reminders", 15.0),
     Periodic("jobs.deadlines.run_deadlines", 15.0),  # poll deadlines, idle conversations
     Periodic("jobs.tally.refresh_provisional", 30.0),  # live results of open polls
-    Periodic("jobs.safeguarding.sweep_retention", 3600.0),  # numbers past their retention
+    Periodic("jobs.safeguarding.sweep_retention", 3600.0),
+    Periodic(
+        "jobs.agenda.sweep_proposer_results", 60.0
+    ),  # a proposer's results, if lost  # numbers past their retention
 ]
 
 

@@ -6,8 +6,7 @@ rule (a flagged text never counts) and every small count is hidden."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -203,37 +202,25 @@ def test_an_unknown_group_has_no_record(client, login, runtime):
     assert client.get("/admin/groups/nobody/record").status_code == 404
 
 
-@dataclass(frozen=True)
-class _Proposal:
-    """The shape agenda.proposals.for_record returns (ProposalOnRecord), until it is merged."""
-
-    code: str
-    status: str
-    text: str | None
-    proposed_on: date
-    poll_slug: str | None
-    headline: str | None
-
-
 def test_proposed_questions_show_what_became_of_them_and_never_a_held_ones_words(
-    client, login, runtime, monkeypatch
+    client, login, runtime, phone, runner
 ):
-    from smsapp.services.record import page
-
+    """Real proposals by text (agenda.proposals.for_record): one asked, one held, one declined."""
     make_group(runtime, "oakfield", "Oakfield Youth Panel")
-    proposals = [
-        _Proposal("Q1", "closed", "Trip to the science museum?", date(2026, 5, 4), "q1", "Yes 9"),
-        _Proposal("Q2", "held", None, date(2026, 5, 5), None, None),
-        _Proposal("Q3", "declined", "More pizza?", date(2026, 5, 6), None, None),
-    ]
-    monkeypatch.setattr(page, "_proposals", lambda session, group_id: proposals)
+    for number in ("+447911123501", "+447911123502", "+447911123503"):
+        make_participant(runtime, number)
+    phone("+447911123501").replies("ASK trip to the science museum?")
+    phone("+447911123502").replies("ASK why does he hit me")
+    phone("+447911123503").replies("ASK more pizza?")
+    assert runner.invoke(["proposals", "approve", "oakfield", "Q1", "--yes"]).exit_code == 0
+    assert runner.invoke(["proposals", "decline", "oakfield", "Q3"]).exit_code == 0
     login("researcher")
     html = client.get("/admin/groups/oakfield/record").get_data(as_text=True)
     section = html.split('id="proposed-h"', 1)[1].split("</section>", 1)[0]
-    assert "Trip to the science museum?" in section and "Result: Yes 9" in section
+    assert "trip to the science museum?" in section and "asked" in section
     assert "held for the safeguarding lead (its words are not shown)" in section
-    assert "More pizza?" in section and "declined" in section
-    assert "4 May 2026" in section
+    assert "hit me" not in html
+    assert "more pizza?" in section and "declined" in section
 
 
 def test_the_record_prints_in_the_terminal(runner, group_with_history):

@@ -74,6 +74,14 @@ DECIDED = {
     "admin.poll_nominations_merge": PEOPLE,
     "admin.poll_nominations_shortlist": PEOPLE,
     "admin.messages": PEOPLE,
+    # Young people's questions and youth leads (issue 15): facilitators and admins; a held
+    # question's words stay in the safeguarding inbox.
+    "admin.group_proposals": PEOPLE,
+    "admin.group_proposal_approve": PEOPLE,
+    "admin.group_proposal_decline": PEOPLE,
+    "admin.group_proposal_limit": PEOPLE,
+    "admin.group_youth_lead_appoint": PEOPLE,
+    "admin.group_youth_lead_change": PEOPLE,
     "admin.audit_log": {"admin"},
     "admin.users": {"admin"},
     "admin.user_create": {"admin"},
@@ -95,7 +103,7 @@ POST_HANDLED = {200, 302, 303, 400, 422}
 # URL arguments whose rows belong to other parts (export runs, safeguarding flags): a value
 # that names no row still proves the refusals, which happen before the view looks anything up;
 # an allowed role then gets the view's 404. Replace with real rows when fixtures exist.
-PLACEHOLDER_ARGS = {"export_id": 987654, "flag_id": 987654}
+PLACEHOLDER_ARGS = {"export_id": 987654, "flag_id": 987654, "code": "Q987654"}
 POLL = """
 slug: matrix-poll
 title: Matrix poll

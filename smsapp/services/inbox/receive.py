@@ -30,6 +30,7 @@ from smsapp.models import (
 from smsapp.privacy.phones import try_normalise
 from smsapp.privacy.redact import redact
 from smsapp.runtime import Runtime
+from smsapp.services.agenda import texts as agenda_texts
 from smsapp.services.outbox.rows import outbound_row
 from smsapp.services.people import consent, optout, withdrawal
 from smsapp.services.polls import conversations
@@ -229,6 +230,11 @@ def _route_text(
         # No poll text before assent: whatever they sent, the answer is the JOIN invitation.
         group = consent.groups_requiring_assent(session, participant.id)[0]
         return Turn("join-invite", [consent.join_invitation_text(group)])
+    # ASK (a proposed question), SEND and SEND RESULTS (youth leads): reserved words, so they
+    # come before the poll; STOP and the rest were handled above and always win.
+    agenda_turn = agenda_texts.handle_text(runtime, session, inbound, participant)
+    if agenda_turn is not None:
+        return agenda_turn
     return conversations.handle_text(runtime, session, inbound, participant, word)
 
 

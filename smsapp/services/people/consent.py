@@ -263,21 +263,12 @@ def consent_time(day: date | None, now: datetime, zone: str = "UTC") -> datetime
     return min(datetime.combine(day, CONSENT_HOUR), now)
 
 
-def record_consent(
-    session: Session,
-    participant: Participant,
-    *,
-    given_by: str,
-    method: str,
-    actor: str,
-    at: datetime | None = None,
-) -> None:
-    """Record a guardian's consent: who gave it (free text), how (one of CONSENT_METHODS), and
-    when (now unless given; see consent_time for a date). Audited as participant.consent.
-
-    ConsentError, with the field it is about, when a part is missing or wrong; then nothing
-    changes.
-    """
+def checked_consent(
+    given_by: str, method: str, at: datetime | None = None
+) -> tuple[str, str, datetime]:
+    """The one check of a consent record (a guardian's, or a youth lead's for the role): who
+    gave it, how (one of CONSENT_METHODS) and when (now unless given). ConsentError, with the
+    field it is about, when a part is missing or wrong."""
     given_by, method = given_by.strip(), method.strip()
     if not given_by:
         raise ConsentError("say who gave consent, e.g. 'Jo Smith, mother'", "consent_by")
@@ -293,6 +284,25 @@ def record_consent(
         raise ValueError("consent time must be timezone-aware")  # a bug in the caller
     if at > now:
         raise ConsentError("the consent date is in the future", "consent_date")
+    return given_by, method, at
+
+
+def record_consent(
+    session: Session,
+    participant: Participant,
+    *,
+    given_by: str,
+    method: str,
+    actor: str,
+    at: datetime | None = None,
+) -> None:
+    """Record a guardian's consent: who gave it (free text), how (one of CONSENT_METHODS), and
+    when (now unless given; see consent_time for a date). Audited as participant.consent.
+
+    ConsentError, with the field it is about, when a part is missing or wrong; then nothing
+    changes.
+    """
+    given_by, method, at = checked_consent(given_by, method, at)
     participant.consent_at, participant.consent_by, participant.consent_method = (
         at,
         given_by,

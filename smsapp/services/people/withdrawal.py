@@ -34,8 +34,11 @@ from smsapp.models import (
     OutboundStatus,
     Participant,
     ParticipantStatus,
+    Proposal,
+    ProposalStatus,
     SafeguardingFlag,
     UnknownSenderReply,
+    YouthLead,
 )
 from smsapp.privacy.redact import redact, redact_optional
 from smsapp.privacy.vault import PSEUDONYM_ALPHABET, PSEUDONYM_LENGTH, VaultError
@@ -177,6 +180,29 @@ def _scrub_kept_text(session: Session, participant: Participant) -> None:
         nomination.text = redact(nomination.text)[:200]
 
 
+def _end_agenda(session: Session, participant: Participant, now: datetime) -> None:
+    """Questions they proposed (ASK) are theirs: gone, unless approved, when the group's poll
+    keeps the words (scrubbed by the one redaction rule) but no longer knows who asked. A youth
+    lead role ends (the row stays revoked, for the record)."""
+    session.execute(
+        sa.delete(Proposal).where(
+            Proposal.participant_id == participant.id,
+            Proposal.status != ProposalStatus.APPROVED,
+        )
+    )
+    for proposal in session.scalars(
+        sa.select(Proposal).where(Proposal.participant_id == participant.id)
+    ):
+        proposal.text = redact_optional(proposal.text)
+        proposal.participant_id = None
+        proposal.inbound_message_id = None
+    session.execute(
+        sa.update(YouthLead)
+        .where(YouthLead.participant_id == participant.id, YouthLead.revoked_at.is_(None))
+        .values(revoked_at=now, revoked_by="withdrawal", can_send=False)
+    )
+
+
 def _send_confirmation_now(
     runtime: Runtime, session: Session, participant: Participant, e164: str, body: str
 ) -> str:
@@ -260,6 +286,7 @@ def withdraw(
         session.execute(
             sa.delete(Conversation).where(Conversation.participant_id == participant.id)
         )
+    _end_agenda(session, participant, now)
     participant.age_band = None
     participant.language = None
     participant.status = ParticipantStatus.WITHDRAWN

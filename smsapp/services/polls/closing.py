@@ -26,6 +26,7 @@ from smsapp.models import (
     ParticipantStatus,
     Poll,
     PollStatus,
+    Proposal,
 )
 from smsapp.runtime import Runtime
 from smsapp.services import audit
@@ -38,6 +39,9 @@ from smsapp.services.polls.definitions import PollError
 log = logging.getLogger(__name__)
 
 TALLY_JOB = "jobs.tally.tally_poll"
+# A young person's proposed question closed: its proposer hears the results first
+# (services/agenda/proposals.send_results_to_proposer, named so polls imports no agenda).
+PROPOSER_RESULTS_JOB = "jobs.agenda.results_to_proposer"
 
 
 @dataclass
@@ -50,6 +54,7 @@ class CloseResult:
     # Set when the queue could not be reached after the commit: the close stands, the clock's
     # next kick sends the invitations, and the count waits for "Tally now" (or the CLI).
     queue_problem: str | None = None
+    from_proposal: bool = False  # a young person's question (agenda): results to them first
 
 
 def queue_started_turn(
@@ -114,6 +119,10 @@ def close_poll(
     poll.closed_at = now
     poll.updated_at = now
     result = CloseResult(poll.id, poll.slug)
+    result.from_proposal = (
+        session.scalar(sa.select(Proposal.id).where(Proposal.poll_id == poll.id).limit(1))
+        is not None
+    )
     running = session.scalars(
         sa.select(Conversation).where(
             Conversation.poll_id == poll.id,
@@ -174,6 +183,19 @@ def after_close(runtime: Runtime, result: CloseResult) -> CloseResult:
             "poll %s closed; its tally was not queued (%s)", result.slug, type(exc).__name__
         )
         tally_queued = False
+    if result.from_proposal:
+        try:
+            queue.enqueue(
+                runtime,
+                PROPOSER_RESULTS_JOB,
+                result.poll_id,
+                job_id=f"smsapp-proposer-{result.poll_id}",
+            )
+        except Exception as exc:  # noqa: BLE001  (the clock's sweep finds it again)
+            log.warning(
+                "poll %s closed; proposer results not queued (%s)", result.slug, type(exc).__name__
+            )
+            tally_queued = False
     kicked = try_kick_senders(runtime) if result.started_next else True
     if not (tally_queued and kicked):
         result.queue_problem = QUEUE_DOWN

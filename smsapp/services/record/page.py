@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -22,6 +21,7 @@ from smsapp.conversation.normalise import shorten
 from smsapp.conversation.purposes import NAME, PRIORITIES, TERMS_OF_REFERENCE
 from smsapp.models import Answer, Group, Poll, PollStatus
 from smsapp.privacy.suppression import show, suppress, suppress_total
+from smsapp.services.agenda.proposals import ProposalOnRecord, for_record
 from smsapp.services.polls.definitions import load_definition
 from smsapp.services.record.growth import has_tree
 from smsapp.services.record.terms import TermsVote, terms_vote
@@ -61,7 +61,7 @@ class GroupRecord:
     name: str
     k: int
     decisions: list[Decision] = field(default_factory=list)
-    proposals: list[Any] = field(default_factory=list)  # agenda.proposals.ProposalOnRecord
+    proposals: list[ProposalOnRecord] = field(default_factory=list)
     participation: list[MonthCount] = field(default_factory=list)
     terms: list[TermsVote] = field(default_factory=list)
     year_reviews: list[str] = field(default_factory=list)  # slugs with a tree of growth
@@ -81,16 +81,6 @@ class GroupRecord:
 
     def show(self, value: int | None) -> str:
         return show(value, self.k)
-
-
-def _proposals(session: Session, group_id: int) -> list[Any]:
-    """The questions the group's young people proposed, and what became of them.
-
-    TODO(lead): return agenda.proposals.for_record(session, group_id) once the voice branch
-    (services/agenda) is merged; the template reads code, status, text (None when held),
-    proposed_on, poll_slug and headline.
-    """
-    return []
 
 
 def _head(prompt: str) -> str:
@@ -234,7 +224,7 @@ def group_record(session: Session, group: Group, *, k: int, timezone: str) -> Gr
         if has_tree(poll):
             record.year_reviews.append(poll.slug)
         record.decisions.append(decision)
-    record.proposals = _proposals(session, group.id)
+    record.proposals = for_record(session, group.id, k)
     record.participation = participation_by_month(session, [p.id for p in polls], k, zone)
     return record
 

@@ -34,6 +34,10 @@ from smsapp.services.votes.tallying import latest_results
 from smsapp.sms.segments import count_segments
 
 KIND = "results"
+# The results a young person's proposed question sends its proposer first (services/agenda):
+# the group's results text then leaves them out, so nobody gets the same results twice.
+PROPOSER_KIND = "proposer-results"
+HEARD_FIRST = "had the results first (proposed the question)"
 TOP = 3
 UNITS = {"points": "pts", "approval": "votes", "plurality": "votes"}
 
@@ -110,6 +114,15 @@ def question_line(question: Question, run: TallyRun, many: bool, k: int) -> str:
 def results_text(session: Session, poll: Poll, k: int = DEFAULT_THRESHOLD) -> str:
     """The top results of the final count, with labels; order only when fewer than k people
     voted, and counts below k hidden (SMSAPP_SMALL_COUNT, privacy.suppression)."""
+    # no curly quotes round the title: they would force UCS-2 and double the segments
+    lines = [f"Results of {poll.title}:", *headline_lines(session, poll, k)]
+    lines.append("Thanks for taking part!")
+    return "\n".join(lines)
+
+
+def headline_lines(session: Session, poll: Poll, k: int = DEFAULT_THRESHOLD) -> list[str]:
+    """The results text's own lines (each question's top, and the order-only note), for pages
+    that show a poll's headline result in the same words; PollError before a final count."""
     if poll.status != PollStatus.CLOSED:
         raise PollError(f"poll {poll.slug!r} is {poll.status}: results go out after it closes")
     questions = load_definition(poll).ballot_questions()
@@ -122,13 +135,10 @@ def results_text(session: Session, poll: Poll, k: int = DEFAULT_THRESHOLD) -> st
             f"poll {poll.slug!r} has no final count yet (smsapp polls tally {poll.slug})"
         )
     many = len(questions) > 1
-    # no curly quotes round the title: they would force UCS-2 and double the segments
-    lines = [f"Results of {poll.title}:"]
-    lines += [question_line(q, final[q.key], many, k) for q in questions]
+    lines = [question_line(q, final[q.key], many, k) for q in questions]
     if min(run.ballots for run in final.values()) < k:
         lines.append(f"Fewer than {k} people voted, so we're sharing the order only.")
-    lines.append("Thanks for taking part!")
-    return "\n".join(lines)
+    return lines
 
 
 def _took_part(session: Session, poll: Poll) -> list[Member]:
@@ -150,8 +160,15 @@ def _took_part(session: Session, poll: Poll) -> list[Member]:
 def preview(runtime: Runtime, session: Session, poll: Poll) -> AnnouncePlan:
     text = results_text(session, poll, runtime.settings.small_count)
     recipients, excluded = [], Counter[str]()
+    heard_first = set(
+        session.scalars(
+            sa.select(OutboundMessage.participant_id).where(
+                OutboundMessage.poll_id == poll.id, OutboundMessage.kind == PROPOSER_KIND
+            )
+        )
+    )
     for member in _took_part(session, poll):
-        reason = exclusion_reason(member)
+        reason = HEARD_FIRST if member.id in heard_first else exclusion_reason(member)
         if reason is None:
             recipients.append(member)
         else:

@@ -49,5 +49,6 @@ for _module in (
     "moderation",
     "messages",
     "record",
+    "agenda",
 ):
     importlib.import_module(f"{__name__}.{_module}")

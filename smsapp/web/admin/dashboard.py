@@ -26,6 +26,7 @@ from smsapp.models import (
     Poll,
     PollStatus,
 )
+from smsapp.services.agenda import proposals
 from smsapp.services.people.consent import group_reach
 from smsapp.services.research.results import respondents
 from smsapp.services.safeguarding.inbox import open_flag_counts
@@ -135,4 +136,5 @@ def dashboard() -> ResponseReturnValue:
         failed_recent=int(failed_recent or 0),
         failed_days=FAILED_WINDOW.days,
         pending_nominations=sum(line.pending_nominations for line in lines),
+        waiting_questions=proposals.waiting_by_group(s),
     )

@@ -1,0 +1,1 @@
+"""Young people set the agenda: questions they propose (ASK), and youth leads (SEND)."""
