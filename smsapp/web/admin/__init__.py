@@ -48,5 +48,6 @@ for _module in (
     "results",
     "moderation",
     "messages",
+    "poll_tools",
 ):
     importlib.import_module(f"{__name__}.{_module}")
