@@ -49,5 +49,6 @@ for _module in (
     "moderation",
     "messages",
     "poll_tools",
+    "results_live",
 ):
     importlib.import_module(f"{__name__}.{_module}")
