@@ -216,6 +216,8 @@ def test_the_launch_page_schedules_and_cancels(runtime: Runtime, client: Any, lo
     ).get_data(as_text=True)
     assert "launches at Mon 01 Jun 2099 21:30 (Europe/London)" in done
     assert "in quiet hours: the texts go out from Tue 02 Jun 2099 08:00" in done
+    assert "the texts wait until <strong>Tue 02 Jun 2099 08:00" in done  # the card says it too
+    assert "It would close Mon 08 Jun 2099 21:30" in done  # 7 days after the scheduled time
     assert 'value="2099-06-01T21:30"' in done  # the field shows the time, to move it
     listing = client.get("/admin/polls").get_data(as_text=True)
     assert "scheduled" in listing

@@ -11,7 +11,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from smsapp.models import Poll
-from smsapp.schedule.launch_time import FORMAT_HINT, local_input_value, local_text
+from smsapp.schedule.launch_time import local_input_value, local_text
 from smsapp.services.polls.definitions import PollError, poll_by_slug
 from smsapp.services.polls.duplicate import duplicate_poll
 from smsapp.services.polls.scheduling import cancel_schedule, schedule_launch
@@ -129,5 +129,6 @@ def local_input_filter(when: datetime | None) -> str:
 
 
 @bp.app_context_processor
-def schedule_hint() -> dict[str, str]:
-    return {"launch_time_hint": FORMAT_HINT, "config_timezone": runtime().settings.timezone}
+def schedule_zone() -> dict[str, str]:
+    """The zone the launch-time field is read in, named beside it."""
+    return {"config_timezone": runtime().settings.timezone}
