@@ -12,8 +12,9 @@ from smsapp import queue
 from smsapp.models import Answer, AuditEvent, Conversation, OutboundMessage, Poll, PollStatus
 from smsapp.runtime import Runtime
 from smsapp.services.polls.closing import close_poll
-from smsapp.services.polls.definitions import PollError, import_poll
+from smsapp.services.polls.definitions import PollError, import_poll, load_definition, open_poll
 from smsapp.services.polls.duplicate import duplicate_poll
+from tests.integration.test_nominations import nominated  # noqa: F401  (a fixture)
 from tests.support.answers import record_answer
 from tests.support.factories import NOON, launch, make_group, make_poll, people
 
@@ -157,3 +158,24 @@ def test_the_duplicate_button_makes_a_draft_and_opens_it(
     assert "Which name do you like best?" in page
     suggestion = client.get("/admin/polls/name-our-group/duplicate").get_data(as_text=True)
     assert 'value="name-our-group-copy-2"' in suggestion
+
+
+@pytest.mark.usefixtures("nominated")
+def test_a_vote_filled_from_a_shortlist_copies_with_its_options(
+    runtime: Runtime, runner: Any
+) -> None:
+    done = runner.invoke(
+        ["nominations", "shortlist", "ideas", "--keep", "N5", "N1", "--into", "vote"]
+    )
+    assert done.exit_code == 0, done.output
+    copied = runner.invoke(["polls", "duplicate", "vote", "vote-again"])
+    assert copied.exit_code == 0, copied.output
+    with runtime.db.transaction() as s:
+        original = s.scalar(sa.select(Poll).where(Poll.slug == "vote"))
+        copy = s.scalar(sa.select(Poll).where(Poll.slug == "vote-again"))
+        assert original is not None and copy is not None
+        [question] = load_definition(copy).questions
+        assert [o.label for o in question.options] == ["Young Researchers", "Health Voices"]
+        assert question.options_from == "ideas.idea"
+        assert copy.keyword is None  # VOTE still starts the original draft
+        open_poll(s, copy)  # its options are there: it can open at once
