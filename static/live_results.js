@@ -26,6 +26,7 @@
       if (response.status === 200) {
         const data = await response.json();
         version = data.version;
+        if (Number(data.every) > 0) every = 1000 * Number(data.every);  // slower for big polls
         box.innerHTML = data.html;
         box.dataset.version = version;
         if (!data.open) { say("The poll is " + data.status + ": these are its results."); return; }

@@ -87,6 +87,7 @@ def test_the_open_results_page_updates_itself_and_unchanged_looks_are_cheap(
     assert changed.status_code == 200
     data = changed.get_json()
     assert data["open"] is True and data["version"] != version
+    assert data["every"] == 5  # a small poll redraws fast: the page looks every 5 s
     assert "Which name do you like best?" in data["html"]
     day = data["html"].split("Which name do you like best?")[1]
     assert ">B Health Voices</text>" in day and ">1</text>" in day
@@ -156,3 +157,10 @@ def test_a_png_of_fewer_than_k_answers_hides_every_count(
     assert "answered by fewer than 5" in kw["subtitle"]
     assert client.get(RESULTS + "/why.png").status_code == 404  # free text is never drawn
     assert client.get(RESULTS + "/nope.png").status_code == 404
+
+
+def test_a_slow_redraw_makes_the_page_look_less_often() -> None:
+    from smsapp.web.admin.results_live import next_look
+
+    assert next_look(0.05) == 5
+    assert next_look(2.9) == 29  # a 100,000-answer poll (docs/benchmarks.md): 10% at most

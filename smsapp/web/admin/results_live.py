@@ -8,6 +8,9 @@ a newsletter, drawn from the page's own bars with small counts hidden (privacy.s
 
 from __future__ import annotations
 
+import math
+import time
+
 from flask import Response, abort, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
@@ -27,12 +30,21 @@ from smsapp.web.admin.results import (
 )
 from smsapp.web.auth import roles_required
 
+REDRAW_SHARE = 10  # wait at least ten times as long as the last redraw took
+
 
 def _poll_or_404(slug: str) -> Poll:
     poll = poll_by_slug(db_session(), slug)
     if poll is None:
         abort(404)
     return poll
+
+
+def next_look(redraw_seconds: float) -> int:
+    """Seconds until the page looks again: LIVE_SECONDS, or longer when a redraw is slow (a
+    big poll answered all the time), so one open page keeps the database busy at most a
+    tenth of the time."""
+    return max(LIVE_SECONDS, math.ceil(redraw_seconds * REDRAW_SHARE))
 
 
 @bp.get("/polls/<slug>/results/live")
@@ -43,6 +55,7 @@ def poll_results_live(slug: str) -> ResponseReturnValue:
     headers = {"ETag": f'"{version}"', "Cache-Control": "no-store"}
     if version in request.if_none_match:
         return Response(status=304, headers=headers)
+    started = time.perf_counter()
     html = render_template(
         "admin/_results_body.html",
         poll=poll,
@@ -54,7 +67,7 @@ def poll_results_live(slug: str) -> ResponseReturnValue:
         version=version,
         open=poll.status == PollStatus.OPEN,
         status=poll.status,
-        every=LIVE_SECONDS,
+        every=next_look(time.perf_counter() - started),
         html=html,
     )
     body.headers.update(headers)
