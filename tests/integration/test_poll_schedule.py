@@ -20,10 +20,19 @@ from smsapp.services.clock import PERIODIC
 from smsapp.services.outbox import sending
 from smsapp.services.polls import scheduling
 from smsapp.services.polls.closing import close_poll
-from smsapp.services.polls.definitions import PollError
+from smsapp.services.polls.definitions import PollError, import_poll
 from tests.conftest import make_test_settings
 from tests.support.databases import postgres_server, throwaway_database
-from tests.support.factories import NOON, launch, make_poll, messages, people
+from tests.support.factories import (
+    IDEAS,
+    NOON,
+    VOTE,
+    launch,
+    make_group,
+    make_poll,
+    messages,
+    people,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -285,3 +294,17 @@ def test_two_workers_racing_for_a_due_poll_launch_it_once(tmp_path: Path) -> Non
             assert launches == 1
         finally:
             db.engine.dispose()
+
+
+def test_a_vote_waiting_for_its_shortlist_is_scheduled_with_a_warning(runtime: Runtime) -> None:
+    make_group(runtime)
+    people(runtime, 2)
+    with runtime.db.transaction() as s:
+        import_poll(s, IDEAS)
+        import_poll(s, VOTE)
+    done = schedule(runtime, "2026-03-03 17:30", slug="vote")
+    assert done.warning is not None and "shortlist that has not been made yet" in done.warning
+    outcome = scheduling.launch_due_polls(runtime, now=datetime(2026, 3, 3, 17, 31, tzinfo=UTC))
+    assert outcome["refused"] == 1
+    problem = poll_row(runtime, "vote").launch_problem
+    assert problem is not None and "shortlist" in problem

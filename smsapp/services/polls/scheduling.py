@@ -24,7 +24,12 @@ from smsapp.runtime import Runtime
 from smsapp.schedule.launch_time import local_text, parse_launch_time
 from smsapp.services import audit
 from smsapp.services.outbox.sending import try_kick_senders
-from smsapp.services.polls.definitions import PollError, require_poll
+from smsapp.services.polls.definitions import (
+    PollError,
+    load_definition,
+    require_poll,
+    unopenable,
+)
 from smsapp.services.polls.launch import LaunchPlan, launch_poll, plan_launch
 
 log = logging.getLogger(__name__)
@@ -67,8 +72,8 @@ def schedule_launch(
 
     PollError for a poll that is not a draft, and for a time that is not ahead or not a time
     (schedule.launch_time says why). A launch that would be refused today (nobody in the group
-    can be texted yet) is still scheduled, with a warning: members may join before then, and
-    the clock records the reason if it still cannot launch.
+    can be texted yet, or a shortlist not made yet) is still scheduled, with a warning: that
+    may change before then, and the clock records the reason if it still cannot launch.
     """
     now = now or utcnow()
     tz = runtime.settings.timezone
@@ -77,10 +82,10 @@ def schedule_launch(
         when = parse_launch_time(at_text, tz, now)
     except ValueError as exc:
         raise PollError(str(exc)) from None
-    plan, warning = None, None
+    plan, warning = None, unopenable(load_definition(poll))
     try:
         plan = plan_launch(runtime, session, poll, now=when)
-        warning = plan.refusal
+        warning = warning or plan.refusal
     except PollError as exc:
         warning = str(exc)
     poll.launch_at = when
