@@ -113,7 +113,8 @@ def step_schedule_launch(page: Any, base_url: str, shoot: Any) -> None:
     both_widths(page, shoot, "tools-02-scheduled")
     page.goto(base_url + "/admin/polls")
     row = page.locator("tr").filter(has_text=SLUG)
-    expect(row).to_contain_text("scheduled")
+    expect(row).to_contain_text(f"launches {LAUNCH_AT:%a %d %b %Y} 18:00")
+    both_widths(page, shoot, "tools-02-polls-scheduled")
 
 
 def step_scheduled_poll_is_open(page: Any, base_url: str, shoot: Any) -> None:

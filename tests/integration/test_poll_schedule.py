@@ -229,7 +229,7 @@ def test_the_launch_page_schedules_and_cancels(runtime: Runtime, client: Any, lo
     assert "It would close Mon 08 Jun 2099 21:30" in done  # 7 days after the scheduled time
     assert 'value="2099-06-01T21:30"' in done  # the field shows the time, to move it
     listing = client.get("/admin/polls").get_data(as_text=True)
-    assert "scheduled" in listing
+    assert "launches Mon 01 Jun 2099 21:30 (Europe/London)" in listing
     cancelled = client.post(
         "/admin/polls/name-our-group/schedule/cancel",
         data={"csrf_token": token},
