@@ -37,7 +37,7 @@ unit: $(VENV)/.installed-dev
 	$(BIN)/pytest tests/unit -q
 
 # Each prints its figures; several need PostgreSQL and Redis on 127.0.0.1 (see docs/benchmarks.md).
-BENCHES ?= engine tally inbound launch export soak fuzz_webhook record
+BENCHES ?= engine tally inbound launch export tools record soak fuzz_webhook
 bench: $(VENV)/.installed-dev
 	@for b in $(BENCHES); do echo "== bench/$$b.py"; $(BIN)/python bench/$$b.py || exit 1; done
 

@@ -22,7 +22,7 @@ from smsapp.services.research import exports
     "--output",
     required=True,
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
-    help="The file to write (.csv; .zip for floip).",
+    help="The file to write (.csv, or .xlsx for an Excel workbook; .zip for floip).",
 )
 @click.option("--wide", is_flag=True, help="responses: one row per participant.")
 @click.option("--question", help="ballots: only this question's ballots, ready for smsapp tally.")
@@ -45,7 +45,11 @@ def export_command(
     """Export KIND (responses, ballots, tally, codebook, floip) of poll SLUG to a file."""
     try:
         request = exports.ExportRequest(
-            kind, wide=wide, question=question, suppress_below=suppress_below
+            kind,
+            wide=wide,
+            question=question,
+            suppress_below=suppress_below,
+            xlsx=output.suffix.lower() == ".xlsx",  # the same cells as an Excel workbook
         )
     except exports.ExportError as error:
         fail(str(error))
@@ -62,6 +66,8 @@ def export_command(
             if request.kind == "floip":
                 with temp.open("wb") as binary:
                     rows = exports.write_floip(binary, session, poll)
+            elif request.xlsx:
+                rows = exports.write_xlsx(temp, session, poll, request)
             else:
                 with temp.open("w", encoding="utf-8", newline="") as text:
                     rows = exports.write_csv(text, session, poll, request, bom=bom)

@@ -219,3 +219,87 @@ def polls_announce(slug: str, yes: bool) -> None:
 
     try_kick_senders(rt)  # if the queue is down, the clock's kick finds the rows
     click.echo(f"Queued the results to {len(done.recipients)} people.")
+
+
+@polls_group.command("duplicate")
+@click.argument("slug")
+@click.argument("new_slug")
+def polls_duplicate(slug: str, new_slug: str) -> None:
+    """Copy a poll (closed ones too) into a new draft with the same questions and settings.
+
+    Never copies answers, the schedule or the launch; the copy gets its own tie-break seed."""
+    from smsapp.services.polls.definitions import PollError
+    from smsapp.services.polls.duplicate import duplicate_poll
+
+    try:
+        with runtime().db.transaction() as s:
+            done = duplicate_poll(s, slug, new_slug, actor="cli")
+            seed = done.poll.tie_seed
+    except PollError as exc:
+        fail(f"{exc}. Nothing was copied.")
+    click.echo(f"Created draft poll {new_slug} from {slug}.")
+    click.echo(f"Tie-break seed (its own, fixed before voting opens): {seed}")
+    for note in done.notes:
+        click.echo(f"Note: {note}.")
+
+
+@polls_group.command("schedule")
+@click.argument("slug")
+@click.option("--at", "at_text", metavar='"YYYY-MM-DD HH:MM"', help="Local time to launch.")
+@click.option("--cancel", is_flag=True, help="Take the scheduled launch off the poll.")
+def polls_schedule(slug: str, at_text: str | None, cancel: bool) -> None:
+    """Launch a draft at a local time (SMSAPP_TIMEZONE); quiet hours still apply.
+
+    The clock launches it as `polls launch` would: the same recipients and refusals. Scheduling
+    again moves the time; --cancel removes it."""
+    from smsapp.schedule.launch_time import local_text
+    from smsapp.services.polls.definitions import PollError
+    from smsapp.services.polls.scheduling import cancel_schedule, schedule_launch
+
+    if cancel == (at_text is not None):
+        fail('give either --at "YYYY-MM-DD HH:MM" or --cancel')
+    rt = runtime()
+    tz = rt.settings.timezone
+    if cancel:
+        try:
+            with rt.db.transaction() as s:
+                was = cancel_schedule(s, slug, actor="cli")
+        except PollError as exc:
+            fail(str(exc))
+        click.echo(f"Cancelled the launch of {slug} scheduled for {local_text(was, tz)}.")
+        return
+    assert at_text is not None
+    try:
+        with rt.db.transaction() as s:
+            done = schedule_launch(rt, s, slug, at_text, actor="cli")
+    except PollError as exc:
+        fail(f"{exc}. Nothing was scheduled.")
+    click.echo(f"Poll {slug} launches at {done.when}.")
+    if done.plan is not None:
+        for line in done.plan.summary_lines()[1:]:
+            click.echo(f"  {line}")
+    if done.warning:
+        click.echo(
+            f"Warning: a launch now would be refused ({done.warning}). The clock tries at the "
+            "scheduled time and records why if it still cannot."
+        )
+    click.echo(f"To cancel: smsapp polls schedule {slug} --cancel")
+
+
+@polls_group.command("templates")
+@click.argument("name", required=False)
+def polls_templates(name: str | None) -> None:
+    """List the ready-made polls; with NAME, print that template's YAML (edit it, then import)."""
+    from smsapp.services.polls.definitions import PollError
+    from smsapp.services.polls.templates import list_templates, template_source
+
+    if name is not None:
+        try:
+            click.echo(template_source(name), nl=False)
+        except PollError as exc:
+            fail(str(exc))
+        return
+    for template in list_templates():
+        click.echo(f"{template.name:<20} {template.title} ({template.questions} questions)")
+        if template.description:
+            click.echo(f"{'':<20} {template.description}")

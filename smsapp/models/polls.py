@@ -49,6 +49,12 @@ class Poll(Base):
     launched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A scheduled launch: the clock launches the draft once this time has come (through the one
+    # launch use case, quiet hours and all). Cleared by the claim that launches it, by a launch
+    # by hand, and by cancelling; launch_problem says why the last scheduled launch was refused.
+    launch_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    launch_scheduled_by: Mapped[str | None] = mapped_column(sa.String(254))
+    launch_problem: Mapped[str | None] = mapped_column(sa.Text)
 
 
 class Conversation(Base):
@@ -86,6 +92,8 @@ class Answer(Base):
         sa.Index("ix_answer_poll_question", "poll_id", "question_key"),
         # The order exports stream a poll's answers in: no sort before the first row.
         sa.Index("ix_answer_poll_order", "poll_id", "conversation_id", "answered_at", "id"),
+        # The live results page's version marker: a poll's newest answer, one index probe.
+        sa.Index("ix_answer_poll_id", "poll_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

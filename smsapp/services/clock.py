@@ -30,6 +30,7 @@ PERIODIC: list[Periodic] = [
     Periodic("jobs.sending.reconcile_stuck", 30.0),  # sends a dead worker left half-done
     Periodic("jobs.reminders.queue_reminders", 15.0),
     Periodic("jobs.deadlines.run_deadlines", 15.0),  # poll deadlines, idle conversations
+    Periodic("jobs.schedule.launch_due", 15.0),  # scheduled launches whose time has come
     Periodic("jobs.tally.refresh_provisional", 30.0),  # live results of open polls
     Periodic("jobs.safeguarding.sweep_retention", 3600.0),
     Periodic(

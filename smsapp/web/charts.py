@@ -8,7 +8,7 @@ from html import escape
 
 # A narrow drawing (scaled to fit by CSS) keeps 14px text readable on a phone.
 WIDTH = 480
-LABEL_W = 150  # room for the option labels left of the bars
+LABEL_W = 170  # room for the option labels left of the bars (19 characters at 14px)
 VALUE_W = 50  # room for the number right of each bar
 ROW_H = 28
 LABEL_CHARS = 19

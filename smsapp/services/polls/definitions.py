@@ -137,17 +137,25 @@ def closes_at(defn: PollDefinition, opened: datetime) -> datetime | None:
     return None
 
 
+def unopenable(defn: PollDefinition) -> str | None:
+    """Why a draft cannot open yet, or None: a question still waiting for its shortlist."""
+    unfilled = [q.key for q in defn.questions if q.options_from and not q.options]
+    if unfilled:
+        return (
+            f"question(s) {', '.join(unfilled)} take their options from a shortlist that has not "
+            "been made yet (smsapp nominations shortlist …)"
+        )
+    return None
+
+
 def open_poll(session: Session, poll: Poll, *, actor: str = "system") -> None:
     """Draft → open: its questions freeze, its keyword starts working, its deadline is set."""
     if poll.status != PollStatus.DRAFT:
         raise PollError(f"poll {poll.slug!r} is already {poll.status}")
     defn = load_definition(poll)
-    unfilled = [q.key for q in defn.questions if q.options_from and not q.options]
-    if unfilled:
-        raise PollError(
-            f"question(s) {', '.join(unfilled)} take their options from a shortlist that has not "
-            "been made yet (smsapp nominations shortlist …)"
-        )
+    problem = unopenable(defn)
+    if problem:
+        raise PollError(problem)
     now = utcnow()
     poll.status = PollStatus.OPEN
     poll.launched_at = now

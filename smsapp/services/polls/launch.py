@@ -361,6 +361,7 @@ def launch_poll(
         raise PollError(plan.refusal)
     open_poll(session, poll, actor=actor)
     now = plan.now
+    poll.launch_at = None  # launched (by hand or by the clock): no scheduled launch is left
     poll.launched_at = now
     poll.closes_at = plan.closes_at
     next_reminder = first_reminder_at(load_definition(poll), now, plan.finished_at_start)

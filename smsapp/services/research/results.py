@@ -17,6 +17,7 @@ from smsapp.models import (
     ConversationStatus,
     Participant,
     Poll,
+    TallyRun,
 )
 from smsapp.services.polls.definitions import load_definition
 from smsapp.services.research.answers import counted_answers
@@ -191,3 +192,20 @@ def respondents_over_time(session: Session, poll: Poll) -> list[tuple[datetime, 
         points.append((at, total))
         at += step
     return points
+
+
+def results_version(session: Session, poll: Poll) -> str:
+    """A marker that changes whenever the results page would: the poll's status or edit time,
+    its newest answer (ix_answer_poll_id: one index probe), or its newest stored count.
+
+    The live results page asks for it every few seconds and redraws only when it changes, so
+    a page left open costs two index look-ups per look, not a summary of every answer.
+    """
+    newest_answer = session.scalar(
+        sa.select(sa.func.max(Answer.id)).where(Answer.poll_id == poll.id)
+    )
+    newest_count = session.scalar(
+        sa.select(sa.func.max(TallyRun.id)).where(TallyRun.poll_id == poll.id)
+    )
+    updated = poll.updated_at.timestamp() if poll.updated_at else 0
+    return f"{poll.id}.{poll.status}.{updated:.0f}.{newest_answer or 0}.{newest_count or 0}"

@@ -50,5 +50,7 @@ for _module in (
     "messages",
     "record",
     "agenda",
+    "poll_tools",
+    "results_live",
 ):
     importlib.import_module(f"{__name__}.{_module}")

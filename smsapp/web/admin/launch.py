@@ -38,13 +38,20 @@ def _kick() -> None:
 @roles_required(*PEOPLE)
 def poll_launch_preview(slug: str) -> ResponseReturnValue:
     poll = _poll_or_404(slug)
-    plan, problem = None, None
+    plan, problem, scheduled = None, None, None
     try:
         plan = preview_launch(runtime(), db_session(), slug)
+        if poll.launch_at is not None:  # what the scheduled launch would do at its time
+            scheduled = preview_launch(runtime(), db_session(), slug, now=poll.launch_at)
     except PollError as exc:
         problem = str(exc)
     return render_template(
-        "admin/launch.html", poll=poll, plan=plan, problem=problem, confirm_label=CONFIRM
+        "admin/launch.html",
+        poll=poll,
+        plan=plan,
+        problem=problem,
+        confirm_label=CONFIRM,
+        scheduled=scheduled,
     )
 
 

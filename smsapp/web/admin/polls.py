@@ -17,6 +17,7 @@ from smsapp.conversation.validation import parse_poll
 from smsapp.models import Group, Poll, PollStatus
 from smsapp.services.polls import builder
 from smsapp.services.polls.definitions import PollError, poll_by_slug, save_definition
+from smsapp.services.polls.templates import template_definition
 from smsapp.web import db_session, request_transaction, runtime
 from smsapp.web.admin import PEOPLE, bp, form_values
 from smsapp.web.auth import roles_required
@@ -88,6 +89,12 @@ def _draft_or_404(slug: str) -> Poll:
 @roles_required(*PEOPLE)
 def poll_new() -> ResponseReturnValue:
     form = builder.BuilderForm(questions=[builder.QuestionRow()])
+    template = request.args.get("template")
+    if template:
+        try:
+            form = builder.data_to_form(poll_to_dict(template_definition(template)))
+        except PollError:
+            abort(404)
     group = request.args.get("group")
     if group:
         form.group = group

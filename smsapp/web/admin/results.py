@@ -8,19 +8,25 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import abort, make_response, render_template
+from flask import abort, render_template
 from flask.typing import ResponseReturnValue
 
 from smsapp.models import Poll, PollStatus, TallyRun
 from smsapp.services.polls.definitions import load_definition, poll_by_slug
-from smsapp.services.research.results import QuestionSummary, respondents_over_time, summarise
+from smsapp.services.research.results import (
+    QuestionSummary,
+    respondents_over_time,
+    results_version,
+    summarise,
+)
 from smsapp.services.votes.tallying import latest_results
 from smsapp.web import charts, db_session, runtime
 from smsapp.web.admin import bp
 from smsapp.web.auth import roles_required
 
 RESULTS_ROLES = ("admin", "facilitator", "researcher")
-REFRESH_SECONDS = 30
+REFRESH_SECONDS = 30  # the reload without JavaScript
+LIVE_SECONDS = 5  # how often the live page asks whether anything changed
 FREE_TEXT = ("text", "nominate")
 METHOD_NAMES = {
     "irv": "instant run-off",
@@ -130,6 +136,21 @@ def _count_view(run: TallyRun, labels: dict[str, str], chart_id: str, when: str)
     )
 
 
+def question_bars(q: QuestionSummary) -> list[tuple[str, float]] | None:
+    """The bars of a question's answers chart, (label, count), as the page draws them; None
+    for a free-text question or one with nothing to count. The PNG download draws these too."""
+    if not q.counts or q.kind in FREE_TEXT:
+        return None
+    counts = q.counts
+    if q.kind == "scale":  # 1, 2, 3 … in order, not most-chosen first
+        counts = sorted(counts, key=lambda c: float(c[0]) if _is_number(c[0]) else 0.0)
+    return [(label if code == label else f"{code} {label}", float(k)) for code, label, k in counts]
+
+
+def chart_title(q: QuestionSummary) -> str:
+    return f"Answers to {q.key}"
+
+
 def results_page_data(poll: Poll) -> dict[str, Any]:
     s = db_session()
     zone = ZoneInfo(runtime().settings.timezone)
@@ -141,15 +162,9 @@ def results_page_data(poll: Poll) -> dict[str, Any]:
     for n, q in enumerate(summary.questions):
         free = q.kind in FREE_TEXT
         chart = None
-        if q.counts and not free:
-            counts = q.counts
-            if q.kind == "scale":  # 1, 2, 3 … in order, not most-chosen first
-                counts = sorted(counts, key=lambda c: float(c[0]) if _is_number(c[0]) else 0.0)
-            bars = [
-                (label if code == label else f"{code} {label}", float(k))
-                for code, label, k in counts
-            ]
-            chart = charts.bar_chart(bars, title=f"Answers to {q.key}", chart_id=f"q{n}")
+        bars = question_bars(q)
+        if bars is not None:
+            chart = charts.bar_chart(bars, title=chart_title(q), chart_id=f"q{n}")
         view = QuestionView(q, chart, free)
         question = by_key.get(q.key)
         labels = {o.code: o.label for o in question.options} if question else {}
@@ -179,15 +194,14 @@ def poll_results(slug: str) -> ResponseReturnValue:
     if poll is None:
         abort(404)
     is_open = poll.status == PollStatus.OPEN
-    response = make_response(
-        render_template(
-            "admin/results.html",
-            poll=poll,
-            refresh=REFRESH_SECONDS if is_open else None,
-            **results_page_data(poll),
-        )
+    # While the poll is open, static/live_results.js asks results_live for changes every
+    # LIVE_SECONDS and redraws; without JavaScript, a <noscript> refresh reloads the page.
+    return render_template(
+        "admin/results.html",
+        poll=poll,
+        refresh=REFRESH_SECONDS if is_open else None,
+        version=results_version(db_session(), poll),
+        live_every=LIVE_SECONDS,
+        small_count=runtime().settings.small_count,
+        **results_page_data(poll),
     )
-    if is_open:
-        # New answers arrive while the poll is open: the browser reloads without any script.
-        response.headers["Refresh"] = str(REFRESH_SECONDS)
-    return response

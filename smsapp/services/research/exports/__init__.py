@@ -1,5 +1,5 @@
 """Research exports: which file (request), its rows streamed from the database (responses and
-responses_pg, tables, flow_results), the CSV text (writing) and large files written by a job
+responses_pg, tables, flow_results), the CSV text (writing), the same cells as a workbook (xlsx) and large files written by a job
 (runs). The CLI, the web downloads and the export job use the names below."""
 
 from smsapp.services.research.exports.flow_results import floip_rows, write_floip
@@ -20,9 +20,12 @@ from smsapp.services.research.exports.writing import (
     header,
     write_csv,
 )
+from smsapp.services.research.exports.xlsx import MIME as XLSX_MIME
+from smsapp.services.research.exports.xlsx import write_xlsx
 
 __all__ = [
     "KINDS",
+    "XLSX_MIME",
     "ExportError",
     "ExportRequest",
     "check_request",
@@ -38,4 +41,5 @@ __all__ = [
     "write_csv",
     "write_floip",
     "write_run",
+    "write_xlsx",
 ]

@@ -29,6 +29,7 @@ class ExportRequest:
     wide: bool = False
     question: str | None = None
     suppress_below: int | None = None
+    xlsx: bool = False  # an Excel workbook of the same cells instead of the CSV
     options: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -43,6 +44,8 @@ class ExportRequest:
                 raise ExportError("the suppression threshold must be at least 2")
         if self.question is not None and self.kind != "ballots":
             raise ExportError("choosing one question applies to the ballots export only")
+        if self.xlsx and self.kind == "floip":
+            raise ExportError("the FLOIP package is a zip of its own; XLSX is for the CSV exports")
 
     @property
     def label(self) -> str:
@@ -50,7 +53,9 @@ class ExportRequest:
 
     @property
     def extension(self) -> str:
-        return "zip" if self.kind == "floip" else "csv"
+        if self.kind == "floip":
+            return "zip"
+        return "xlsx" if self.xlsx else "csv"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -58,6 +63,7 @@ class ExportRequest:
             "wide": self.wide,
             "question": self.question,
             "suppress_below": self.suppress_below,
+            "xlsx": self.xlsx,
         }
 
     @classmethod
@@ -67,6 +73,7 @@ class ExportRequest:
             wide=bool(data.get("wide")),
             question=data.get("question"),
             suppress_below=data.get("suppress_below"),
+            xlsx=bool(data.get("xlsx")),
         )
 
 

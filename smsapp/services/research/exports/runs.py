@@ -16,6 +16,7 @@ from smsapp.services import audit
 from smsapp.services.research.exports.flow_results import write_floip
 from smsapp.services.research.exports.request import ExportRequest, export_filename
 from smsapp.services.research.exports.writing import count_answers, write_csv
+from smsapp.services.research.exports.xlsx import write_xlsx
 
 
 def create_run(
@@ -70,6 +71,8 @@ def write_run(db: Database, export_id: int, *, bom: bool = True) -> ExportRun | 
             if request.kind == "floip":
                 with partial.open("wb") as binary:
                     rows = write_floip(binary, session, poll, progress=progress)
+            elif request.xlsx:
+                rows = write_xlsx(partial, session, poll, request, progress=progress)
             else:
                 with partial.open("w", encoding="utf-8", newline="") as text:
                     rows = write_csv(text, session, poll, request, bom=bom, progress=progress)
