@@ -260,7 +260,8 @@ def test_results_text_shows_order_only_for_few_ballots_and_counts_otherwise(runt
     with runtime.db.transaction() as s:
         few = announce.results_text(s, s.get(Poll, poll_id))
     assert "Fewer than 5 people voted" in few and "votes)" not in few and "pts)" not in few
-    assert "Which topics?: 1 School" in few and "Which first?: 1 Transport" in few
+    # order only, in words that cannot be read as counts ("1 Yes, 2 No" reads as three votes)
+    assert "Which topics?: 1st School, 2nd" in few and "Which first?: 1st Transport" in few
 
     # a fifth ballot on every question: counts appear
     with runtime.db.transaction() as s:
@@ -411,7 +412,7 @@ def test_the_page_the_text_and_the_export_report_the_same_stored_counts(runtime,
         }
         text = announce.results_text(s, poll)
     assert ("name", "points", False) in stored and ("name", "irv", True) in stored
-    assert "Rank up to 3, best first: 1 Health Voices" in text  # the final IRV count
+    assert "Rank up to 3, best first: 1st Health Voices" in text  # the final IRV count
 
     log_in(runtime, client, "researcher")
     export = client.get("/admin/polls/vote/export/tally.csv")

@@ -88,6 +88,11 @@ class AnnouncePlan:
         return lines
 
 
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
 def question_line(question: Question, run: TallyRun, many: bool, k: int) -> str:
     """One count's top places in words ("1 Apples (7 votes), 2 Bananas (fewer than 5)"): the
     results text and the group's record page (services/record) say a result the same way."""
@@ -102,7 +107,8 @@ def question_line(question: Question, run: TallyRun, many: bool, k: int) -> str:
     shown = suppress({c: int(n) for c, n in scores.items()}, k) if unit == "votes" else dict(scores)
     parts = []
     for place, code in enumerate(order, 1):
-        part = f"{place} {labels.get(code, code)}"
+        # Order only: "1st Yes, 2nd No", since "1 Yes, 2 No" reads as one yes and two noes.
+        part = f"{place if show_counts else _ordinal(place)} {labels.get(code, code)}"
         if show_counts:
             value = shown.get(code, 0)
             part += f" ({value} {unit})" if value is not None else f" ({show(value, k)})"
