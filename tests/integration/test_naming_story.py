@@ -195,7 +195,7 @@ def test_name_our_group_by_text_end_to_end(runtime, phone, runner, monkeypatch, 
         plan = announce.preview(runtime, s, s.get(Poll, vote.id))
     winner = question.option(recount.order[0])
     assert winner is not None
-    assert f"1 {winner.label}" in plan.text and "Jordan" not in plan.text
+    assert f"1st {winner.label}" in plan.text and "Jordan" not in plan.text
     assert len(plan.recipients) == 6  # the voters; kid 6 started but never answered
     assert plan.segments_each == 1
     from smsapp import queue
