@@ -98,7 +98,13 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     else:
-        kwargs.setdefault("pool_pre_ping", True)
+        # No pre-ping: it cost a round trip on every checkout (every text). A connection the
+        # server dropped fails its first statement instead; SQLAlchemy then invalidates the
+        # whole pool (every connection older than the failure is replaced on its next
+        # checkout), and callers that can retry (`retry_disconnect`) do so once. pool_recycle
+        # replaces connections before a firewall or pgbouncer idle timeout can drop them.
+        kwargs.setdefault("pool_pre_ping", False)
+        kwargs.setdefault("pool_recycle", 1800)
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 20)
         engine = sa.create_engine(url, **kwargs)
@@ -135,6 +141,12 @@ class Database:
             raise
         finally:
             session.close()
+
+
+def is_disconnect(exc: BaseException) -> bool:
+    """True for an error that means the connection was lost (the server restarted or dropped
+    it): SQLAlchemy has invalidated the pool's older connections, so one retry gets a new one."""
+    return isinstance(exc, sa.exc.DBAPIError) and bool(exc.connection_invalidated)
 
 
 def for_update(stmt: sa.Select[Any], session: Session, **kwargs: Any) -> sa.Select[Any]:

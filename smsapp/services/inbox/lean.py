@@ -1,0 +1,276 @@
+"""The lean path for the texts that arrive by the hundred: SQLAlchemy Core, no ORM unit of work.
+
+Three kinds of text are handled here, in a few statements and one COMMIT:
+
+- an unknown number (the one reply a day): load, claim the reply, INSERT the text, log the reply;
+- a known participant with nothing open and no poll ever (the friendly reply): load, INSERT the
+  text, log the reply;
+- an answer to the current question of an open conversation: load (participant locked, their
+  open conversation, its poll's version and their groups' settings: one statement), INSERT the
+  text with its route and replies, write the answers and the conversation state (one statement
+  on PostgreSQL), log the replies.
+
+Every decision is the one the full path (receive.py) makes, by the same functions: the
+safeguarding screen (`screening.screen_text`), reserved words (`command_word`), poll keywords
+(`keyword_of`), assent (`consent.assent_outstanding`), the pure engine (`engine.step`), the
+answer and outbound row builders. Anything else - any reserved word (STOP, HELP, JOIN, LEAVE,
+SKIP, WITHDRAW, YES...), a keyword of an open poll, a text the screen matches, an opted-out or
+not-yet-assented participant, a poll that closed or a conversation that expired, an answer that
+finishes a conversation or gathers a nomination, a late text after a poll - is not this path's:
+it rolls back what it read (nothing was written) and the full path handles the text.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Row
+
+from smsapp.conversation import engine
+from smsapp.conversation.keywords import command_word
+from smsapp.db import utcnow
+from smsapp.models import (
+    Answer,
+    Conversation,
+    ConversationStatus,
+    Group,
+    GroupMembership,
+    InboundMessage,
+    OutboundMessage,
+    Participant,
+    ParticipantStatus,
+    Poll,
+    PollStatus,
+)
+from smsapp.runtime import Runtime
+from smsapp.services.inbox.texts import (
+    MAX_BODY,
+    UNKNOWN_REPLY,
+    InboundText,
+    Received,
+    claim_unknown_reply,
+    upsert,
+)
+from smsapp.services.outbox.rows import outbound_row
+from smsapp.services.people.consent import assent_outstanding
+from smsapp.services.people.participants import with_phone
+from smsapp.services.polls.conversations import Turn, answer_row, nothing_open_reply
+from smsapp.services.polls.definitions import cached_definition, keyword_of
+from smsapp.services.safeguarding.screening import screen_text
+
+
+class NotLean(Exception):
+    """This text is the full path's; nothing was written."""
+
+
+class Duplicate(Exception):
+    """The MessageSid is stored already; roll back whatever this attempt did."""
+
+
+_AnyConversation = sa.orm.aliased(Conversation)
+_KeywordPoll = sa.orm.aliased(Poll)
+
+
+def _load(conn: Connection, runtime: Runtime, e164: str, word: str | None) -> list[Row[Any]]:
+    """One statement: the participant (locked on PostgreSQL: one text at a time per person),
+    their open conversation and its poll's version, whether they ever had a conversation,
+    an open poll with this text as its keyword, and one row per group they are in."""
+    keyword_poll: Any = sa.null()
+    if word is not None:
+        keyword_poll = (
+            sa.select(_KeywordPoll.id)
+            .where(_KeywordPoll.keyword == word, _KeywordPoll.status == PollStatus.OPEN)
+            .limit(1)
+            .scalar_subquery()
+        )
+    stmt = (
+        sa.select(
+            Participant.id,
+            Participant.status,
+            Participant.consent_at,
+            Participant.assent_at,
+            Participant.simulated,
+            Participant.nickname,
+            Conversation.id.label("conversation_id"),
+            Conversation.poll_id,
+            Conversation.state,
+            Conversation.last_activity_at,
+            Poll.status.label("poll_status"),
+            Poll.updated_at.label("poll_updated_at"),
+            sa.exists()
+            .where(_AnyConversation.participant_id == Participant.id)
+            .label("any_conversation"),
+            keyword_poll.label("keyword_poll_id"),
+            Group.settings.label("group_settings"),
+        )
+        .select_from(Participant)
+        .outerjoin(
+            Conversation,
+            sa.and_(
+                Conversation.participant_id == Participant.id,
+                Conversation.status == ConversationStatus.OPEN,
+            ),
+        )
+        .outerjoin(Poll, Poll.id == Conversation.poll_id)
+        .outerjoin(GroupMembership, GroupMembership.participant_id == Participant.id)
+        .outerjoin(Group, Group.id == GroupMembership.group_id)
+        .where(with_phone(runtime.vault, e164))
+    )
+    if conn.dialect.name == "postgresql":
+        stmt = stmt.with_for_update(of=Participant.__table__)
+    return list(conn.execute(stmt).all())
+
+
+def _definition(conn: Connection, poll_id: int, updated_at: datetime | None) -> Any:
+    def stored() -> dict[str, Any]:
+        return dict(conn.scalar(sa.select(Poll.definition).where(Poll.id == poll_id)) or {})
+
+    return cached_definition(poll_id, updated_at, stored)
+
+
+def _participant_turn(
+    runtime: Runtime, conn: Connection, rows: list[Row[Any]], body: str, now: datetime
+) -> tuple[Turn, list[engine.RecordedAnswer], dict[str, Any] | None]:
+    """The turn for a known participant, or NotLean. Also the answers and the new conversation
+    state to store (none for the friendly reply)."""
+    me = rows[0]
+    if len({row.id for row in rows}) > 1 or me.status != ParticipantStatus.ACTIVE:
+        raise NotLean
+    if me.consent_at is not None and assent_outstanding(
+        assent_at=me.assent_at,
+        simulated=me.simulated,
+        group_settings=(row.group_settings for row in rows),
+    ):
+        raise NotLean  # the JOIN invitation
+    if me.keyword_poll_id is not None:
+        raise NotLean  # a poll keyword: start, refuse or "busy"
+    if me.conversation_id is None:
+        if me.any_conversation:
+            raise NotLean  # a changed ballot, or "that poll has closed"
+        return Turn("nothing-open", [nothing_open_reply(me.nickname)]), [], None
+    timeout = timedelta(hours=runtime.settings.conversation_timeout_hours)
+    if me.poll_status in (None, PollStatus.CLOSED) or engine.is_expired(
+        me.last_activity_at, now, timeout
+    ):
+        raise NotLean  # the conversation ends first
+    result = engine.step(
+        _definition(conn, me.poll_id, me.poll_updated_at),
+        engine.ConversationState.from_dict(me.state),
+        body,
+        nickname=me.nickname,
+        max_attempts=runtime.settings.max_attempts,
+        flagged=False,  # a text the screen matches never comes this way
+    )
+    if result.finished or any(a.kind == "nominate" for a in result.answers):
+        raise NotLean  # the next waiting poll starts; a gathered nomination is screened again
+    kinds = tuple(a.kind for a in result.answers)
+    turn = Turn("poll", list(result.replies), me.conversation_id, me.poll_id, kinds)
+    return turn, list(result.answers), result.state.to_dict()
+
+
+def receive(
+    runtime: Runtime, conn: Connection, text: InboundText, e164: str, sender_index: str
+) -> Received:
+    """Handle one text on `conn` (the caller commits), or raise NotLean having written nothing."""
+    body = text.body
+    word = command_word(body)
+    if text.participant_id is not None or word is not None:
+        raise NotLean
+    if screen_text(runtime.settings, body):
+        raise NotLean  # the full path raises the flag and sends the supportive reply
+    now = utcnow()
+    rows = _load(conn, runtime, e164, keyword_of(body))
+    answers: list[engine.RecordedAnswer] = []
+    state: dict[str, Any] | None = None
+    if not rows:
+        turn = Turn(
+            "unknown", [UNKNOWN_REPLY] if claim_unknown_reply(conn, sender_index, now) else []
+        )
+        participant_id = None
+    else:
+        turn, answers, state = _participant_turn(runtime, conn, rows, body, now)
+        participant_id = rows[0].id
+    replies = [r[:MAX_BODY] for r in turn.replies if r]
+
+    # The text, with what was done already filled in; a repeated MessageSid inserts nothing.
+    insert = upsert(conn, InboundMessage).values(
+        message_sid=text.message_sid,
+        participant_id=participant_id,
+        sender_index=sender_index,
+        body=body,
+        received_at=now,
+        handled_at=now,
+        route=turn.route,
+        replies=replies,
+        conversation_id=turn.conversation_id,
+        flagged=False,
+    )
+    inbound_id = conn.scalar(
+        insert.on_conflict_do_nothing(index_elements=[InboundMessage.message_sid]).returning(
+            InboundMessage.id
+        )
+    )
+    if inbound_id is None:
+        raise Duplicate
+
+    if state is not None:
+        assert turn.conversation_id is not None and turn.poll_id is not None
+        saved = (
+            sa.update(Conversation)
+            .where(Conversation.id == turn.conversation_id)
+            .values(state=state, last_activity_at=now)
+        )
+        if answers:
+            recorded = sa.insert(Answer).values(
+                [
+                    answer_row(
+                        a,
+                        poll_id=turn.poll_id,
+                        conversation_id=turn.conversation_id,
+                        participant_id=rows[0].id,
+                        inbound_id=inbound_id,
+                        now=now,
+                    )
+                    for a in answers
+                ]
+            )
+            if conn.dialect.name == "postgresql":
+                saved = saved.add_cte(recorded.cte("recorded"))  # one round trip for both
+            else:
+                conn.execute(recorded)
+        conn.execute(saved)
+
+    if replies:
+        conn.execute(
+            sa.insert(OutboundMessage).values(
+                [
+                    outbound_row(
+                        participant_id=participant_id,
+                        poll_id=turn.poll_id,
+                        conversation_id=turn.conversation_id,
+                        in_reply_to_id=inbound_id,
+                        kind="reply",
+                        body=reply,
+                        backend="twiml",
+                        sent=True,
+                        now=now,
+                    )
+                    for reply in replies
+                ]
+            )
+        )
+    return Received(replies, turn.route, False, participant_id)
+
+
+def stored_answer(conn: Connection, sid: str) -> Received | None:
+    """How a stored text was answered (for a repeated MessageSid)."""
+    row = conn.execute(
+        sa.select(
+            InboundMessage.replies, InboundMessage.route, InboundMessage.participant_id
+        ).where(InboundMessage.message_sid == sid)
+    ).first()
+    if row is None:
+        return None
+    return Received(list(row.replies or []), row.route or "", True, row.participant_id)
