@@ -23,9 +23,11 @@ it rolls back what it read (nothing was written) and the full path handles the t
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Row
 
 from smsapp.conversation import engine
@@ -51,11 +53,10 @@ from smsapp.services.inbox.texts import (
     InboundText,
     Received,
     claim_unknown_reply,
-    upsert,
 )
 from smsapp.services.outbox.rows import outbound_row
 from smsapp.services.people.consent import assent_outstanding
-from smsapp.services.people.participants import with_phone
+from smsapp.services.people.participants import phone_params, with_phone
 from smsapp.services.polls.conversations import Turn, answer_row, nothing_open_reply
 from smsapp.services.polls.definitions import cached_definition, keyword_of
 from smsapp.services.safeguarding.screening import screen_text
@@ -73,20 +74,18 @@ _AnyConversation = sa.orm.aliased(Conversation)
 _KeywordPoll = sa.orm.aliased(Poll)
 
 
-def _load(conn: Connection, runtime: Runtime, e164: str, word: str | None) -> list[Row[Any]]:
-    """One statement: the participant (locked on PostgreSQL: one text at a time per person),
-    their open conversation and its poll's version, whether they ever had a conversation,
-    an open poll with this text as its keyword, and one row per group they are in."""
-    keyword_poll: Any = sa.null()
-    if word is not None:
-        keyword_poll = (
-            sa.select(_KeywordPoll.id)
-            .where(_KeywordPoll.keyword == word, _KeywordPoll.status == PollStatus.OPEN)
-            .limit(1)
-            .scalar_subquery()
-        )
-    stmt = (
-        sa.select(
+def _param(column: Any, name: str | None = None) -> Any:
+    """A bound parameter typed as its column (JSON, UTC datetimes), named after it."""
+    return sa.bindparam(name or column.key, type_=column.type)
+
+
+class Statements:
+    """The lean path's statements for one dialect, built once per process (building a
+    statement costs more CPU than the round trip it makes), executed with parameters."""
+
+    def __init__(self, dialect: str) -> None:
+        pg = dialect == "postgresql"
+        columns = (
             Participant.id,
             Participant.status,
             Participant.consent_at,
@@ -102,30 +101,104 @@ def _load(conn: Connection, runtime: Runtime, e164: str, word: str | None) -> li
             sa.exists()
             .where(_AnyConversation.participant_id == Participant.id)
             .label("any_conversation"),
-            keyword_poll.label("keyword_poll_id"),
             Group.settings.label("group_settings"),
         )
-        .select_from(Participant)
-        .outerjoin(
-            Conversation,
-            sa.and_(
-                Conversation.participant_id == Participant.id,
-                Conversation.status == ConversationStatus.OPEN,
-            ),
+        keyword_poll = (
+            sa.select(_KeywordPoll.id)
+            .where(
+                _KeywordPoll.keyword == sa.bindparam("keyword"),
+                _KeywordPoll.status == PollStatus.OPEN,
+            )
+            .limit(1)
+            .scalar_subquery()
         )
-        .outerjoin(Poll, Poll.id == Conversation.poll_id)
-        .outerjoin(GroupMembership, GroupMembership.participant_id == Participant.id)
-        .outerjoin(Group, Group.id == GroupMembership.group_id)
-        .where(with_phone(runtime.vault, e164))
+        # One statement: the participant (locked on PostgreSQL: one text at a time per person),
+        # their open conversation and its poll's version, whether they ever had a conversation,
+        # an open poll with this text as its keyword, and one row per group they are in.
+        self.load: dict[bool, Any] = {}
+        for keyword in (False, True):
+            kw: Any = keyword_poll if keyword else sa.null()
+            stmt = (
+                sa.select(*columns, kw.label("keyword_poll_id"))
+                .select_from(Participant)
+                .outerjoin(
+                    Conversation,
+                    sa.and_(
+                        Conversation.participant_id == Participant.id,
+                        Conversation.status == ConversationStatus.OPEN,
+                    ),
+                )
+                .outerjoin(Poll, Poll.id == Conversation.poll_id)
+                .outerjoin(GroupMembership, GroupMembership.participant_id == Participant.id)
+                .outerjoin(Group, Group.id == GroupMembership.group_id)
+                .where(with_phone())
+            )
+            self.load[keyword] = stmt.with_for_update(of=Participant.__table__) if pg else stmt
+        self.definition = sa.select(Poll.definition).where(Poll.id == sa.bindparam("poll_id"))
+        inbound = InboundMessage.__table__.c
+        insert = (postgresql.insert if pg else sqlite.insert)(InboundMessage).values(
+            {key: _param(inbound[key]) for key in INBOUND_KEYS}
+        )
+        self.inbound = insert.on_conflict_do_nothing(
+            index_elements=[InboundMessage.message_sid]
+        ).returning(InboundMessage.id)
+        conversation = Conversation.__table__.c
+        self.save_state = (
+            sa.update(Conversation)
+            .where(Conversation.id == sa.bindparam("conversation_id"))
+            .values(
+                state=_param(conversation.state),
+                last_activity_at=_param(conversation.last_activity_at),
+            )
+        )
+        answer = Answer.__table__.c
+        self.answer = sa.insert(Answer)
+        # PostgreSQL: one answer and the conversation state in one statement.
+        one_answer = sa.insert(Answer).values(
+            {key: _param(answer[key], f"a_{key}") for key in ANSWER_KEYS}
+        )
+        self.answer_and_state = self.save_state.add_cte(one_answer.cte("recorded")) if pg else None
+        self.outbound = sa.insert(OutboundMessage)
+        self.stored = sa.select(
+            InboundMessage.replies, InboundMessage.route, InboundMessage.participant_id
+        ).where(InboundMessage.message_sid == sa.bindparam("sid"))
+
+
+# What the lean path writes on an inbound row: everything the full path fills in by the end.
+INBOUND_KEYS = (
+    "message_sid",
+    "participant_id",
+    "sender_index",
+    "body",
+    "received_at",
+    "handled_at",
+    "route",
+    "replies",
+    "conversation_id",
+    "flagged",
+)
+# The answer columns, as the one answer builder (conversations.answer_row) fills them.
+ANSWER_KEYS = tuple(
+    answer_row(
+        engine.RecordedAnswer("", "", None, None, "", 1, False, None),
+        poll_id=0,
+        conversation_id=0,
+        participant_id=0,
+        inbound_id=None,
+        now=datetime.min,
     )
-    if conn.dialect.name == "postgresql":
-        stmt = stmt.with_for_update(of=Participant.__table__)
-    return list(conn.execute(stmt).all())
+)
+
+
+@lru_cache(maxsize=4)
+def statements(dialect: str) -> Statements:
+    return Statements(dialect)
 
 
 def _definition(conn: Connection, poll_id: int, updated_at: datetime | None) -> Any:
     def stored() -> dict[str, Any]:
-        return dict(conn.scalar(sa.select(Poll.definition).where(Poll.id == poll_id)) or {})
+        stored = conn.scalar(statements(conn.dialect.name).definition, {"poll_id": poll_id})
+        return dict(stored or {})
 
     return cached_definition(poll_id, updated_at, stored)
 
@@ -181,7 +254,12 @@ def receive(
     if screen_text(runtime.settings, body):
         raise NotLean  # the full path raises the flag and sends the supportive reply
     now = utcnow()
-    rows = _load(conn, runtime, e164, keyword_of(body))
+    sql = statements(conn.dialect.name)
+    keyword = keyword_of(body)
+    params: dict[str, Any] = phone_params(runtime.vault, e164)
+    if keyword is not None:
+        params["keyword"] = keyword
+    rows = list(conn.execute(sql.load[keyword is not None], params).all())
     answers: list[engine.RecordedAnswer] = []
     state: dict[str, Any] | None = None
     if not rows:
@@ -195,82 +273,70 @@ def receive(
     replies = [r[:MAX_BODY] for r in turn.replies if r]
 
     # The text, with what was done already filled in; a repeated MessageSid inserts nothing.
-    insert = upsert(conn, InboundMessage).values(
-        message_sid=text.message_sid,
-        participant_id=participant_id,
-        sender_index=sender_index,
-        body=body,
-        received_at=now,
-        handled_at=now,
-        route=turn.route,
-        replies=replies,
-        conversation_id=turn.conversation_id,
-        flagged=False,
-    )
     inbound_id = conn.scalar(
-        insert.on_conflict_do_nothing(index_elements=[InboundMessage.message_sid]).returning(
-            InboundMessage.id
-        )
+        sql.inbound,
+        {
+            "message_sid": text.message_sid,
+            "participant_id": participant_id,
+            "sender_index": sender_index,
+            "body": body,
+            "received_at": now,
+            "handled_at": now,
+            "route": turn.route,
+            "replies": replies,
+            "conversation_id": turn.conversation_id,
+            "flagged": False,
+        },
     )
     if inbound_id is None:
         raise Duplicate
 
     if state is not None:
         assert turn.conversation_id is not None and turn.poll_id is not None
-        saved = (
-            sa.update(Conversation)
-            .where(Conversation.id == turn.conversation_id)
-            .values(state=state, last_activity_at=now)
-        )
-        if answers:
-            recorded = sa.insert(Answer).values(
-                [
-                    answer_row(
-                        a,
-                        poll_id=turn.poll_id,
-                        conversation_id=turn.conversation_id,
-                        participant_id=rows[0].id,
-                        inbound_id=inbound_id,
-                        now=now,
-                    )
-                    for a in answers
-                ]
+        saved = {"conversation_id": turn.conversation_id, "state": state, "last_activity_at": now}
+        rows_of_answers = [
+            answer_row(
+                a,
+                poll_id=turn.poll_id,
+                conversation_id=turn.conversation_id,
+                participant_id=rows[0].id,
+                inbound_id=inbound_id,
+                now=now,
             )
-            if conn.dialect.name == "postgresql":
-                saved = saved.add_cte(recorded.cte("recorded"))  # one round trip for both
-            else:
-                conn.execute(recorded)
-        conn.execute(saved)
+            for a in answers
+        ]
+        if sql.answer_and_state is not None and len(rows_of_answers) == 1:
+            one = {f"a_{key}": value for key, value in rows_of_answers[0].items()}
+            conn.execute(sql.answer_and_state, {**saved, **one})  # one round trip for both
+        else:
+            if rows_of_answers:
+                conn.execute(sql.answer, rows_of_answers)
+            conn.execute(sql.save_state, saved)
 
     if replies:
         conn.execute(
-            sa.insert(OutboundMessage).values(
-                [
-                    outbound_row(
-                        participant_id=participant_id,
-                        poll_id=turn.poll_id,
-                        conversation_id=turn.conversation_id,
-                        in_reply_to_id=inbound_id,
-                        kind="reply",
-                        body=reply,
-                        backend="twiml",
-                        sent=True,
-                        now=now,
-                    )
-                    for reply in replies
-                ]
-            )
+            sql.outbound,
+            [
+                outbound_row(
+                    participant_id=participant_id,
+                    poll_id=turn.poll_id,
+                    conversation_id=turn.conversation_id,
+                    in_reply_to_id=inbound_id,
+                    kind="reply",
+                    body=reply,
+                    backend="twiml",
+                    sent=True,
+                    now=now,
+                )
+                for reply in replies
+            ],
         )
     return Received(replies, turn.route, False, participant_id)
 
 
 def stored_answer(conn: Connection, sid: str) -> Received | None:
     """How a stored text was answered (for a repeated MessageSid)."""
-    row = conn.execute(
-        sa.select(
-            InboundMessage.replies, InboundMessage.route, InboundMessage.participant_id
-        ).where(InboundMessage.message_sid == sid)
-    ).first()
+    row = conn.execute(statements(conn.dialect.name).stored, {"sid": sid}).first()
     if row is None:
         return None
     return Received(list(row.replies or []), row.route or "", True, row.participant_id)

@@ -37,7 +37,7 @@ from smsapp.services.inbox.texts import (
 )
 from smsapp.services.outbox.rows import outbound_row
 from smsapp.services.people import consent, optout, withdrawal
-from smsapp.services.people.participants import with_phone
+from smsapp.services.people.participants import phone_params, with_phone
 from smsapp.services.polls import conversations
 from smsapp.services.polls.conversations import Turn
 from smsapp.services.safeguarding import screening
@@ -304,15 +304,16 @@ def _receive(
     e164: str | None,
     sender_index: str | None,
 ) -> Received:
-    participant, stmt = None, None
+    participant, stmt, params = None, None, {}
     if text.participant_id is not None:
         stmt = sa.select(Participant).where(Participant.id == text.participant_id)
     elif e164 is not None:
-        stmt = sa.select(Participant).where(with_phone(runtime.vault, e164))
+        stmt = sa.select(Participant).where(with_phone())
+        params = phone_params(runtime.vault, e164)
     if stmt is not None:
         if session.get_bind().dialect.name == "postgresql":
             stmt = stmt.with_for_update()  # one text at a time per person
-        participant = session.scalar(stmt)
+        participant = session.scalar(stmt, params)
     # No look-up of the MessageSid first: the unique index answers that in the INSERT below, and
     # receive_text turns the IntegrityError of a repeat into the stored answer. One round trip
     # fewer for every text; Twilio's retries are the rare case.

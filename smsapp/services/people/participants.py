@@ -21,18 +21,24 @@ def phone_indexes(vault: PhoneVault, e164: str) -> list[str]:
     return [vault.index(e164), *vault.old_indexes(e164)]
 
 
-def with_phone(vault: PhoneVault, e164: str) -> sa.ColumnElement[bool]:
-    """The one look-up of a participant by number (find_by_phone, receiving a text)."""
-    return Participant.phone_index.in_(phone_indexes(vault, e164))
+def with_phone() -> sa.ColumnElement[bool]:
+    """The one look-up of a participant by number (find_by_phone, both ways of receiving a
+    text): execute with ``phone_params(vault, e164)``. A bound parameter, so a statement built
+    once serves every number."""
+    return Participant.phone_index.in_(sa.bindparam("phone_indexes", expanding=True))
+
+
+def phone_params(vault: PhoneVault, e164: str) -> dict[str, list[str]]:
+    return {"phone_indexes": phone_indexes(vault, e164)}
 
 
 def find_by_phone(
     session: Session, vault: PhoneVault, e164: str, *, lock: bool = False
 ) -> Participant | None:
-    stmt = sa.select(Participant).where(with_phone(vault, e164))
+    stmt = sa.select(Participant).where(with_phone())
     if lock and session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update()
-    return session.scalar(stmt)
+    return session.scalar(stmt, phone_params(vault, e164))
 
 
 def _unused_pseudonym(
