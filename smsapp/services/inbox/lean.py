@@ -137,7 +137,9 @@ class Statements:
         self.definition = sa.select(Poll.definition).where(Poll.id == sa.bindparam("poll_id"))
         inbound = InboundMessage.__table__.c
         insert = (postgresql.insert if pg else sqlite.insert)(InboundMessage).values(
-            {key: _param(inbound[key]) for key in INBOUND_KEYS}
+            # Named i_<column>: an execution parameter named as a column would also be SET by
+            # the UPDATE in the one-statement write.
+            {key: _param(inbound[key], f"i_{key}") for key in INBOUND_KEYS}
         )
         self.inbound = insert.on_conflict_do_nothing(
             index_elements=[InboundMessage.message_sid]
@@ -145,23 +147,45 @@ class Statements:
         conversation = Conversation.__table__.c
         self.save_state = (
             sa.update(Conversation)
-            .where(Conversation.id == sa.bindparam("conversation_id"))
+            .where(Conversation.id == sa.bindparam("s_conversation_id"))
             .values(
-                state=_param(conversation.state),
-                last_activity_at=_param(conversation.last_activity_at),
+                state=_param(conversation.state, "s_state"),
+                last_activity_at=_param(conversation.last_activity_at, "s_now"),
             )
         )
-        answer = Answer.__table__.c
         self.answer = sa.insert(Answer)
-        # PostgreSQL: one answer and the conversation state in one statement.
-        one_answer = sa.insert(Answer).values(
-            {key: _param(answer[key], f"a_{key}") for key in ANSWER_KEYS}
-        )
-        self.answer_and_state = self.save_state.add_cte(one_answer.cte("recorded")) if pg else None
         self.outbound = sa.insert(OutboundMessage)
+        self.pg = pg
+        self._writes: dict[tuple[int, int, bool], Any] = {}
         self.stored = sa.select(
             InboundMessage.replies, InboundMessage.route, InboundMessage.participant_id
         ).where(InboundMessage.message_sid == sa.bindparam("sid"))
+
+    def write(self, replies: int, answers: int, state: bool) -> Any:
+        """PostgreSQL: every write of one text in ONE statement. The inbound INSERT (nothing
+        on a repeated MessageSid) is a CTE the others read its id from: the replies, the
+        answers and the conversation state (params ``r0_body``, ``a0_value``, ``s_state``...).
+        A repeat returns no id and the caller rolls the rest back."""
+        key = (replies, answers, state)
+        if key not in self._writes:
+            inbound = self.inbound.cte("inbound")
+            inbound_id = sa.select(inbound.c.id).scalar_subquery()
+            stmt = sa.select(inbound.c.id)
+            out = OutboundMessage.__table__.c
+            for j in range(replies):
+                values = {k: _param(out[k], f"r{j}_{k}") for k in OUTBOUND_KEYS}
+                values["in_reply_to_id"] = inbound_id
+                stmt = stmt.add_cte(sa.insert(OutboundMessage).values(values).cte(f"reply{j}"))
+            answer = Answer.__table__.c
+            for j in range(answers):
+                values = {k: _param(answer[k], f"a{j}_{k}") for k in ANSWER_KEYS if k != _BY}
+                values["inbound_message_id"] = inbound_id
+                stmt = stmt.add_cte(sa.insert(Answer).values(values).cte(f"answer{j}"))
+            if state:
+                saved = self.save_state
+                stmt = stmt.add_cte(saved.cte("saved"))
+            self._writes[key] = stmt
+        return self._writes[key]
 
 
 # What the lean path writes on an inbound row: everything the full path fills in by the end.
@@ -188,6 +212,16 @@ ANSWER_KEYS = tuple(
         now=datetime.min,
     )
 )
+
+
+# The outbound columns, as the one outbound-row builder (outbox/rows.outbound_row) fills them.
+OUTBOUND_KEYS = tuple(
+    k
+    for k in outbound_row(participant_id=None, kind="", body="", backend="")
+    if k != "in_reply_to_id"
+)
+_BY = "inbound_message_id"  # what an answer came in: the id the write statement returns
+MAX_ONE_STATEMENT = (4, 2)  # replies, answers: more (rare) take a statement each
 
 
 @lru_cache(maxsize=4)
@@ -273,28 +307,35 @@ def receive(
     replies = [r[:MAX_BODY] for r in turn.replies if r]
 
     # The text, with what was done already filled in; a repeated MessageSid inserts nothing.
-    inbound_id = conn.scalar(
-        sql.inbound,
-        {
-            "message_sid": text.message_sid,
-            "participant_id": participant_id,
-            "sender_index": sender_index,
-            "body": body,
-            "received_at": now,
-            "handled_at": now,
-            "route": turn.route,
-            "replies": replies,
-            "conversation_id": turn.conversation_id,
-            "flagged": False,
-        },
-    )
-    if inbound_id is None:
-        raise Duplicate
+    inbound = {
+        "i_message_sid": text.message_sid,
+        "i_participant_id": participant_id,
+        "i_sender_index": sender_index,
+        "i_body": body,
+        "i_received_at": now,
+        "i_handled_at": now,
+        "i_route": turn.route,
+        "i_replies": replies,
+        "i_conversation_id": turn.conversation_id,
+        "i_flagged": False,
+    }
 
-    if state is not None:
+    def reply_row(reply: str, inbound_id: int | None) -> dict[str, Any]:
+        return outbound_row(
+            participant_id=participant_id,
+            poll_id=turn.poll_id,
+            conversation_id=turn.conversation_id,
+            in_reply_to_id=inbound_id,
+            kind="reply",
+            body=reply,
+            backend="twiml",
+            sent=True,
+            now=now,
+        )
+
+    def answer_rows(inbound_id: int | None) -> list[dict[str, Any]]:
         assert turn.conversation_id is not None and turn.poll_id is not None
-        saved = {"conversation_id": turn.conversation_id, "state": state, "last_activity_at": now}
-        rows_of_answers = [
+        return [
             answer_row(
                 a,
                 poll_id=turn.poll_id,
@@ -305,32 +346,31 @@ def receive(
             )
             for a in answers
         ]
-        if sql.answer_and_state is not None and len(rows_of_answers) == 1:
-            one = {f"a_{key}": value for key, value in rows_of_answers[0].items()}
-            conn.execute(sql.answer_and_state, {**saved, **one})  # one round trip for both
-        else:
-            if rows_of_answers:
-                conn.execute(sql.answer, rows_of_answers)
-            conn.execute(sql.save_state, saved)
 
+    if sql.pg and (len(replies), len(answers)) <= MAX_ONE_STATEMENT:
+        params = dict(inbound)
+        for j, reply in enumerate(replies):
+            params.update({f"r{j}_{k}": v for k, v in reply_row(reply, None).items()})
+        if state is not None:
+            for j, row in enumerate(answer_rows(None)):
+                params.update({f"a{j}_{k}": v for k, v in row.items() if k != _BY})
+            params.update(s_conversation_id=turn.conversation_id, s_state=state, s_now=now)
+        write = sql.write(len(replies), len(answers), state is not None)
+        if conn.scalar(write, params) is None:
+            raise Duplicate
+        return Received(replies, turn.route, False, participant_id)
+
+    inbound_id = conn.scalar(sql.inbound, inbound)
+    if inbound_id is None:
+        raise Duplicate
+
+    if state is not None:
+        if answers:
+            conn.execute(sql.answer, answer_rows(inbound_id))
+        saved = {"s_conversation_id": turn.conversation_id, "s_state": state, "s_now": now}
+        conn.execute(sql.save_state, saved)
     if replies:
-        conn.execute(
-            sql.outbound,
-            [
-                outbound_row(
-                    participant_id=participant_id,
-                    poll_id=turn.poll_id,
-                    conversation_id=turn.conversation_id,
-                    in_reply_to_id=inbound_id,
-                    kind="reply",
-                    body=reply,
-                    backend="twiml",
-                    sent=True,
-                    now=now,
-                )
-                for reply in replies
-            ],
-        )
+        conn.execute(sql.outbound, [reply_row(reply, inbound_id) for reply in replies])
     return Received(replies, turn.route, False, participant_id)
 
 
