@@ -95,8 +95,10 @@ def test_an_answer_in_an_open_conversation(runtime, phone, statements) -> None:
         answer = s.scalar(sa.select(Answer))
         assert answer is not None and answer.question_key == "colour" and answer.label == "Red"
         inbound = s.scalar(sa.select(InboundMessage).where(InboundMessage.body == "a"))
-        assert inbound is not None and inbound.route == "poll" and answer.inbound_message_id == (
-            inbound.id
+        assert (
+            inbound is not None
+            and inbound.route == "poll"
+            and answer.inbound_message_id == (inbound.id)
         )
     # A re-prompt (no answer recorded) takes no more.
     sent = statements(lambda: replies.append(sam.replies("purple!!")))
