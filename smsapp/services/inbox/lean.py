@@ -98,9 +98,19 @@ class Statements:
             Conversation.last_activity_at,
             Poll.status.label("poll_status"),
             Poll.updated_at.label("poll_updated_at"),
-            sa.exists()
-            .where(_AnyConversation.participant_id == Participant.id)
-            .label("any_conversation"),
+            # Only asked when nothing is open, through ix_conversation_participant (a LIMIT
+            # keeps it one index probe: an EXISTS here may be planned as a whole-table hash).
+            sa.case(
+                (
+                    Conversation.id.is_(None),
+                    sa.select(_AnyConversation.id)
+                    .where(_AnyConversation.participant_id == Participant.id)
+                    .limit(1)
+                    .scalar_subquery()
+                    .is_not(None),
+                ),
+                else_=sa.false(),
+            ).label("any_conversation"),
             Group.settings.label("group_settings"),
         )
         keyword_poll = (
