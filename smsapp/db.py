@@ -143,6 +143,21 @@ class Database:
             session.close()
 
 
+@contextmanager
+def core_transaction(db: Database) -> Iterator[sa.Connection]:
+    """A Core connection in a transaction that commits on success and rolls back on error, with
+    no ORM Session around it (the inbound lean path and status callbacks). When the sessions
+    are bound to one connection rather than the engine (the tests' rolled-back outer
+    transaction), it is a session's connection, so both kinds of work share that transaction."""
+    bind = db.sessionmaker.kw.get("bind")
+    if isinstance(bind, Engine):
+        with bind.begin() as conn:
+            yield conn
+    else:
+        with db.transaction() as session:
+            yield session.connection()
+
+
 def is_disconnect(exc: BaseException) -> bool:
     """True for an error that means the connection was lost (the server restarted or dropped
     it): SQLAlchemy has invalidated the pool's older connections, so one retry gets a new one."""

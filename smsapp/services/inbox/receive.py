@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from smsapp.conversation.keywords import HELP, OPT_IN, OPT_OUT, command_word
-from smsapp.db import is_disconnect, utcnow
+from smsapp.db import core_transaction, is_disconnect, utcnow
 from smsapp.models import (
     InboundMessage,
     OutboundMessage,
@@ -284,13 +284,13 @@ def _receive_lean(
 ) -> Received | None:
     """The lean path's answer, or None when the text is the full path's."""
     try:
-        with runtime.db.transaction() as session:
-            return lean.receive(runtime, session.connection(), text, e164, sender_index)
+        with core_transaction(runtime.db) as conn:
+            return lean.receive(runtime, conn, text, e164, sender_index)
     except lean.NotLean:
         return None
     except lean.Duplicate:
-        with runtime.db.transaction() as session:
-            return lean.stored_answer(session.connection(), text.message_sid)
+        with core_transaction(runtime.db) as conn:
+            return lean.stored_answer(conn, text.message_sid)
 
 
 def _stored(session: Session, sid: str) -> InboundMessage | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from smsapp.db import for_update, utcnow
+from smsapp.db import core_transaction, for_update, utcnow
 from smsapp.models import OutboundMessage, OutboundStatus, Participant
 from smsapp.privacy.redact import redact_optional
 from smsapp.runtime import Runtime
@@ -32,8 +32,8 @@ def record_status(
     if not error_code:
         rank = OutboundStatus.RANK[status]
         earlier = sorted(s for s, r in OutboundStatus.RANK.items() if r < rank)
-        with runtime.db.transaction() as session:
-            result = session.connection().execute(
+        with core_transaction(runtime.db) as conn:
+            result = conn.execute(
                 sa.update(OutboundMessage)
                 .where(OutboundMessage.twilio_sid == sid, OutboundMessage.status.in_(earlier))
                 .values(status=status, updated_at=utcnow())
