@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -41,22 +43,28 @@ class Received:
     participant_id: int | None = None
 
 
-def upsert(db: Connection | Session, table: Any) -> postgresql.Insert | sqlite.Insert:
-    """The dialect's INSERT with ON CONFLICT (PostgreSQL and SQLite both have it)."""
-    name = db.get_bind().dialect.name if isinstance(db, Session) else db.dialect.name
-    return postgresql.insert(table) if name == "postgresql" else sqlite.insert(table)
-
-
 def claim_unknown_reply(db: Connection | Session, sender_index: str, now: datetime) -> bool:
     """True when this unknown number may get its reply now (at most one a day), recording it.
 
     One statement: the row is inserted, or moved on when the last reply is a day old; two
     texts at once from one number wait on the row, and only the first gets the reply.
     """
-    insert = upsert(db, UnknownSenderReply).values(sender_index=sender_index, last_replied_at=now)
-    stmt = insert.on_conflict_do_update(
+    name = db.get_bind().dialect.name if isinstance(db, Session) else db.dialect.name
+    params = {"sender_index": sender_index, "now": now, "cutoff": now - UNKNOWN_REPLY_INTERVAL}
+    return db.execute(_claim(name), params).first() is not None
+
+
+@lru_cache(maxsize=4)
+def _claim(dialect: str) -> Any:
+    """The claim statement, built once per dialect (it runs for every unknown number's text)."""
+    table = UnknownSenderReply.__table__.c
+    when = sa.bindparam("now", type_=table.last_replied_at.type)
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(
+        UnknownSenderReply
+    ).values(sender_index=sa.bindparam("sender_index"), last_replied_at=when)
+    return insert.on_conflict_do_update(
         index_elements=[UnknownSenderReply.sender_index],
         set_={"last_replied_at": insert.excluded.last_replied_at},
-        where=UnknownSenderReply.last_replied_at <= now - UNKNOWN_REPLY_INTERVAL,
+        where=UnknownSenderReply.last_replied_at
+        <= sa.bindparam("cutoff", type_=table.last_replied_at.type),
     ).returning(UnknownSenderReply.sender_index)
-    return db.execute(stmt).first() is not None
