@@ -1,14 +1,14 @@
 """The lean path for the texts that arrive by the hundred: SQLAlchemy Core, no ORM unit of work.
 
-Three kinds of text are handled here, in a few statements and one COMMIT:
-
-- an unknown number (the one reply a day): load, claim the reply, INSERT the text, log the reply;
-- a known participant with nothing open and no poll ever (the friendly reply): load, INSERT the
-  text, log the reply;
-- an answer to the current question of an open conversation: load (participant locked, their
-  open conversation, its poll's version and their groups' settings: one statement), INSERT the
-  text with its route and replies, write the answers and the conversation state (one statement
-  on PostgreSQL), log the replies.
+Three kinds of text are handled here: an unknown number (the one reply a day), a known
+participant with nothing open and no poll ever (the friendly reply), and an answer to the
+current question of an open conversation. On PostgreSQL a text takes three statements and one
+COMMIT: lock the participant's row (one text at a time per person); load them with their open
+conversation, its poll's version and their groups' settings; and write everything in one
+statement (the text with its route and replies, as a CTE whose id the logged reply, the answer
+and the conversation state take). An unknown number's lock finds nobody, so it skips the load
+and claims its daily reply instead. SQLite (no INSERT in a CTE; BEGIN IMMEDIATE serialises
+writers, so no lock) takes a statement per write.
 
 Every decision is the one the full path (receive.py) makes, by the same functions: the
 safeguarding screen (`screening.screen_text`), reserved words (`command_word`), poll keywords
@@ -122,9 +122,9 @@ class Statements:
             .limit(1)
             .scalar_subquery()
         )
-        # One statement: the participant (locked on PostgreSQL: one text at a time per person),
-        # their open conversation and its poll's version, whether they ever had a conversation,
-        # an open poll with this text as its keyword, and one row per group they are in.
+        # One statement: the participant, their open conversation and its poll's version,
+        # whether they ever had a conversation, an open poll with this text as its keyword,
+        # and one row per group they are in.
         self.load: dict[bool, Any] = {}
         for keyword in (False, True):
             kw: Any = keyword_poll if keyword else sa.null()
@@ -143,7 +143,13 @@ class Statements:
                 .outerjoin(Group, Group.id == GroupMembership.group_id)
                 .where(with_phone())
             )
-            self.load[keyword] = stmt.with_for_update(of=Participant.__table__) if pg else stmt
+            self.load[keyword] = stmt
+        # PostgreSQL: the participant's row lock is a statement of its own, BEFORE the load.
+        # A statement reads one snapshot, taken before it waits for a lock: locking in the
+        # load itself would hand the second of two texts from one person the conversation
+        # state as it was before the first committed, and both would answer one question
+        # (tests/faults/test_webhook_faults.py). SQLite's BEGIN IMMEDIATE serialises writers.
+        self.lock = sa.select(Participant.id).where(with_phone()).with_for_update() if pg else None
         self.definition = sa.select(Poll.definition).where(Poll.id == sa.bindparam("poll_id"))
         inbound = InboundMessage.__table__.c
         insert = (postgresql.insert if pg else sqlite.insert)(InboundMessage).values(
@@ -303,7 +309,10 @@ def receive(
     params: dict[str, Any] = phone_params(runtime.vault, e164)
     if keyword is not None:
         params["keyword"] = keyword
-    rows = list(conn.execute(sql.load[keyword is not None], params).all())
+    locked = True
+    if sql.lock is not None:  # one text at a time per person (PostgreSQL)
+        locked = bool(conn.execute(sql.lock, phone_params(runtime.vault, e164)).all())
+    rows = list(conn.execute(sql.load[keyword is not None], params).all()) if locked else []
     answers: list[engine.RecordedAnswer] = []
     state: dict[str, Any] | None = None
     if not rows:
