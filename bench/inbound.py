@@ -1,9 +1,14 @@
 """Benchmark: signed inbound texts per second through gunicorn + smsapp on PostgreSQL, and p50/p99
-latency at a fixed rate, against two ceilings served the same way (bench/ceiling_app.py).
+latency in an open loop, against two ceilings served the same way in the same run
+(bench/ceiling_app.py).
 
-Usage: .venv/bin/python bench/inbound.py [--scenario known|unknown|stop-start|ask] [--quick]
-       [--models sync,gthread,gevent|gthread:2x8,...] [--apps bare,commit,smsapp]
-       [--concurrency 64] [--rate 500] [--duration SECONDS] [--participants N]
+Usage: .venv/bin/python bench/inbound.py [--scenario known,unknown,conversation,stop-start,ask]
+       [--quick] [--models gthread|sync|gevent|gthread:2x8,...] [--apps bare,commit,smsapp]
+       [--concurrency 64] [--rate TEXTS_PER_S | --rate-fraction 0.6] [--duration SECONDS]
+       [--latency-duration SECONDS] [--participants N]
+For each scenario: a fresh database, then per worker model bare and commit (the ceilings),
+smsapp flat out, and smsapp in an open loop at 60 % of the commit ceiling just measured. After
+each smsapp run every text answered 200 is looked up: each must have exactly one stored row.
 Needs PostgreSQL at 127.0.0.1:5432 (user postgres); creates and drops smsapp_bench_<pid>.
 """
 
@@ -215,16 +220,19 @@ class RequestFactory:
         self.validator = RequestValidator(AUTH_TOKEN)
         self.sequence = 0  # across runs, so no MessageSid repeats in one database
         self.text = 0  # the scenario's own count, also across runs
+        self.sids: list[str] = []
 
     def batch(self, base_url: str, count: int) -> list[bytes]:
         host = base_url.split("://", 1)[1]
         url = base_url + PATH
         out = []
+        self.sids = []  # the batch's MessageSids, in order
         for _ in range(count):
             self.sequence += 1
             params = self.scenario.params(self.context, self.text)
             self.text += 1
             params["MessageSid"] = f"SM{os.getpid():08x}{self.sequence:024x}"
+            self.sids.append(params["MessageSid"])
             signature = self.validator.compute_signature(url, params)
             body = urlencode(params).encode()
             head = (
@@ -252,7 +260,8 @@ class Plan:
     concurrency: int
     warmup: float
     duration: float
-    rate: float
+    rate: float | None  # texts/s for the open loop; None: rate_fraction of the commit ceiling
+    rate_fraction: float
     latency_duration: float
 
 
@@ -282,29 +291,53 @@ def measure(
     factory: RequestFactory,
     plan: Plan,
     *,
-    latency: bool,
+    latency_rate: float | None,
 ) -> Iterator[Row]:
+    """Flat out (closed loop); then, for smsapp, an open loop at `latency_rate`."""
     health = "/healthz"
     with gunicorn(APPS[app], model, app_env(database_url), health_path=health) as server:
         spec = {"host": "127.0.0.1", "port": server.port, "warmup": plan.warmup}
         count = math.ceil(MAX_RATE * (plan.warmup + plan.duration))
         closed = {**spec, "mode": "closed", "concurrency": plan.concurrency}
         closed["duration"] = plan.duration
-        yield Row(
-            app,
-            model.label,
-            f"max c={plan.concurrency}",
-            costed(server, database_url, closed, factory.batch(server.url, count)),
-        )
-        if latency:
-            opened = {**spec, "mode": "open", "rate": plan.rate, "duration": plan.latency_duration}
-            count = math.ceil(plan.rate * (plan.warmup + plan.latency_duration)) + 10
-            yield Row(
-                app,
-                model.label,
-                f"{plan.rate:g}/s",
-                costed(server, database_url, opened, factory.batch(server.url, count)),
+        requests = factory.batch(server.url, count)
+        result = costed(server, database_url, closed, requests)
+        if app == "smsapp":
+            result["rows"] = stored_once(database_url, factory.sids, result["ok_index"])
+        yield Row(app, model.label, f"max c={plan.concurrency}", result)
+        if latency_rate:
+            opened = {**spec, "mode": "open", "rate": latency_rate}
+            opened["duration"] = plan.latency_duration
+            count = math.ceil(latency_rate * (plan.warmup + plan.latency_duration)) + 10
+            requests = factory.batch(server.url, count)
+            result = costed(server, database_url, opened, requests)
+            result["rows"] = stored_once(database_url, factory.sids, result["ok_index"])
+            yield Row(app, model.label, f"{latency_rate:.0f}/s", result)
+
+
+def stored_once(database_url: str, sids: list[str], ok_index: list[int]) -> dict[str, int]:
+    """Every text answered 200 must have exactly one stored inbound row."""
+    answered = [sids[i] for i in ok_index]
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            counts = dict(
+                conn.execute(
+                    sa.text(
+                        "SELECT message_sid, count(*) FROM inbound_message "
+                        "WHERE message_sid = ANY(:sids) GROUP BY message_sid"
+                    ),
+                    {"sids": answered},
+                ).all()
             )
+    finally:
+        engine.dispose()
+    return {
+        "answered_200": len(answered),
+        "stored_once": sum(1 for sid in answered if counts.get(sid) == 1),
+        "missing": sum(1 for sid in answered if sid not in counts),
+        "doubled": sum(1 for sid in answered if counts.get(sid, 0) > 1),
+    }
 
 
 def costed(server: Server, database_url: str, spec: dict[str, Any], requests: list[bytes]) -> Any:
@@ -329,12 +362,17 @@ HEADER = (
 class Report:
     """Prints each row as soon as it is measured (a long run loses nothing if cut short)."""
 
-    def __init__(self, scenario: str) -> None:
-        self.scenario = scenario
+    def __init__(self) -> None:
+        self.scenario = ""
         self.ceilings: dict[tuple[str, str], dict[str, Any]] = {}
         self.notes: list[str] = []
         print(HEADER)
         print("-" * len(HEADER), flush=True)
+
+    def begin(self, scenario: str) -> None:
+        """A new scenario: its own database, and its own ceilings measured beside it."""
+        self.scenario = scenario
+        self.ceilings = {}
 
     def row(self, row: Row) -> None:
         r = row.result
@@ -351,9 +389,10 @@ class Report:
                 mine = r["web_cpu_ms"] + r["db_cpu_ms"]
                 theirs = commit["web_cpu_ms"] + commit["db_cpu_ms"]
                 self.notes.append(
-                    f"{row.model}: CPU per text smsapp {mine:.2f} ms, commit ceiling "
-                    f"{theirs:.2f} ms: by CPU, smsapp can reach ~{theirs / mine:.0%} of the "
-                    "one-commit ceiling"
+                    f"{self.scenario} {row.model}: texts/s {ratios[1]} of the commit ceiling; "
+                    f"CPU per text smsapp {mine:.2f} ms, commit ceiling {theirs:.2f} ms "
+                    f"({mine / theirs:.2f}x): by CPU, smsapp can reach ~{theirs / mine:.0%} "
+                    "of the one-commit ceiling"
                 )
         label = self.scenario if row.app == "smsapp" else "-"
         print(
@@ -363,6 +402,14 @@ class Report:
         )
         if r["errors"]:
             print(f"    statuses {r['statuses']} {r['first_error']}")
+        rows = r.get("rows")
+        if rows:
+            ok = rows["stored_once"] == rows["answered_200"]
+            print(
+                f"    rows: {rows['answered_200']} answered 200, {rows['stored_once']} stored "
+                f"exactly once, {rows['missing']} missing, {rows['doubled']} doubled"
+                + ("" if ok else "  <-- LOST OR DOUBLED")
+            )
         sys.stdout.flush()
 
     def end(self) -> None:
@@ -375,28 +422,40 @@ class Report:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--scenario", choices=sorted(SCENARIOS), default="known")
+    parser.add_argument(
+        "--scenario",
+        default="known,unknown,conversation",
+        help=f"comma-separated, from {', '.join(sorted(SCENARIOS))}",
+    )
     parser.add_argument(
         "--models",
+        default="gthread",
         help="comma-separated worker models: sync, gthread, gevent, or with counts: "
-        "gthread:3x8, sync:5, gevent:2 (default: all three; --quick: gthread)",
+        "gthread:3x8, sync:5, gevent:2 (default: gthread, gunicorn.conf.py's)",
     )
     parser.add_argument(
         "--apps", default="bare,commit,smsapp", help="which of bare,commit,smsapp to serve"
     )
     parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--rate", type=float, default=500.0, help="texts/s for the latency run")
+    parser.add_argument("--rate", type=float, help="texts/s for the open loop (fixed)")
+    parser.add_argument(
+        "--rate-fraction",
+        type=float,
+        default=0.6,
+        help="open loop at this fraction of the commit ceiling measured just before (0.6)",
+    )
     parser.add_argument("--duration", type=float, help="seconds per throughput run")
+    parser.add_argument("--latency-duration", type=float, help="seconds of open loop (60)")
     parser.add_argument("--participants", type=int, help="default 500 (--quick: 200)")
-    parser.add_argument("--quick", action="store_true", help="one worker model, short runs")
+    parser.add_argument("--quick", action="store_true", help="short runs")
     args = parser.parse_args(argv)
 
-    names = (args.models or ("gthread" if args.quick else "sync,gthread,gevent")).split(",")
-    models = [worker_model(name.strip()) for name in names]
+    models = [worker_model(name.strip()) for name in args.models.split(",")]
     apps = [app.strip() for app in args.apps.split(",") if app.strip() in APPS]
+    scenarios = [SCENARIOS[name.strip()] for name in args.scenario.split(",")]
     duration = args.duration or (2.5 if args.quick else 5.0)
-    plan = Plan(args.concurrency, 1.0, duration, args.rate, 3.0 if args.quick else 10.0)
-    scenario = SCENARIOS[args.scenario]
+    latency = args.latency_duration or (10.0 if args.quick else 60.0)
+    plan = Plan(args.concurrency, 1.0, duration, args.rate, args.rate_fraction, latency)
     participants = args.participants or (200 if args.quick else 500)
 
     from smsapp.config import load_settings
@@ -407,33 +466,42 @@ def main(argv: list[str] | None = None) -> int:
     load = os.getloadavg()[0]
     if load > 0.5 * (os.cpu_count() or 1):
         print(f"warning: load average {load:.1f} before the run: texts/s will be low and noisy")
-    with throwaway_database() as database_url:
-        upgrade(database_url)
-        env = {**app_env(database_url), "PUBLIC_BASE_URL": "http://127.0.0.1"}
-        runtime = build_runtime(load_settings(ROOT / "instance", env))
-        context = scenario.setup(runtime, participants)
-        runtime.db.engine.dispose()
-        settings = server_settings(database_url)
-        print(
-            f"inbound: scenario {scenario.name} ({scenario.description}); "
-            f"{participants} participants; {os.cpu_count()} CPUs; PostgreSQL "
-            f"{settings['server_version']} fsync={settings['fsync']} "
-            f"synchronous_commit={settings['synchronous_commit']}"
-        )
-        print(
-            f"throughput: {plan.concurrency} keep-alive clients for {plan.duration:g}s; latency: "
-            f"open loop at {plan.rate:g}/s for {plan.latency_duration:g}s; 1s warm-up each"
-        )
-        factory = RequestFactory(scenario, context)
-        print()
-        report = Report(scenario.name)
-        for model in models:
-            for app in apps:
-                for row in measure(
-                    app, model, database_url, factory, plan, latency=app == "smsapp"
-                ):
-                    report.row(row)
-        report.end()
+    rate = f"{plan.rate:g}/s" if plan.rate else f"{plan.rate_fraction:.0%} of the commit ceiling"
+    print(
+        f"throughput: {plan.concurrency} keep-alive clients for {plan.duration:g}s; latency: "
+        f"open loop at {rate} for {plan.latency_duration:g}s; 1s warm-up each; "
+        f"{participants} participants; {os.cpu_count()} CPUs"
+    )
+    report = Report()
+    for scenario in scenarios:
+        with throwaway_database() as database_url:
+            upgrade(database_url)
+            env = {**app_env(database_url), "PUBLIC_BASE_URL": "http://127.0.0.1"}
+            runtime = build_runtime(load_settings(ROOT / "instance", env))
+            context = scenario.setup(runtime, participants)
+            runtime.db.engine.dispose()
+            settings = server_settings(database_url)
+            print(
+                f"-- scenario {scenario.name}: {scenario.description}; PostgreSQL "
+                f"{settings['server_version'].split()[0]} fsync={settings['fsync']} "
+                f"synchronous_commit={settings['synchronous_commit']}",
+                flush=True,
+            )
+            report.begin(scenario.name)
+            factory = RequestFactory(scenario, context)
+            for model in models:
+                for app in apps:
+                    latency_rate = None
+                    if app == "smsapp":
+                        commit = report.ceilings.get(("commit", model.label))
+                        latency_rate = plan.rate or (
+                            plan.rate_fraction * commit["per_second"] if commit else 0
+                        )
+                    for row in measure(
+                        app, model, database_url, factory, plan, latency_rate=latency_rate
+                    ):
+                        report.row(row)
+    report.end()
     print(f"\n(whole run {time.monotonic() - began:.0f}s)")
     return 0
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Mapping
 from datetime import timedelta
@@ -15,6 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from smsapp.config import Settings, load_settings
 from smsapp.logs import (
     configure_logging,
+    log_request,
     new_request_id,
     reset_request_id,
     sane_request_id,
@@ -84,11 +84,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
-_request_log = logging.getLogger("smsapp.request")
-# Polled every few seconds by the platform: only worth a line when debugging.
-_QUIET_PATHS = ("/healthz", "/static/")
-
-
 def _install_request_ids(app: Flask) -> None:
     """Every request gets an id: in each log line it causes and in `X-Request-Id` back.
 
@@ -109,21 +104,7 @@ def _install_request_ids(app: Flask) -> None:
         if request_id is None:  # a request that failed before before_request ran
             return response
         response.headers["X-Request-Id"] = request_id
-        quiet = request.path.startswith(_QUIET_PATHS)
-        # The path only: a query string may hold a search for a number or a name.
-        _request_log.log(
-            logging.DEBUG if quiet else logging.INFO,
-            "%s %s %s",
-            request.method,
-            request.path,
-            response.status_code,
-            extra={
-                "method": request.method,
-                "path": request.path,
-                "status": response.status_code,
-                "duration_ms": round((time.perf_counter() - g.request_started) * 1000, 1),
-            },
-        )
+        log_request(request.method, request.path, response.status_code, g.request_started)
         return response
 
     @app.teardown_request

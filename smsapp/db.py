@@ -98,7 +98,13 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     else:
-        kwargs.setdefault("pool_pre_ping", True)
+        # No pre-ping: it cost a round trip on every checkout (every text). A connection the
+        # server dropped fails its first statement instead; SQLAlchemy then invalidates the
+        # whole pool (every connection older than the failure is replaced on its next
+        # checkout), and callers that can retry (`retry_disconnect`) do so once. pool_recycle
+        # replaces connections before a firewall or pgbouncer idle timeout can drop them.
+        kwargs.setdefault("pool_pre_ping", False)
+        kwargs.setdefault("pool_recycle", 1800)
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 20)
         engine = sa.create_engine(url, **kwargs)
@@ -135,6 +141,27 @@ class Database:
             raise
         finally:
             session.close()
+
+
+@contextmanager
+def core_transaction(db: Database) -> Iterator[sa.Connection]:
+    """A Core connection in a transaction that commits on success and rolls back on error, with
+    no ORM Session around it (the inbound lean path and status callbacks). When the sessions
+    are bound to one connection rather than the engine (the tests' rolled-back outer
+    transaction), it is a session's connection, so both kinds of work share that transaction."""
+    bind = db.sessionmaker.kw.get("bind")
+    if isinstance(bind, Engine):
+        with bind.begin() as conn:
+            yield conn
+    else:
+        with db.transaction() as session:
+            yield session.connection()
+
+
+def is_disconnect(exc: BaseException) -> bool:
+    """True for an error that means the connection was lost (the server restarted or dropped
+    it): SQLAlchemy has invalidated the pool's older connections, so one retry gets a new one."""
+    return isinstance(exc, sa.exc.DBAPIError) and bool(exc.connection_invalidated)
 
 
 def for_update(stmt: sa.Select[Any], session: Session, **kwargs: Any) -> sa.Select[Any]:

@@ -15,6 +15,7 @@ import json
 import logging
 import re
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -67,6 +68,29 @@ def set_request_id(value: str | None) -> Any:
 
 def reset_request_id(token: Any) -> None:
     _request_id.reset(token)
+
+
+_request_log = logging.getLogger("smsapp.request")
+# Polled every few seconds by the platform: only worth a line when debugging.
+_QUIET_PATHS = ("/healthz", "/static/")
+
+
+def log_request(method: str, path: str, status: int, started: float) -> None:
+    """The one line each request gets (pages and webhooks alike). The path only: a query
+    string may hold a search for a number or a name. `started` is time.perf_counter()."""
+    _request_log.log(
+        logging.DEBUG if path.startswith(_QUIET_PATHS) else logging.INFO,
+        "%s %s %s",
+        method,
+        path,
+        status,
+        extra={
+            "method": method,
+            "path": path,
+            "status": status,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+        },
+    )
 
 
 @contextmanager

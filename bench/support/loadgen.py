@@ -32,10 +32,17 @@ class Tally:
     errors: int = 0
     first_error: str = ""
     answered: int = 0  # every answer, warm-up included: the server's CPU covers them all
+    # Which requests (by their place in the list) were answered 200, warm-up included: the
+    # caller checks each has exactly one stored row.
+    ok_index: list[int] = field(default_factory=list)
 
-    def record(self, started: float, finished: float, status: int, at: float) -> None:
+    def record(
+        self, started: float, finished: float, status: int, at: float, index: int = -1
+    ) -> None:
         """Count one answer if ``at`` (when it finished, or when it was due) is in the window."""
         self.answered += 1
+        if status == 200 and index >= 0:
+            self.ok_index.append(index)
         if not self.measure_from <= at < self.measure_until:
             return
         self.latencies.append(finished - started)
@@ -124,12 +131,12 @@ async def closed_loop(spec: dict[str, Any], requests: list[bytes]) -> Tally:
     start = time.perf_counter()
     tally = Tally(start + spec["warmup"], start + spec["warmup"] + spec["duration"])
     stop_at = tally.measure_until
-    feed = iter(requests)
+    feed = enumerate(requests)
 
     async def client() -> None:
         conn: Connection | None = None
         while time.perf_counter() < stop_at:
-            raw = next(feed, None)
+            index, raw = next(feed, (-1, None))
             if raw is None:
                 tally.failure(time.perf_counter(), "ran out of pre-signed requests")
                 return
@@ -142,7 +149,7 @@ async def closed_loop(spec: dict[str, Any], requests: list[bytes]) -> Tally:
                 await asyncio.sleep(0.01)
                 continue
             finished = time.perf_counter()
-            tally.record(began, finished, status, finished)
+            tally.record(began, finished, status, finished, index)
 
     await asyncio.gather(*(client() for _ in range(spec["concurrency"])))
     return tally
@@ -158,14 +165,14 @@ async def open_loop(spec: dict[str, Any], requests: list[bytes]) -> Tally:
     idle: list[Connection] = []
     pending: set[asyncio.Task[None]] = set()
 
-    async def one(raw: bytes, scheduled: float) -> None:
+    async def one(raw: bytes, scheduled: float, index: int) -> None:
         reuse = idle.pop() if idle else None
         try:
             status, conn = await asyncio.wait_for(_send(host, port, reuse, raw), 30)
         except (OSError, TimeoutError) as exc:
             tally.failure(scheduled, f"{type(exc).__name__}: {exc}")
             return
-        tally.record(scheduled, time.perf_counter(), status, scheduled)
+        tally.record(scheduled, time.perf_counter(), status, scheduled, index)
         if not conn.closed:
             idle.append(conn)
 
@@ -177,7 +184,7 @@ async def open_loop(spec: dict[str, Any], requests: list[bytes]) -> Tally:
         if len(pending) >= MAX_CONNECTIONS:
             tally.failure(scheduled, "more than MAX_CONNECTIONS requests outstanding")
             continue
-        task = asyncio.create_task(one(requests[i], scheduled))
+        task = asyncio.create_task(one(requests[i], scheduled, i))
         pending.add(task)
         task.add_done_callback(pending.discard)
     if pending:
@@ -215,6 +222,7 @@ def summarise(tally: Tally, duration: float) -> dict[str, Any]:
         "statuses": {str(k): v for k, v in sorted(tally.statuses.items())},
         "first_error": tally.first_error,
         "answered": tally.answered,
+        "ok_index": sorted(tally.ok_index),
     }
 
 

@@ -70,6 +70,8 @@ class Conversation(Base):
             postgresql_where=sa.text("status = 'open'"),
         ),
         sa.Index("ix_conversation_reminder", "status", "next_reminder_at"),
+        # A participant's conversations, open or not (migration 0007).
+        sa.Index("ix_conversation_participant", "participant_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

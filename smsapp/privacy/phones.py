@@ -7,6 +7,7 @@ numbers are refused with a reason a facilitator can act on.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberType
@@ -87,7 +88,12 @@ def normalise_phone(raw: str, region: str = DEFAULT_REGION) -> PhoneNumber:
     )
 
 
+@lru_cache(maxsize=4096)
 def try_normalise(raw: str, region: str = DEFAULT_REGION) -> str | None:
+    """The E.164 form, or None. Cached: every inbound text asks, the same senders text again
+    and again, and parsing costs as much CPU as a database round trip. The cache is bounded
+    and lives in the process's memory only, which holds the numbers of the texts it handles
+    anyway; it is never logged or written anywhere."""
     try:
         return normalise_phone(raw, region).e164
     except PhoneNumberError:

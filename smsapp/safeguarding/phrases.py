@@ -221,10 +221,11 @@ def _squeeze(word: str) -> str:
     return _RUN2.sub(r"\1", word)
 
 
-def normalised_text(text: str) -> str:
+def normalised_text(text: str, words: list[str] | None = None) -> str:
     """The text patterns are matched against: tokens joined by spaces, single letters typed
-    apart joined back together ("d i e" -> "die"), runs of three or more letters cut to one."""
-    words = tokens(text)
+    apart joined back together ("d i e" -> "die"), runs of three or more letters cut to one.
+    `words`: the text's tokens when the caller has them already (folded once per text)."""
+    words = tokens(text) if words is None else words
     merged: list[str] = []
     run: list[str] = []
     for word in [*words, ""]:
@@ -335,7 +336,7 @@ class Matcher:
                         excerpt = " ".join(words[i : j + 1])
                         found[phrase.category] = Match(phrase.category, phrase.text, excerpt)
         if len(found) < len(self.rules):
-            plain = normalised_text(text)
+            plain = normalised_text(text, words)
             for category, source, compiled in self._patterns:
                 if category in found:
                     continue

@@ -54,10 +54,10 @@ def register(app: Flask) -> None:
     )
 
     app.teardown_appcontext(_close_session)
-    app.wsgi_app = webhooks.WebhookBodyCap(app.wsgi_app)  # type: ignore[method-assign]
+    # /sms/* are served before Flask: no session, CSRF or admin work for a webhook.
+    app.wsgi_app = webhooks.Webhooks(app.wsgi_app, app.extensions["smsapp"])  # type: ignore[method-assign]
     security.init_app(app)
     auth.init_app(app)
-    app.register_blueprint(webhooks.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(admin.bp)

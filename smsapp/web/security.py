@@ -14,13 +14,24 @@ CSP = (
 )
 
 
+_HEADERS = (
+    ("Content-Security-Policy", CSP),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "same-origin"),
+)
+_HSTS = (("Strict-Transport-Security", "max-age=31536000"),)
+
+
+def header_pairs(secure: bool) -> tuple[tuple[str, str], ...]:
+    """The security headers every response carries (the pages here, the webhooks in
+    web/webhooks.py); HSTS over HTTPS only."""
+    return _HEADERS + _HSTS if secure else _HEADERS
+
+
 def _headers(response: Response) -> Response:
-    response.headers.setdefault("Content-Security-Policy", CSP)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    if request.is_secure:
-        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    for name, value in header_pairs(request.is_secure):
+        response.headers.setdefault(name, value)
     return response
 
 
@@ -36,10 +47,8 @@ def _refuse_nul() -> None:
     PostgreSQL refuses NUL in text, even to compare: a search, a log-in or a saved name with one
     was a DataError and a 500. One check here covers every admin form and query. Uploaded files
     are checked by what reads them (the participant import, the poll YAML). The webhooks keep
-    what Twilio sent: it is signed as sent, and the text must be stored (without the NUL).
+    what Twilio sent (they are served before Flask, in web/webhooks.py).
     """
-    if request.blueprint == "webhooks":
-        return
     fields = list(request.args.items(multi=True))
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         fields += request.form.items(multi=True)
@@ -60,7 +69,5 @@ def init_app(app: Flask) -> None:
     app.session_interface = _SessionInterface()
     app.before_request(_refuse_nul)
     app.after_request(_headers)
-    from smsapp.web import webhooks
-
-    # Twilio cannot carry a CSRF token; its requests are signed instead.
-    csrf.exempt(webhooks.bp)
+    # The webhooks never reach Flask (web/webhooks.py): Twilio cannot carry a CSRF token, its
+    # requests are signed instead, and what it sent is kept as sent (the text without a NUL).

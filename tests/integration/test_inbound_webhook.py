@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from smsapp.models import InboundMessage, OutboundMessage, OutboundStatus, Participant
@@ -217,21 +218,30 @@ def test_previous_auth_token_is_accepted_during_a_rotation(runtime, client) -> N
     assert post_signed(client, "/sms/inbound", params, token="never-a-token").status_code == 403
 
 
-def test_a_failure_while_handling_still_keeps_the_text(runtime, phone, monkeypatch) -> None:
+@pytest.mark.parametrize(
+    ("module", "step", "body"),
+    [
+        ("receive", "_route", "help"),  # the full path
+        ("lean", "_participant_turn", "hello"),  # the lean path (services/inbox/lean.py)
+    ],
+)
+def test_a_failure_while_handling_still_keeps_the_text(
+    runtime, phone, monkeypatch, module, step, body
+) -> None:
     from sqlalchemy.exc import IntegrityError
 
-    from smsapp.services.inbox import receive
+    from smsapp.services.inbox import lean, receive
 
     make_participant(runtime, KNOWN)
 
     def broken(*args, **kwargs):
         raise IntegrityError("INSERT …", {}, Exception("some other unique index"))
 
-    monkeypatch.setattr(receive, "_route", broken)
-    assert phone(KNOWN).replies("hello", sid="SM" + "4" * 32) == []
+    monkeypatch.setattr({"receive": receive, "lean": lean}[module], step, broken)
+    assert phone(KNOWN).replies(body, sid="SM" + "4" * 32) == []
     with runtime.db.transaction() as s:
         stored = s.scalar(sa.select(InboundMessage))
-        assert stored is not None and stored.route == "error" and stored.body == "hello"
+        assert stored is not None and stored.route == "error" and stored.body == body
         assert "IntegrityError" in (stored.error or "")
 
 

@@ -263,3 +263,29 @@ def test_a_lost_proposer_results_job_is_found_by_the_clock_and_sent_once(runtime
     assert proposals.proposer_results_due(runtime, now=later) == []
     [first] = _texts(runtime, proposals.RESULTS_KIND)
     assert "you hear first" in first.body
+
+
+MIDWAY = """
+slug: midway
+title: Midway
+group: oakfield
+keyword: MIDWAY
+questions:
+  - {key: why, kind: text, prompt: "What would make sessions better?"}
+  - {key: pick, kind: choice, prompt: "Which day? A, B", options: [Monday, Friday]}
+"""
+
+
+def test_ask_in_the_middle_of_a_poll_is_a_proposal_and_the_poll_waits(runtime, phone) -> None:
+    """The lean path answers open conversations; ASK must still reach the agenda from there,
+    and the poll's current question is left as it was."""
+    from smsapp.services.polls.definitions import import_poll, open_poll
+
+    _setup(runtime)
+    with runtime.db.transaction() as s:
+        open_poll(s, import_poll(s, MIDWAY).poll)
+    assert "better" in phone(SAM).replies("MIDWAY")[0]
+    assert phone(SAM).replies("ASK can we go bowling?")[0].startswith("Thanks for your question")
+    [proposal] = _proposals(runtime)
+    assert proposal.text == "can we go bowling?"
+    assert "Which day" in phone(SAM).replies("more games")[0]  # the poll went on where it was

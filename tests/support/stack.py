@@ -33,7 +33,7 @@ import requests
 import sqlalchemy as sa
 
 import smsapp.models  # noqa: F401  (registers the tables)
-from smsapp.db import Database
+from smsapp.db import Database, make_engine
 from smsapp.models import GroupMembership, InboundMessage, OutboundMessage
 from smsapp.runtime import Runtime, build_runtime
 from smsapp.services.clock import tick
@@ -285,7 +285,12 @@ class Stack:
             send_jobs=2,
             public_base_url=self.url,
         )
-        self.runtime: Runtime = build_runtime(settings, database=Database(database_url))
+        # The harness reads the database across the restarts its tests cause; the processes
+        # under test have no pre-ping (they retry a lost connection), but the harness's own
+        # reads must not fail on a connection the restart killed, so it pings.
+        engine = make_engine(database_url, pool_pre_ping=True)
+        database = Database(database_url, engine=engine)
+        self.runtime: Runtime = build_runtime(settings, database=database)
         self.processes: dict[str, list[subprocess.Popen[bytes]]] = {}
         self.clock_last: dict[str, float] = {}
         self.clock_now = 0.0

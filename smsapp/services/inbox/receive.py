@@ -11,28 +11,34 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from dataclasses import dataclass, field
-from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from smsapp.conversation.keywords import HELP, OPT_IN, OPT_OUT, command_word
-from smsapp.db import utcnow
+from smsapp.db import core_transaction, is_disconnect, utcnow
 from smsapp.models import (
     InboundMessage,
     OutboundMessage,
     Participant,
     ParticipantStatus,
-    UnknownSenderReply,
 )
 from smsapp.privacy.phones import try_normalise
 from smsapp.privacy.redact import redact
 from smsapp.runtime import Runtime
 from smsapp.services.agenda import texts as agenda_texts
+from smsapp.services.inbox import lean
+from smsapp.services.inbox.texts import (
+    MAX_BODY,
+    UNKNOWN_REPLY,
+    InboundText,
+    Received,
+    claim_unknown_reply,
+)
 from smsapp.services.outbox.rows import outbound_row
 from smsapp.services.people import consent, optout, withdrawal
+from smsapp.services.people.participants import phone_params, with_phone
 from smsapp.services.polls import conversations
 from smsapp.services.polls.conversations import Turn
 from smsapp.services.safeguarding import screening
@@ -40,30 +46,8 @@ from smsapp.sms.ids import is_message_sid
 
 log = logging.getLogger(__name__)
 
-MAX_BODY = 1600  # Twilio's own cap for one inbound message
-UNKNOWN_REPLY_INTERVAL = timedelta(days=1)
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-@dataclass(frozen=True)
-class InboundText:
-    message_sid: str
-    sender: str
-    body: str
-    to: str | None = None
-    # The admin page's pretend phone names its participant directly: it has no number.
-    participant_id: int | None = None
-
-
-@dataclass
-class Received:
-    """What receiving one text did: the replies to send inline, and the route it took."""
-
-    replies: list[str] = field(default_factory=list)
-    route: str = ""
-    duplicate: bool = False
-    participant_id: int | None = None
 
 
 class BadInbound(ValueError):
@@ -247,33 +231,33 @@ WITHDRAW_UNKNOWN_REPLY = (
 def _unknown_sender_reply(session: Session, inbound: InboundMessage) -> list[str]:
     if inbound.sender_index is None:
         return []
-    now = utcnow()
-    row = session.get(UnknownSenderReply, inbound.sender_index)
-    if row is not None and now - row.last_replied_at < UNKNOWN_REPLY_INTERVAL:
-        return []
-    if row is None:
-        try:
-            with session.begin_nested():
-                session.add(
-                    UnknownSenderReply(sender_index=inbound.sender_index, last_replied_at=now)
-                )
-        except IntegrityError:
-            return []  # another text from the same number got the day's reply
-    else:
-        row.last_replied_at = now
-    return [
-        "Hi! This number isn't linked to a group yet. If you think it should be, please ask "
-        "your group leader. Reply STOP to stop texts."
-    ]
+    return [UNKNOWN_REPLY] if claim_unknown_reply(session, inbound.sender_index, utcnow()) else []
 
 
 def receive_text(runtime: Runtime, text: InboundText) -> Received:
-    """Store, route and answer one inbound text. Safe to call twice with the same MessageSid."""
+    """Store, route and answer one inbound text. Safe to call twice with the same MessageSid.
+
+    The lean path (lean.py) takes the texts that come by the hundred; every other text, and
+    any the lean path declines, takes the full path below. A connection the database dropped
+    (a restart) is retried once on a fresh one before the text counts as failed.
+    """
     e164 = try_normalise(text.sender)
     sender_index = runtime.vault.index(e164) if e164 else None
     try:
-        with runtime.db.transaction() as session:
-            return _receive(runtime, session, text, e164, sender_index)
+        for attempt in (1, 2):
+            try:
+                if e164 is not None and sender_index is not None:
+                    quick = _receive_lean(runtime, text, e164, sender_index)
+                    if quick is not None:
+                        return quick
+                with runtime.db.transaction() as session:
+                    return _receive(runtime, session, text, e164, sender_index)
+            except Exception as exc:
+                if attempt == 1 and is_disconnect(exc):
+                    log.warning("inbound %s: database connection lost; retrying", text.message_sid)
+                    continue
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
     except Exception as exc:
         if isinstance(exc, IntegrityError):
             # Usually a repeat of a MessageSid (Twilio's retry, maybe concurrent) whose first
@@ -301,6 +285,20 @@ def receive_text(runtime: Runtime, text: InboundText) -> Received:
         return Received(_screen_unhandled(runtime, text, type(exc).__name__), "error")
 
 
+def _receive_lean(
+    runtime: Runtime, text: InboundText, e164: str, sender_index: str
+) -> Received | None:
+    """The lean path's answer, or None when the text is the full path's."""
+    try:
+        with core_transaction(runtime.db) as conn:
+            return lean.receive(runtime, conn, text, e164, sender_index)
+    except lean.NotLean:
+        return None
+    except lean.Duplicate:
+        with core_transaction(runtime.db) as conn:
+            return lean.stored_answer(conn, text.message_sid)
+
+
 def _stored(session: Session, sid: str) -> InboundMessage | None:
     return session.scalar(sa.select(InboundMessage).where(InboundMessage.message_sid == sid))
 
@@ -312,20 +310,16 @@ def _receive(
     e164: str | None,
     sender_index: str | None,
 ) -> Received:
-    participant = None
+    participant, stmt, params = None, None, {}
     if text.participant_id is not None:
         stmt = sa.select(Participant).where(Participant.id == text.participant_id)
-        if session.get_bind().dialect.name == "postgresql":
-            stmt = stmt.with_for_update()
-        participant = session.scalar(stmt)
-    elif sender_index is not None and e164 is not None:
-        # Mid-rotation (`smsapp keys rotate` not finished), some rows still carry an index
-        # made with an old key: look for those too, so nobody seems unknown meanwhile.
-        indexes = [sender_index, *runtime.vault.old_indexes(e164)]
-        stmt = sa.select(Participant).where(Participant.phone_index.in_(indexes))
+    elif e164 is not None:
+        stmt = sa.select(Participant).where(with_phone())
+        params = phone_params(runtime.vault, e164)
+    if stmt is not None:
         if session.get_bind().dialect.name == "postgresql":
             stmt = stmt.with_for_update()  # one text at a time per person
-        participant = session.scalar(stmt)
+        participant = session.scalar(stmt, params)
     # No look-up of the MessageSid first: the unique index answers that in the INSERT below, and
     # receive_text turns the IntegrityError of a repeat into the stored answer. One round trip
     # fewer for every text; Twilio's retries are the rare case.

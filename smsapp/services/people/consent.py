@@ -11,9 +11,10 @@ form on the admin page and the participant CSV import.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -48,8 +49,23 @@ class ConsentError(ValueError):
         self.field = field
 
 
+def settings_require_assent(settings: dict[str, Any] | None) -> bool:
+    """A group's settings ask for the young person's assent by text. Pure."""
+    return bool((settings or {}).get("assent_by_text"))
+
+
 def group_requires_assent(group: Group) -> bool:
-    return bool((group.settings or {}).get("assent_by_text"))
+    return settings_require_assent(group.settings)
+
+
+def assent_outstanding(
+    *, assent_at: datetime | None, simulated: bool, group_settings: Iterable[dict[str, Any] | None]
+) -> bool:
+    """The one rule behind `needs_assent`, on facts already loaded (the inbound lean path reads
+    them in its one statement): no assent recorded, and a group of theirs asks for it. Pure."""
+    if assent_at is not None or simulated:
+        return False
+    return any(settings_require_assent(s) for s in group_settings)
 
 
 def groups_requiring_assent(session: Session, participant_id: int) -> list[Group]:
@@ -64,9 +80,14 @@ def groups_requiring_assent(session: Session, participant_id: int) -> list[Group
 
 def needs_assent(session: Session, participant: Participant) -> bool:
     """True while a group of theirs asks for assent by text and none is recorded."""
-    if participant.assent_at is not None or participant.simulated:
-        return False
-    return bool(groups_requiring_assent(session, participant.id))
+
+    def settings() -> Iterator[dict[str, Any] | None]:  # queried only when it matters
+        for group in groups_requiring_assent(session, participant.id):
+            yield group.settings
+
+    return assent_outstanding(
+        assent_at=participant.assent_at, simulated=participant.simulated, group_settings=settings()
+    )
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,31 @@ from smsapp.privacy.vault import PhoneVault
 from smsapp.services import audit
 
 
+def phone_indexes(vault: PhoneVault, e164: str) -> list[str]:
+    """Every index a participant row with this number may carry: the current key's, and
+    mid-rotation (`smsapp keys rotate` not finished) the old keys' too, so nobody seems
+    unknown meanwhile."""
+    return [vault.index(e164), *vault.old_indexes(e164)]
+
+
+def with_phone() -> sa.ColumnElement[bool]:
+    """The one look-up of a participant by number (find_by_phone, both ways of receiving a
+    text): execute with ``phone_params(vault, e164)``. A bound parameter, so a statement built
+    once serves every number."""
+    return Participant.phone_index.in_(sa.bindparam("phone_indexes", expanding=True))
+
+
+def phone_params(vault: PhoneVault, e164: str) -> dict[str, list[str]]:
+    return {"phone_indexes": phone_indexes(vault, e164)}
+
+
 def find_by_phone(
     session: Session, vault: PhoneVault, e164: str, *, lock: bool = False
 ) -> Participant | None:
-    stmt = sa.select(Participant).where(Participant.phone_index == vault.index(e164))
+    stmt = sa.select(Participant).where(with_phone())
     if lock and session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update()
-    return session.scalar(stmt)
+    return session.scalar(stmt, phone_params(vault, e164))
 
 
 def _unused_pseudonym(

@@ -47,6 +47,7 @@ from smsapp.services import audit
 from smsapp.services.outbox.provider import transport_for
 from smsapp.services.outbox.rows import outbound_row
 from smsapp.services.people.optout import opt_out
+from smsapp.services.people.participants import phone_indexes
 from smsapp.sms.twilio_transport import SendError
 
 log = logging.getLogger(__name__)
@@ -110,7 +111,7 @@ def _indexes_of(runtime: Runtime, participant: Participant) -> tuple[str | None,
         except (VaultError, ValueError):
             log.warning("participant %s: number unreadable; erasing it anyway", participant.id)
     if e164:
-        indexes += [runtime.vault.index(e164), *runtime.vault.old_indexes(e164)]
+        indexes += phone_indexes(runtime.vault, e164)
     return e164, sorted(set(indexes))
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -78,24 +79,48 @@ def record_answers(
                 .values(superseded=True)
             )
         row = Answer(
-            poll_id=conversation.poll_id,
-            conversation_id=conversation.id,
-            participant_id=conversation.participant_id,
-            question_key=a.question_key,
-            kind=a.kind,
-            value=a.value,
-            label=a.label,
-            raw_text=a.raw_text,
-            attempts=a.attempts,
-            skipped=a.skipped,
-            skip_reason=a.skip_reason,
-            answered_at=now,
-            inbound_message_id=inbound_id,
+            **answer_row(
+                a,
+                poll_id=conversation.poll_id,
+                conversation_id=conversation.id,
+                participant_id=conversation.participant_id,
+                inbound_id=inbound_id,
+                now=now,
+            )
         )
         session.add(row)
         if a.kind == "nominate" and not a.skipped:
             session.flush()  # the nominations point at the answer they came from
             nominations.collect(session, row)
+
+
+def answer_row(
+    a: engine.RecordedAnswer,
+    *,
+    poll_id: int,
+    conversation_id: int,
+    participant_id: int,
+    inbound_id: int | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """The column values of one stored answer: for `Answer(**row)` here and for the inbound
+    lean path's INSERT (services/inbox/lean.py), so both store an answer alike."""
+    return {
+        "poll_id": poll_id,
+        "conversation_id": conversation_id,
+        "participant_id": participant_id,
+        "question_key": a.question_key,
+        "kind": a.kind,
+        "value": a.value,
+        "label": a.label,
+        "raw_text": a.raw_text,
+        "attempts": a.attempts,
+        "skipped": a.skipped,
+        "skip_reason": a.skip_reason,
+        "superseded": False,
+        "answered_at": now,
+        "inbound_message_id": inbound_id,
+    }
 
 
 def end_conversation(conversation: Conversation, status: str, now: datetime) -> None:
@@ -275,7 +300,7 @@ def handle_text(
         late = closed_poll_reply(session, participant.id, now=now)
         if late is not None:
             return Turn("poll-closed", [late])
-        return Turn("nothing-open", [nothing_open_reply(participant)])
+        return Turn("nothing-open", [nothing_open_reply(participant.nickname)])
     return step_conversation(runtime, session, current, participant, inbound, now)
 
 
@@ -383,8 +408,8 @@ def step_conversation(
     return turn
 
 
-def nothing_open_reply(participant: Participant) -> str:
-    name = participant.nickname or "there"
+def nothing_open_reply(nickname: str | None) -> str:
+    name = nickname or "there"
     return (
         f"Hi {name}! There's nothing to answer right now. We'll text you when there's a new "
         "question. Reply HELP for help or STOP to stop texts."

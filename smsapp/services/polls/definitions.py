@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -30,11 +32,20 @@ _cache_lock = threading.Lock()
 
 def load_definition(poll: Poll) -> PollDefinition:
     """The poll's validated definition, parsed once per process per version."""
-    key = (poll.id, poll.updated_at.isoformat() if poll.updated_at else "")
+    return cached_definition(poll.id, poll.updated_at, lambda: poll.definition)
+
+
+def cached_definition(
+    poll_id: int, updated_at: datetime | None, mapping: Callable[[], dict[str, Any]]
+) -> PollDefinition:
+    """The definition of this version of a poll (its id and `updated_at`, which every change
+    moves), parsed once per process; `mapping` loads the stored definition on a miss only, so
+    the inbound path reads a poll's definition from the database once per process."""
+    key = (poll_id, updated_at.isoformat() if updated_at else "")
     with _cache_lock:
         found = _cache.get(key)
     if found is None:
-        found = parse_poll(poll.definition)
+        found = parse_poll(mapping())
         with _cache_lock:
             if len(_cache) > 500:
                 _cache.clear()

@@ -67,11 +67,18 @@ def support_reply(settings: Settings) -> str:
     return settings.support_reply
 
 
+def screen_text(settings: Settings, body: str | None) -> list[Match]:
+    """The screen every inbound text goes through: what it matches (empty when nothing).
+    check_inbound raises the flag; the inbound lean path asks first and leaves a text that
+    matches to the full path, which flags it."""
+    return matcher_for(settings).check(body or "")
+
+
 def check_inbound(
     runtime: Runtime, session: Session, inbound: InboundMessage, participant: Participant | None
 ) -> SafeguardingFlag | None:
     """Flag this text if it matches a phrase or pattern; None when it does not."""
-    matches = matcher_for(runtime.settings).check(inbound.body or "")
+    matches = screen_text(runtime.settings, inbound.body)
     if not matches:
         return None
     return raise_flag(runtime, session, inbound, participant, matches)

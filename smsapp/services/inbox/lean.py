@@ -1,0 +1,401 @@
+"""The lean path for the texts that arrive by the hundred: SQLAlchemy Core, no ORM unit of work.
+
+Three kinds of text are handled here: an unknown number (the one reply a day), a known
+participant with nothing open and no poll ever (the friendly reply), and an answer to the
+current question of an open conversation. On PostgreSQL a text takes three statements and one
+COMMIT: lock the participant's row (one text at a time per person); load them with their open
+conversation, its poll's version and their groups' settings; and write everything in one
+statement (the text with its route and replies, as a CTE whose id the logged reply, the answer
+and the conversation state take). An unknown number's lock finds nobody, so it skips the load
+and claims its daily reply instead. SQLite (no INSERT in a CTE; BEGIN IMMEDIATE serialises
+writers, so no lock) takes a statement per write.
+
+Every decision is the one the full path (receive.py) makes, by the same functions: the
+safeguarding screen (`screening.screen_text`), reserved words (`command_word`), poll keywords
+(`keyword_of`), assent (`consent.assent_outstanding`), the pure engine (`engine.step`), the
+answer and outbound row builders. Anything else - any reserved word (STOP, HELP, JOIN, LEAVE,
+SKIP, WITHDRAW, YES..., ASK or SEND with their words), a keyword of an open poll, a text the screen matches, an opted-out or
+not-yet-assented participant, a poll that closed or a conversation that expired, an answer that
+finishes a conversation or gathers a nomination, a late text after a poll - is not this path's:
+it rolls back what it read (nothing was written) and the full path handles the text.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Row
+
+from smsapp.conversation import engine
+from smsapp.conversation.keywords import agenda_command, command_word
+from smsapp.db import utcnow
+from smsapp.models import (
+    Answer,
+    Conversation,
+    ConversationStatus,
+    Group,
+    GroupMembership,
+    InboundMessage,
+    OutboundMessage,
+    Participant,
+    ParticipantStatus,
+    Poll,
+    PollStatus,
+)
+from smsapp.runtime import Runtime
+from smsapp.services.inbox.texts import (
+    MAX_BODY,
+    UNKNOWN_REPLY,
+    InboundText,
+    Received,
+    claim_unknown_reply,
+)
+from smsapp.services.outbox.rows import outbound_row
+from smsapp.services.people.consent import assent_outstanding
+from smsapp.services.people.participants import phone_params, with_phone
+from smsapp.services.polls.conversations import Turn, answer_row, nothing_open_reply
+from smsapp.services.polls.definitions import cached_definition, keyword_of
+from smsapp.services.safeguarding.screening import screen_text
+
+
+class NotLean(Exception):
+    """This text is the full path's; nothing was written."""
+
+
+class Duplicate(Exception):
+    """The MessageSid is stored already; roll back whatever this attempt did."""
+
+
+_AnyConversation = sa.orm.aliased(Conversation)
+_KeywordPoll = sa.orm.aliased(Poll)
+
+
+def _param(column: Any, name: str | None = None) -> Any:
+    """A bound parameter typed as its column (JSON, UTC datetimes), named after it."""
+    return sa.bindparam(name or column.key, type_=column.type)
+
+
+class Statements:
+    """The lean path's statements for one dialect, built once per process (building a
+    statement costs more CPU than the round trip it makes), executed with parameters."""
+
+    def __init__(self, dialect: str) -> None:
+        pg = dialect == "postgresql"
+        columns = (
+            Participant.id,
+            Participant.status,
+            Participant.consent_at,
+            Participant.assent_at,
+            Participant.simulated,
+            Participant.nickname,
+            Conversation.id.label("conversation_id"),
+            Conversation.poll_id,
+            Conversation.state,
+            Conversation.last_activity_at,
+            Poll.status.label("poll_status"),
+            Poll.updated_at.label("poll_updated_at"),
+            # Only asked when nothing is open, through ix_conversation_participant (a LIMIT
+            # keeps it one index probe: an EXISTS here may be planned as a whole-table hash).
+            sa.case(
+                (
+                    Conversation.id.is_(None),
+                    sa.select(_AnyConversation.id)
+                    .where(_AnyConversation.participant_id == Participant.id)
+                    .limit(1)
+                    .scalar_subquery()
+                    .is_not(None),
+                ),
+                else_=sa.false(),
+            ).label("any_conversation"),
+            Group.settings.label("group_settings"),
+        )
+        keyword_poll = (
+            sa.select(_KeywordPoll.id)
+            .where(
+                _KeywordPoll.keyword == sa.bindparam("keyword"),
+                _KeywordPoll.status == PollStatus.OPEN,
+            )
+            .limit(1)
+            .scalar_subquery()
+        )
+        # One statement: the participant, their open conversation and its poll's version,
+        # whether they ever had a conversation, an open poll with this text as its keyword,
+        # and one row per group they are in.
+        self.load: dict[bool, Any] = {}
+        for keyword in (False, True):
+            kw: Any = keyword_poll if keyword else sa.null()
+            stmt = (
+                sa.select(*columns, kw.label("keyword_poll_id"))
+                .select_from(Participant)
+                .outerjoin(
+                    Conversation,
+                    sa.and_(
+                        Conversation.participant_id == Participant.id,
+                        Conversation.status == ConversationStatus.OPEN,
+                    ),
+                )
+                .outerjoin(Poll, Poll.id == Conversation.poll_id)
+                .outerjoin(GroupMembership, GroupMembership.participant_id == Participant.id)
+                .outerjoin(Group, Group.id == GroupMembership.group_id)
+                .where(with_phone())
+            )
+            self.load[keyword] = stmt
+        # PostgreSQL: the participant's row lock is a statement of its own, BEFORE the load.
+        # A statement reads one snapshot, taken before it waits for a lock: locking in the
+        # load itself would hand the second of two texts from one person the conversation
+        # state as it was before the first committed, and both would answer one question
+        # (tests/faults/test_webhook_faults.py). SQLite's BEGIN IMMEDIATE serialises writers.
+        self.lock = sa.select(Participant.id).where(with_phone()).with_for_update() if pg else None
+        self.definition = sa.select(Poll.definition).where(Poll.id == sa.bindparam("poll_id"))
+        inbound = InboundMessage.__table__.c
+        insert = (postgresql.insert if pg else sqlite.insert)(InboundMessage).values(
+            # Named i_<column>: an execution parameter named as a column would also be SET by
+            # the UPDATE in the one-statement write.
+            {key: _param(inbound[key], f"i_{key}") for key in INBOUND_KEYS}
+        )
+        self.inbound = insert.on_conflict_do_nothing(
+            index_elements=[InboundMessage.message_sid]
+        ).returning(InboundMessage.id)
+        conversation = Conversation.__table__.c
+        self.save_state = (
+            sa.update(Conversation)
+            .where(Conversation.id == sa.bindparam("s_conversation_id"))
+            .values(
+                state=_param(conversation.state, "s_state"),
+                last_activity_at=_param(conversation.last_activity_at, "s_now"),
+            )
+        )
+        self.answer = sa.insert(Answer)
+        self.outbound = sa.insert(OutboundMessage)
+        self.pg = pg
+        self._writes: dict[tuple[int, int, bool], Any] = {}
+        self.stored = sa.select(
+            InboundMessage.replies, InboundMessage.route, InboundMessage.participant_id
+        ).where(InboundMessage.message_sid == sa.bindparam("sid"))
+
+    def write(self, replies: int, answers: int, state: bool) -> Any:
+        """PostgreSQL: every write of one text in ONE statement. The inbound INSERT (nothing
+        on a repeated MessageSid) is a CTE the others read its id from: the replies, the
+        answers and the conversation state (params ``r0_body``, ``a0_value``, ``s_state``...).
+        A repeat returns no id and the caller rolls the rest back."""
+        key = (replies, answers, state)
+        if key not in self._writes:
+            inbound = self.inbound.cte("inbound")
+            inbound_id = sa.select(inbound.c.id).scalar_subquery()
+            stmt = sa.select(inbound.c.id)
+            out = OutboundMessage.__table__.c
+            for j in range(replies):
+                values = {k: _param(out[k], f"r{j}_{k}") for k in OUTBOUND_KEYS}
+                values["in_reply_to_id"] = inbound_id
+                stmt = stmt.add_cte(sa.insert(OutboundMessage).values(values).cte(f"reply{j}"))
+            answer = Answer.__table__.c
+            for j in range(answers):
+                values = {k: _param(answer[k], f"a{j}_{k}") for k in ANSWER_KEYS if k != _BY}
+                values["inbound_message_id"] = inbound_id
+                stmt = stmt.add_cte(sa.insert(Answer).values(values).cte(f"answer{j}"))
+            if state:
+                saved = self.save_state
+                stmt = stmt.add_cte(saved.cte("saved"))
+            self._writes[key] = stmt
+        return self._writes[key]
+
+
+# What the lean path writes on an inbound row: everything the full path fills in by the end.
+INBOUND_KEYS = (
+    "message_sid",
+    "participant_id",
+    "sender_index",
+    "body",
+    "received_at",
+    "handled_at",
+    "route",
+    "replies",
+    "conversation_id",
+    "flagged",
+)
+# The answer columns, as the one answer builder (conversations.answer_row) fills them.
+ANSWER_KEYS = tuple(
+    answer_row(
+        engine.RecordedAnswer("", "", None, None, "", 1, False, None),
+        poll_id=0,
+        conversation_id=0,
+        participant_id=0,
+        inbound_id=None,
+        now=datetime.min,
+    )
+)
+
+
+# The outbound columns, as the one outbound-row builder (outbox/rows.outbound_row) fills them.
+OUTBOUND_KEYS = tuple(
+    k
+    for k in outbound_row(participant_id=None, kind="", body="", backend="")
+    if k != "in_reply_to_id"
+)
+_BY = "inbound_message_id"  # what an answer came in: the id the write statement returns
+MAX_ONE_STATEMENT = (4, 2)  # replies, answers: more (rare) take a statement each
+
+
+@lru_cache(maxsize=4)
+def statements(dialect: str) -> Statements:
+    return Statements(dialect)
+
+
+def _definition(conn: Connection, poll_id: int, updated_at: datetime | None) -> Any:
+    def stored() -> dict[str, Any]:
+        stored = conn.scalar(statements(conn.dialect.name).definition, {"poll_id": poll_id})
+        return dict(stored or {})
+
+    return cached_definition(poll_id, updated_at, stored)
+
+
+def _participant_turn(
+    runtime: Runtime, conn: Connection, rows: list[Row[Any]], body: str, now: datetime
+) -> tuple[Turn, list[engine.RecordedAnswer], dict[str, Any] | None]:
+    """The turn for a known participant, or NotLean. Also the answers and the new conversation
+    state to store (none for the friendly reply)."""
+    me = rows[0]
+    if len({row.id for row in rows}) > 1 or me.status != ParticipantStatus.ACTIVE:
+        raise NotLean
+    if me.consent_at is not None and assent_outstanding(
+        assent_at=me.assent_at,
+        simulated=me.simulated,
+        group_settings=(row.group_settings for row in rows),
+    ):
+        raise NotLean  # the JOIN invitation
+    if me.keyword_poll_id is not None:
+        raise NotLean  # a poll keyword: start, refuse or "busy"
+    if me.conversation_id is None:
+        if me.any_conversation:
+            raise NotLean  # a changed ballot, or "that poll has closed"
+        return Turn("nothing-open", [nothing_open_reply(me.nickname)]), [], None
+    timeout = timedelta(hours=runtime.settings.conversation_timeout_hours)
+    if me.poll_status in (None, PollStatus.CLOSED) or engine.is_expired(
+        me.last_activity_at, now, timeout
+    ):
+        raise NotLean  # the conversation ends first
+    result = engine.step(
+        _definition(conn, me.poll_id, me.poll_updated_at),
+        engine.ConversationState.from_dict(me.state),
+        body,
+        nickname=me.nickname,
+        max_attempts=runtime.settings.max_attempts,
+        flagged=False,  # a text the screen matches never comes this way
+    )
+    if result.finished or any(a.kind == "nominate" for a in result.answers):
+        raise NotLean  # the next waiting poll starts; a gathered nomination is screened again
+    kinds = tuple(a.kind for a in result.answers)
+    turn = Turn("poll", list(result.replies), me.conversation_id, me.poll_id, kinds)
+    return turn, list(result.answers), result.state.to_dict()
+
+
+def receive(
+    runtime: Runtime, conn: Connection, text: InboundText, e164: str, sender_index: str
+) -> Received:
+    """Handle one text on `conn` (the caller commits), or raise NotLean having written nothing."""
+    body = text.body
+    word = command_word(body)
+    if text.participant_id is not None or word is not None or agenda_command(body) is not None:
+        raise NotLean  # a reserved word, or ASK/SEND with words after it (the agenda's)
+    if screen_text(runtime.settings, body):
+        raise NotLean  # the full path raises the flag and sends the supportive reply
+    now = utcnow()
+    sql = statements(conn.dialect.name)
+    keyword = keyword_of(body)
+    params: dict[str, Any] = phone_params(runtime.vault, e164)
+    if keyword is not None:
+        params["keyword"] = keyword
+    locked = True
+    if sql.lock is not None:  # one text at a time per person (PostgreSQL)
+        locked = bool(conn.execute(sql.lock, phone_params(runtime.vault, e164)).all())
+    rows = list(conn.execute(sql.load[keyword is not None], params).all()) if locked else []
+    answers: list[engine.RecordedAnswer] = []
+    state: dict[str, Any] | None = None
+    if not rows:
+        turn = Turn(
+            "unknown", [UNKNOWN_REPLY] if claim_unknown_reply(conn, sender_index, now) else []
+        )
+        participant_id = None
+    else:
+        turn, answers, state = _participant_turn(runtime, conn, rows, body, now)
+        participant_id = rows[0].id
+    replies = [r[:MAX_BODY] for r in turn.replies if r]
+
+    # The text, with what was done already filled in; a repeated MessageSid inserts nothing.
+    inbound = {
+        "i_message_sid": text.message_sid,
+        "i_participant_id": participant_id,
+        "i_sender_index": sender_index,
+        "i_body": body,
+        "i_received_at": now,
+        "i_handled_at": now,
+        "i_route": turn.route,
+        "i_replies": replies,
+        "i_conversation_id": turn.conversation_id,
+        "i_flagged": False,
+    }
+
+    def reply_row(reply: str, inbound_id: int | None) -> dict[str, Any]:
+        return outbound_row(
+            participant_id=participant_id,
+            poll_id=turn.poll_id,
+            conversation_id=turn.conversation_id,
+            in_reply_to_id=inbound_id,
+            kind="reply",
+            body=reply,
+            backend="twiml",
+            sent=True,
+            now=now,
+        )
+
+    def answer_rows(inbound_id: int | None) -> list[dict[str, Any]]:
+        assert turn.conversation_id is not None and turn.poll_id is not None
+        return [
+            answer_row(
+                a,
+                poll_id=turn.poll_id,
+                conversation_id=turn.conversation_id,
+                participant_id=rows[0].id,
+                inbound_id=inbound_id,
+                now=now,
+            )
+            for a in answers
+        ]
+
+    if sql.pg and (len(replies), len(answers)) <= MAX_ONE_STATEMENT:
+        params = dict(inbound)
+        for j, reply in enumerate(replies):
+            params.update({f"r{j}_{k}": v for k, v in reply_row(reply, None).items()})
+        if state is not None:
+            for j, row in enumerate(answer_rows(None)):
+                params.update({f"a{j}_{k}": v for k, v in row.items() if k != _BY})
+            params.update(s_conversation_id=turn.conversation_id, s_state=state, s_now=now)
+        write = sql.write(len(replies), len(answers), state is not None)
+        if conn.scalar(write, params) is None:
+            raise Duplicate
+        return Received(replies, turn.route, False, participant_id)
+
+    inbound_id = conn.scalar(sql.inbound, inbound)
+    if inbound_id is None:
+        raise Duplicate
+
+    if state is not None:
+        if answers:
+            conn.execute(sql.answer, answer_rows(inbound_id))
+        saved = {"s_conversation_id": turn.conversation_id, "s_state": state, "s_now": now}
+        conn.execute(sql.save_state, saved)
+    if replies:
+        conn.execute(sql.outbound, [reply_row(reply, inbound_id) for reply in replies])
+    return Received(replies, turn.route, False, participant_id)
+
+
+def stored_answer(conn: Connection, sid: str) -> Received | None:
+    """How a stored text was answered (for a repeated MessageSid)."""
+    row = conn.execute(statements(conn.dialect.name).stored, {"sid": sid}).first()
+    if row is None:
+        return None
+    return Received(list(row.replies or []), row.route or "", True, row.participant_id)
