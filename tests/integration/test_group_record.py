@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from smsapp.models import Poll
 from smsapp.services.polls.closing import close_poll
@@ -166,6 +167,20 @@ def test_agreed_terms_show_the_clauses_that_passed_and_the_date(client, login, g
     assert "Snacks" not in agreed  # only three answered
     assert 'Phones off in meetings. <span class="muted">(not enough people agreed)' in terms
     assert "fewer than 5 people answered" in terms
+
+
+def test_the_results_text_of_a_terms_vote_says_which_clauses_were_agreed(
+    runtime, group_with_history
+):
+    """Young people hear what they agreed, not every clause's count."""
+    from smsapp.services.votes import announce
+
+    with runtime.db.transaction() as s:
+        poll = s.scalar(sa.select(Poll).where(Poll.slug == "our-rules"))
+        assert poll is not None
+        text = announce.results_text(s, poll, 5)
+    assert "We agreed 1 of 3 clauses:\n- We listen to each other." in text
+    assert "Phones" not in text and "Snacks" not in text and "Agree" not in text
 
 
 def test_terms_still_open_are_not_shown_as_agreed(client, login, runtime):

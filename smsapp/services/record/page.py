@@ -24,11 +24,11 @@ from smsapp.privacy.suppression import show, suppress, suppress_total
 from smsapp.services.agenda.proposals import ProposalOnRecord, for_record
 from smsapp.services.polls.definitions import load_definition
 from smsapp.services.record.growth import has_tree
-from smsapp.services.record.terms import TermsVote, terms_vote
 from smsapp.services.research.answers import counted_answers
 from smsapp.services.research.results import QuestionSummary, summarise
 from smsapp.services.votes.announce import question_line
 from smsapp.services.votes.tallying import latest_results
+from smsapp.services.votes.terms import TermsVote, terms_vote
 
 COUNTED_KINDS = ("yesno", "multi", "approve", "choice")  # said as "most chose …" from counts
 AVERAGED_KINDS = ("scale", "number")

@@ -6,12 +6,14 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from smsapp.conversation.definition import Question
 from smsapp.conversation.normalise import shorten
+from smsapp.conversation.purposes import TERMS_OF_REFERENCE
 from smsapp.db import utcnow
 from smsapp.models import (
     Answer,
@@ -31,6 +33,7 @@ from smsapp.services.people.group_policy import group_quiet_hours, send_time
 from smsapp.services.polls.definitions import PollError, load_definition
 from smsapp.services.polls.launch import MEMBER_COLUMNS, Member, exclusion_reason
 from smsapp.services.votes.tallying import latest_results
+from smsapp.services.votes.terms import TermsVote, terms_vote
 from smsapp.sms.segments import count_segments
 
 KIND = "results"
@@ -140,11 +143,23 @@ def headline_lines(session: Session, poll: Poll, k: int = DEFAULT_THRESHOLD) -> 
         raise PollError(
             f"poll {poll.slug!r} has no final count yet (smsapp polls tally {poll.slug})"
         )
+    if load_definition(poll).purpose == TERMS_OF_REFERENCE:
+        return terms_lines(terms_vote(session, poll, min_turnout=k, zone=ZoneInfo("UTC")))
     many = len(questions) > 1
     lines = [question_line(q, final[q.key], many, k) for q in questions]
     if min(run.ballots for run in final.values()) < k:
         lines.append(f"Fewer than {k} people voted, so we're sharing the order only.")
     return lines
+
+
+def terms_lines(vote: TermsVote) -> list[str]:
+    """A terms-of-reference vote in a text: which clauses the group agreed, not every count
+    (the pass rule is voting.agreement's; the record page lists the rest with reasons)."""
+    agreed = vote.agreed
+    if not agreed:
+        return [f"None of the {len(vote.clauses)} clauses was agreed yet: we'll talk them over."]
+    lines = [f"We agreed {len(agreed)} of {len(vote.clauses)} clauses:"]
+    return lines + [f"- {shorten(clause.text, 60)}" for clause in agreed]
 
 
 def _took_part(session: Session, poll: Poll) -> list[Member]:
