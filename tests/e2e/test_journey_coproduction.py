@@ -40,7 +40,7 @@ def test_coproduction_journey(live_server: LiveServer, browser_page: Any, shoot:
     tools.seed_newcomers(runtime)
     members += len(tools.NEWCOMERS)
     tools.step_new_poll_from_template(page, base, shoot)
-    tools.step_schedule_launch(page, base, shoot)
+    tools.step_schedule_launch(page, base, shoot, busy=members - len(tools.NEWCOMERS))
     tools.clock_launches_due_polls(runtime)
     tools.step_scheduled_poll_is_open(page, base, shoot)
     # Only the newcomers are asked at once: the other members are still in the middle of the

@@ -51,10 +51,15 @@ def step_new_poll_from_template(page: Any, base_url: str, shoot: Shoot) -> None:
     expect(page.locator(".flash")).to_contain_text("Saved What should we work on this year?")
 
 
-def step_schedule_launch(page: Any, base_url: str, shoot: Shoot) -> None:
+def step_schedule_launch(page: Any, base_url: str, shoot: Shoot, *, busy: int) -> None:
+    """Schedule the launch for tomorrow evening; the preview says that `busy` members are in
+    the middle of another poll and are asked when that one ends."""
     from playwright.sync_api import expect
 
     page.goto(base_url + f"/admin/polls/{SLUG}/launch")
+    expect(page.locator("[data-recipients]").locator("xpath=..")).to_contain_text(
+        f"{busy} are in another poll"
+    )
     field = page.get_by_label(re.compile(r"Launch at"))
     # A time already past is refused, and says why.
     field.fill("2020-01-01T10:00")
