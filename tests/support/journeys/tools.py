@@ -132,6 +132,8 @@ def step_downloads(page: Any, base_url: str, shoot: Shoot) -> None:
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
     assert info.value.suggested_filename == f"{SLUG}-topics.png"
     page.goto(base_url + f"/admin/polls/{SLUG}/exports")
+    # No large export has run for this poll, so there is no empty "recent" card either.
+    assert page.get_by_role("heading", name="Recent large exports").count() == 0
     with page.expect_download() as info:
         page.get_by_role("link", name=re.compile(r"Excel.*responses, long")).click()
     workbook = Path(info.value.path()).read_bytes()
