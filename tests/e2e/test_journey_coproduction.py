@@ -56,6 +56,7 @@ def test_coproduction_journey(live_server: LiveServer, browser_page: Any, shoot:
     record.step_year_review_results(page, base, shoot)
 
     assert errors.seen == []
+    voice.assert_disclosure_never_sent(runtime)
     with runtime.db.transaction() as s:
         celebrations = s.scalar(
             sa.select(sa.func.count())

@@ -8,6 +8,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import sqlalchemy as sa
+
+from smsapp.models import OutboundMessage, Proposal, ProposalStatus
 from smsapp.runtime import Runtime
 from tests.support.browser import Shoot, both_widths, text_in
 from tests.support.factories import make_participant
@@ -19,6 +22,7 @@ QUESTION = "can we go to the science museum"
 EDITED = "Should we go to the science museum in the summer?"
 DISCLOSURE = "ASK why does my dad hit me"
 DISCLOSED_WORD = "dad"  # on no page but the safeguarding lead's
+DISCLOSED_WORDS = "my dad hit me"
 QUICK_POLL = "oakfield-q1"
 
 
@@ -77,3 +81,16 @@ def step_appoint_and_revoke_a_youth_lead(page: Any, base_url: str, shoot: Shoot)
     both_widths(page, shoot, "journey-04-youth-lead")
     page.get_by_role("button", name=re.compile("^Revoke")).click()
     expect(page.get_by_text(re.compile("^revoked"))).to_be_visible()
+
+
+def assert_disclosure_never_sent(runtime: Runtime) -> None:
+    """The held proposal stayed held: it never became a poll, and no text carried its words."""
+    with runtime.db.transaction() as s:
+        held = s.scalars(sa.select(Proposal).where(Proposal.status == ProposalStatus.HELD)).all()
+        assert [(p.code, p.poll_id) for p in held] == [("Q2", None)]
+        carried = s.scalar(
+            sa.select(sa.func.count())
+            .select_from(OutboundMessage)
+            .where(OutboundMessage.body.contains(DISCLOSED_WORDS))
+        )
+    assert carried == 0
