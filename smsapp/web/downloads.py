@@ -92,12 +92,16 @@ def start_job(export_id: int) -> None:
 @roles_required(*EXPORT_ROLES)
 def export_index(slug: str) -> ResponseReturnValue:
     poll = _poll_or_404(slug)
-    runs = db_session().scalars(
-        sa.select(ExportRun)
-        .where(ExportRun.poll_id == poll.id)
-        .order_by(ExportRun.id.desc())
-        .limit(10)
-    )
+    runs = (
+        db_session()
+        .scalars(
+            sa.select(ExportRun)
+            .where(ExportRun.poll_id == poll.id)
+            .order_by(ExportRun.id.desc())
+            .limit(10)
+        )
+        .all()
+    )  # a list: a result object is always true, so the empty card always showed
     return render_template("exports/index.html", poll=poll, kinds=list(CSV_KINDS), runs=runs)
 
 

@@ -21,12 +21,12 @@ from smsapp.runtime import Runtime, build_runtime
 from smsapp.services.people.groups import create_group
 from smsapp.services.people.staff import create_user
 from tests.conftest import make_test_settings, require_service
+from tests.support.browser import FACILITATOR, STAFF_PASSWORD
 from tests.support.databases import throwaway_database
 from tests.support.stack import own_redis_url  # noqa: F401  (the redis_url fixture)
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent.parent / "test-artifacts"
-STAFF_PASSWORD = "correct horse battery"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -51,7 +51,7 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
         runtime = build_runtime(make_test_settings(database_url))
         Base.metadata.create_all(runtime.db.engine)
         with runtime.db.transaction() as s:
-            create_user(s, "fac@example.org", STAFF_PASSWORD, "facilitator")
+            create_user(s, FACILITATOR, STAFF_PASSWORD, "facilitator")
             create_group(s, "oakfield", "Oakfield Youth Panel")
         app = create_app({"RUNTIME": runtime, "INSTANCE_PATH": str(tmp_path / "instance")})
         server = make_server("127.0.0.1", 0, app, threaded=True)

@@ -14,27 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 import sqlalchemy as sa
 
 from smsapp import queue
 from smsapp.models import OutboundMessage, OutboundStatus
 from smsapp.services.outbox.sending import send_due
-from tests.conftest import ACCOUNT_SID, AUTH_TOKEN
-from tests.e2e.conftest import STAFF_PASSWORD, LiveServer
+from tests.e2e.conftest import LiveServer
+from tests.support.browser import DESKTOP, PHONE, fits_a_phone, log_in, text_in
 from tests.support.factories import make_participant
-from tests.support.signing import signed_headers
 
 pytestmark = pytest.mark.browser
-
-
-def _log_in(page: Any, server: LiveServer) -> None:
-    page.goto(server.url + "/admin/")
-    assert "/login" in page.url
-    page.get_by_label("E-mail").fill("fac@example.org")
-    page.get_by_label("Password").fill(STAFF_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(re.compile(r"/admin/$"))
 
 
 def _question(page: Any, n: int) -> Any:
@@ -51,7 +40,9 @@ def test_build_a_poll_and_try_it_in_the_simulator(
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    _log_in(page, live_server)
+    page.goto(live_server.url + "/admin/")
+    assert "/login" in page.url  # a stranger is sent to the login form
+    log_in(page, live_server.url)
     shoot(page, "01-dashboard")
 
     page.get_by_role("link", name="Build a poll").click()
@@ -117,10 +108,10 @@ def test_build_a_poll_and_try_it_in_the_simulator(
     expect(_question(page, 1).get_by_label("Max")).to_have_value("5")
 
     # On a phone-sized screen the builder is one readable column.
-    page.set_viewport_size({"width": 390, "height": 844})
+    page.set_viewport_size(PHONE)
     shoot(page, "03-builder-phone")
-    assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    page.set_viewport_size({"width": 1280, "height": 900})
+    fits_a_phone(page)
+    page.set_viewport_size(DESKTOP)
 
     page.get_by_role("link", name="Try it in the simulator").click()
     expect(page.get_by_label("Poll to try")).to_have_value("lunch-club")
@@ -146,11 +137,11 @@ def test_build_a_poll_and_try_it_in_the_simulator(
     expect(page.locator("#outbox")).to_contain_text("twiml")
     shoot(page, "04-simulator")
 
-    page.set_viewport_size({"width": 390, "height": 844})
+    page.set_viewport_size(PHONE)
     page.reload()
     expect(chat).to_contain_text("Come again next week?")  # the history survives a reload
     shoot(page, "05-simulator-phone")
-    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    fits_a_phone(page)
 
     assert errors == []  # no script errors, no CSP violations
     assert time.monotonic() - started < 45
@@ -159,23 +150,6 @@ def test_build_a_poll_and_try_it_in_the_simulator(
 
 
 XSS = "<script>alert(1)</script><b>x</b>"
-
-
-def _text_in(server: LiveServer, number: str, body: str, n: int) -> None:
-    """A participant's text, posted to the live server exactly as Twilio would sign it."""
-    url = server.url + "/sms/inbound"
-    params = {
-        "MessageSid": f"SM{n:032x}",
-        "AccountSid": ACCOUNT_SID,
-        "From": number,
-        "To": "+447700900001",
-        "Body": body,
-        "NumSegments": "1",
-    }
-    response = requests.post(
-        url, data=params, headers=signed_headers(url, params, AUTH_TOKEN), timeout=10
-    )
-    assert response.status_code == 200, response.text
 
 
 def _launch_answer_and_read_results(
@@ -190,7 +164,7 @@ def _launch_answer_and_read_results(
         dialog.dismiss()
 
     page.on("dialog", dialog_opened)
-    page.set_viewport_size({"width": 1280, "height": 900})
+    page.set_viewport_size(DESKTOP)
     make_participant(server.runtime, "07911 123456", nickname="Sam")
     make_participant(server.runtime, "07911 123457", nickname="Alex")
     make_participant(server.runtime, "07911 123458", nickname="Kim", consent=False)
@@ -224,19 +198,19 @@ def _launch_answer_and_read_results(
     expect(page.locator("#delivery-h + table")).to_contain_text("sent")
     shoot(page, "07-sending")
 
-    _text_in(server, "+447911123456", XSS, 1)  # not an option: asked again, shown as text
-    for n, body in enumerate(["B", "4", "yes"], 2):
-        _text_in(server, "+447911123456", body, n)
-    for n, body in enumerate(["pasta", "5", "no"], 10):
-        _text_in(server, "+447911123457", body, n)
+    text_in(server.url, "+447911123456", XSS)  # not an option: asked again, shown as text
+    for body in ["B", "4", "yes"]:
+        text_in(server.url, "+447911123456", body)
+    for body in ["pasta", "5", "no"]:
+        text_in(server.url, "+447911123457", body)
 
     page.goto(server.url + "/admin/messages?direction=in")
     expect(page.locator("table.messages")).to_contain_text(XSS)
     shoot(page, "08-messages")
-    page.set_viewport_size({"width": 390, "height": 844})
+    page.set_viewport_size(PHONE)
     shoot(page, "08-messages-phone")
-    assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    page.set_viewport_size({"width": 1280, "height": 900})
+    fits_a_phone(page)
+    page.set_viewport_size(DESKTOP)
 
     page.goto(server.url + "/admin/polls/lunch-club/results")
     food = page.locator("section.question-result").filter(has_text="What should we eat?")
@@ -245,10 +219,10 @@ def _launch_answer_and_read_results(
     expect(page.locator("#over-time-t")).to_have_count(1)
     expect(page.get_by_text("answered by 2 of 2").first).to_be_visible()
     shoot(page, "09-results")
-    page.set_viewport_size({"width": 390, "height": 844})
+    page.set_viewport_size(PHONE)
     shoot(page, "10-results-phone")
-    assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    page.set_viewport_size({"width": 1280, "height": 900})
+    fits_a_phone(page)
+    page.set_viewport_size(DESKTOP)
 
     # "Tally now" queues the count and shows its progress; the page reloads by itself (no
     # script: a Refresh header) and says when the count is done.

@@ -1,10 +1,7 @@
-"""The group's record in a real browser: a facilitator reads Oakfield's record (the name chosen,
-every poll's result, participation by month, the agreed terms), prints it, drafts and sends the
-celebration text, then places the year review's written answers on the tree of growth.
-
-Plain step functions `step_<what>(page, base_url, shoot)`, so the lead can compose one journey
-from every helper's steps; screenshots at phone (390x844) and desktop (1280x900) widths.
-"""
+"""The group's record: a facilitator reads Oakfield's record (the name chosen, every poll's
+result, the questions the members proposed, participation by month, the agreed terms), prints
+it, drafts and sends the celebration text, then places the year review's written answers on the
+tree of growth."""
 
 from __future__ import annotations
 
@@ -13,25 +10,19 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
-import sqlalchemy as sa
-
 import smsapp
 from smsapp.db import utcnow
-from smsapp.models import OutboundMessage, Poll
+from smsapp.models import Poll
 from smsapp.runtime import Runtime
 from smsapp.services.polls.closing import close_poll
 from smsapp.services.polls.definitions import import_poll, open_poll
 from smsapp.services.votes.tallying import tally_poll
-from tests.e2e.conftest import STAFF_PASSWORD, LiveServer
 from tests.support.answers import record_answer
+from tests.support.browser import DESKTOP, Shoot, both_widths, fits_a_phone
 from tests.support.factories import make_participant
 
-pytestmark = pytest.mark.browser
-
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 900}
 TEMPLATES = Path(smsapp.__file__).parent / "poll_templates"
+HISTORY = [f"+447911127{100 + i:03d}" for i in range(8)]
 NAME = """
 slug: name-us
 title: Name our group
@@ -68,9 +59,9 @@ def _close(runtime: Runtime, poll_id: int, when: Any) -> None:
 
 
 def seed_group_history(runtime: Runtime) -> None:
-    """Oakfield's term: it named itself, agreed its terms of reference and reviewed its year
-    (answers stored as conversations store them)."""
-    people = [make_participant(runtime, f"+447911127{100 + i:03d}").id for i in range(8)]
+    """Oakfield's term so far, eight members: it named itself, agreed its terms of reference and
+    is reviewing its year (answers stored as conversations store them)."""
+    people = [make_participant(runtime, number).id for number in HISTORY]
     start = utcnow() - timedelta(days=70)
     name_id = _open(runtime, NAME)
     rankings = [["A", "B", "C"]] * 5 + [["B", "A", "C"]] * 2 + [["C", "B", "A"]]
@@ -96,20 +87,11 @@ def seed_group_history(runtime: Runtime) -> None:
         record_answer(runtime, review_id, pid, "story", "text", story, recent)
 
 
-def log_in(page: Any, base_url: str) -> None:
-    page.goto(base_url + "/login")
-    page.get_by_label("E-mail").fill("fac@example.org")
-    page.get_by_label("Password").fill(STAFF_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(re.compile(r"/admin/$"))
-
-
-def _fits_a_phone(page: Any) -> None:
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
-
-
-def step_group_record(page: Any, base_url: str, shoot: Any) -> None:
-    """Records -> Oakfield: what the group decided, in plain words, and printable."""
+def step_group_record(
+    page: Any, base_url: str, shoot: Shoot, *, proposed: str, never_shown: str
+) -> None:
+    """Records -> Oakfield: what the group decided, in plain words, and printable; the question
+    a member proposed is there, and a held proposal's words (`never_shown`) are not."""
     from playwright.sync_api import expect
 
     page.goto(base_url + "/admin/")
@@ -119,24 +101,22 @@ def step_group_record(page: Any, base_url: str, shoot: Any) -> None:
     decided = page.get_by_role("region", name="What we decided")
     expect(decided.get_by_role("heading", name="The name we chose")).to_be_visible()
     expect(decided).to_contain_text("1 Team Spark")
+    expect(page.locator("body")).to_contain_text(proposed)
+    assert never_shown not in page.content()
     terms = page.get_by_role("region", name="Our terms of reference")
     expect(terms.locator("ol.terms li")).to_have_count(4)  # "decisions" drew 4 Change of 7
     expect(terms).to_contain_text("We make decisions by voting")  # listed as not agreed
     expect(page.locator("table.participation tbody tr")).not_to_have_count(0)
-    shoot(page, "record-01-group-record-desktop")
-    page.set_viewport_size(PHONE)
-    _fits_a_phone(page)
-    shoot(page, "record-02-group-record-phone")
-    page.set_viewport_size(DESKTOP)
+    both_widths(page, shoot, "journey-12-group-record")
     page.emulate_media(media="print")
     expect(page.locator("header.top")).to_be_hidden()
     expect(page.get_by_role("button", name="Print this record")).to_be_hidden()
-    shoot(page, "record-03-group-record-print")
+    shoot(page, "journey-12-group-record-print")
     page.emulate_media(media="screen")
 
 
-def step_celebrate(page: Any, base_url: str, shoot: Any) -> None:
-    """Celebrate: the drafted text, edited, previewed, confirmed and queued."""
+def step_celebrate(page: Any, base_url: str, shoot: Shoot, *, group_size: int) -> None:
+    """Celebrate: the drafted text, edited, previewed, confirmed and queued to the group."""
     from playwright.sync_api import expect
 
     page.goto(base_url + "/admin/groups/oakfield/record")
@@ -148,17 +128,13 @@ def step_celebrate(page: Any, base_url: str, shoot: Any) -> None:
     expect(page.locator("#celebrate-text")).to_have_text(
         "Well done Oakfield! You named the group and agreed your rules. Thank you!"
     )
-    page.set_viewport_size(PHONE)
-    _fits_a_phone(page)
-    shoot(page, "record-04-celebrate-phone")
-    page.set_viewport_size(DESKTOP)
-    shoot(page, "record-05-celebrate-desktop")
+    both_widths(page, shoot, "journey-13-celebrate")
     page.get_by_label("I have checked the text and the recipients").check()
-    page.get_by_role("button", name=re.compile(r"^Send to 8 people$")).click()
-    expect(page.locator(".flash", has_text="queued to 8 people")).to_be_visible()
+    page.get_by_role("button", name=re.compile(rf"^Send to {group_size} people$")).click()
+    expect(page.locator(".flash", has_text=f"queued to {group_size} people")).to_be_visible()
 
 
-def step_year_review_results(page: Any, base_url: str, shoot: Any) -> None:
+def step_year_review_results(page: Any, base_url: str, shoot: Shoot) -> None:
     """The year review's tree of growth, and placing the written answers on it."""
     from playwright.sync_api import expect
 
@@ -171,40 +147,12 @@ def step_year_review_results(page: Any, base_url: str, shoot: Any) -> None:
     rows.nth(0).get_by_label("Roots").check()
     rows.nth(1).get_by_label("Branches").check()
     rows.nth(2).get_by_label("Trunk").check()
-    page.set_viewport_size(PHONE)
-    _fits_a_phone(page)
-    shoot(page, "record-06-growth-tags-phone")
+    fits_a_phone(page, "growth tags")
+    shoot(page, "journey-14-growth-tags-phone")
     page.set_viewport_size(DESKTOP)
     page.get_by_role("button", name="Save the tags").click()
     expect(page.locator(".flash", has_text="3 tags saved")).to_be_visible()
     page.get_by_role("link", name="Back to the tree of growth").click()
-    roots = page.locator("#part-roots")
-    expect(roots).to_contain_text("Learning how research works: 5")
+    expect(page.locator("#part-roots")).to_contain_text("Learning how research works: 5")
     expect(page.locator("#part-branches")).to_contain_text("Written answers placed here: fewer")
-    shoot(page, "record-07-tree-desktop")
-    page.set_viewport_size(PHONE)
-    _fits_a_phone(page)
-    shoot(page, "record-08-tree-phone")
-    page.set_viewport_size(DESKTOP)
-
-
-def test_the_groups_record_and_year_review(
-    live_server: LiveServer, browser_page: Any, shoot: Any
-) -> None:
-    page = browser_page
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    seed_group_history(live_server.runtime)
-    log_in(page, live_server.url)
-    step_group_record(page, live_server.url, shoot)
-    step_celebrate(page, live_server.url, shoot)
-    step_year_review_results(page, live_server.url, shoot)
-    assert errors == []
-    with live_server.runtime.db.transaction() as s:
-        queued = s.scalar(
-            sa.select(sa.func.count())
-            .select_from(OutboundMessage)
-            .where(OutboundMessage.kind == "celebrate")
-        )
-    assert queued == 8
+    both_widths(page, shoot, "journey-15-tree-of-growth")
