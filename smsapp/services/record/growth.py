@@ -71,18 +71,21 @@ def tree_of_growth(session: Session, poll: Poll, k: int) -> Tree:
             picks[(question.key, code)] = n
             option = question.option(code)
             labels[(question.key, code)] = (part, option.label if option else code)
-    shown_picks = suppress(picks, k)
     tags = _tag_counts(session, poll)
-    totals = {part: tags.get(part, 0) for part in GROWTH_PARTS}
-    for key, n in picks.items():
-        totals[labels[key][0]] += n
-    shown_totals = suppress(totals, k)
-    shown_tags = suppress({part: tags.get(part, 0) for part in GROWTH_PARTS}, k)
     parts = []
     for part in GROWTH_PARTS:
-        options = [(labels[key][1], shown_picks[key]) for key in picks if labels[key][0] == part]
+        # Each part shows its total beside its items (its options' picks and its tagged
+        # answers), so the items are suppressed together, part by part: one hidden item
+        # alone could be worked out as the total minus the others.
+        items: dict[tuple[str, str] | None, int] = {
+            key: n for key, n in picks.items() if labels[key][0] == part
+        }
+        items[None] = tags.get(part, 0)
+        shown = suppress(items, k)
+        total = sum(items.values())
+        options = [(labels[key][1], shown[key]) for key in items if key is not None]
         parts.append(
-            Part(part, GROWTH_MEANING[part], options, shown_tags[part], shown_totals[part])
+            Part(part, GROWTH_MEANING[part], options, shown[None], suppress_total(total, k))
         )
     untagged = session.scalar(
         counted_answers(session, sa.func.count(), poll=poll.id)
