@@ -122,6 +122,9 @@ class TwilioTransport:
         self.messaging_service_sid = messaging_service_sid
         self.http_client = RebasingHttpClient(base_url=base_url, timeout=timeout)
         self.client = Client(account_sid, auth_token, http_client=self.http_client)
+        # The SDK loads its API modules on first use: load them now, not between a send's turn
+        # in the shared rate and its call, and keep the account's message list for every call.
+        self.messages = self.client.messages
 
     def _call(self, action: str, fn: Any, **kwargs: Any) -> Any:
         try:
@@ -155,7 +158,7 @@ class TwilioTransport:
             kwargs["status_callback"] = status_callback
         if validity_period is not None:
             kwargs["validity_period"] = validity_period
-        message = self._call("send", self.client.messages.create, **kwargs)
+        message = self._call("send", self.messages.create, **kwargs)
         return _sent(message)
 
     def find_sent(self, to: str, body: str, since: datetime) -> SentMessage | None:
@@ -179,14 +182,12 @@ class TwilioTransport:
         }
         if self.from_number and not self.messaging_service_sid:
             kwargs["from_"] = self.from_number
-        found = _matching(
-            self._call("find_sent", self.client.messages.list, **kwargs), body, earliest
-        )
+        found = _matching(self._call("find_sent", self.messages.list, **kwargs), body, earliest)
         if found is not None:
             return found
         # The DateSent filter misses a message Twilio accepted but has not sent yet (no
         # DateSent): the newest messages to the number are checked by body and DateCreated.
-        recent = self._call("find_sent", self.client.messages.list, to=to, limit=RECENT_LIMIT)
+        recent = self._call("find_sent", self.messages.list, to=to, limit=RECENT_LIMIT)
         return _matching(recent, body, earliest)
 
 
