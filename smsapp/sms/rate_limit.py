@@ -53,7 +53,7 @@ redis.call('EXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2])) + 1)
 return n
 """
 
-SLOT_POLL_SECONDS = 0.01
+SLOT_POLL_SECONDS = 0.02
 
 
 class SendRateLimiter:

@@ -156,8 +156,20 @@ def slot_lease(runtime: Runtime) -> float:
 
 
 def send_threads(runtime: Runtime) -> int:
-    """API calls one send job makes at once (SMSAPP_SEND_THREADS), within the shared slots."""
+    """API calls one send job makes at once at most (SMSAPP_SEND_THREADS)."""
     return max(1, runtime.settings.send_threads)
+
+
+def send_lanes(runtime: Runtime) -> int:
+    """Call slots one send job asks for: its threads, but no more than its share of the
+    sender's SMSAPP_MAX_CONCURRENT_SENDS among SMSAPP_SEND_JOBS, so the jobs send side by side
+    rather than one taking every slot while the others wait."""
+    s = runtime.settings
+    threads = send_threads(runtime)
+    if not s.max_concurrent_sends:
+        return threads
+    share = -(-s.max_concurrent_sends // max(1, s.send_jobs))
+    return max(1, min(threads, share))
 
 
 def limiter_for(runtime: Runtime) -> Limiter:

@@ -8,7 +8,7 @@ whose last attempt got no answer, so a crash or a timeout never texts a young pe
 A batch costs a fixed number of statements whatever its size: the claim, the assent check and
 one write of the outcomes (outbox/outcomes.py). Its calls run on a few threads at once
 (outbox/lanes.py), each with its own kept-alive HTTP connection, within the sender's shared
-rate, which is booked a burst at a time (SMSAPP_SEND_RATE, sms/rate_limit.py).
+rate, which is booked half a burst at a time (SMSAPP_SEND_RATE, sms/rate_limit.py).
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from smsapp.services.outbox.provider import (
     Limiter,
     has_transport,
     limiter_for,
+    send_lanes,
     send_threads,
     status_callback_url,
     transport_for,
@@ -132,7 +133,7 @@ def send_batch(runtime: Runtime, now: datetime | None = None) -> SendReport:
     limiter = limiter_for(runtime)
     with ExitStack() as stack:
         try:
-            lanes = stack.enter_context(limiter.slots(send_threads(runtime), timeout=SLOT_WAIT))
+            lanes = stack.enter_context(limiter.slots(send_lanes(runtime), timeout=SLOT_WAIT))
         except TimeoutError:
             log.info("every send slot is busy; leaving the due texts to the other send jobs")
             return SendReport()
@@ -239,7 +240,7 @@ def _hand_back(rest: list[Claimed], at: datetime) -> list[SendOutcome]:
 
 class RateBudget:
     """The sender's shared rate (SMSAPP_SEND_RATE, the limiter's one rule), booked for a batch
-    up to a burst at a time, one Redis call for each, just before the calls it pays for: a
+    up to half a burst at a time, one Redis call for each, just before the calls it pays for: a
     thread takes its text's segments right before calling, so calls go out as they are booked.
     """
 
@@ -248,6 +249,9 @@ class RateBudget:
         self.unbooked = segments  # the batch's segments not booked yet
         self.booked = 0  # booked and not yet spent
         self.busy = False  # the rate stayed busy for longer than a call may wait
+        # Half a burst at a time: the other half absorbs a late wake-up, which would otherwise
+        # be lost from the rate for good (GCRA keeps no credit beyond the burst).
+        self.chunk = max(1, int(limiter.burst // 2))
         self._lock = threading.Lock()
 
     def take(self, segments: int) -> bool:
@@ -255,7 +259,7 @@ class RateBudget:
             if self.busy:
                 return False
             if self.booked < segments:
-                want = max(segments - self.booked, min(int(self.limiter.burst), self.unbooked))
+                want = max(segments - self.booked, min(self.chunk, self.unbooked))
                 if not self.limiter.acquire(want, timeout=30.0):
                     self.busy = True
                     return False
