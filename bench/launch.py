@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 sys.path.insert(0, str(ROOT))
 
 import redis  # noqa: E402
@@ -170,16 +171,19 @@ def _hammer(base: str, seconds: float, threads: int, out: Any) -> None:
             counts[slot] += 1
 
     pool = [threading.Thread(target=loop, args=(i,)) for i in range(threads)]
+    cpu = time.process_time()
     for thread in pool:
         thread.start()
     for thread in pool:
         thread.join()
-    out.put(sum(counts))
+    out.put((sum(counts), time.process_time() - cpu))
 
 
-def standin_ceiling(base: str, processes: int, seconds: float, threads: int = 1) -> float:
+def standin_ceiling(
+    base: str, processes: int, seconds: float, threads: int = 1
+) -> tuple[float, float]:
     """API calls/s the stand-in takes from `processes` x `threads` bare SDK clients (no
-    database, no queue, no rate limit)."""
+    database, no queue, no rate limit), and the clients' CPU seconds per call."""
     ctx = get_context("fork")
     out = ctx.Queue()
     procs = [
@@ -187,16 +191,39 @@ def standin_ceiling(base: str, processes: int, seconds: float, threads: int = 1)
     ]
     for p in procs:
         p.start()
-    total = sum(out.get(timeout=seconds + 30) for _ in procs)
+    results = [out.get(timeout=seconds + 30) for _ in procs]
     for p in procs:
         p.join()
     standin_reset(base)
-    return total / seconds
+    calls = sum(n for n, _ in results)
+    return calls / seconds, sum(cpu for _, cpu in results) / max(1, calls)
 
 
-def best_ceiling(base: str, seconds: float = 4.0) -> float:
+def best_ceiling(base: str, seconds: float = 4.0) -> tuple[float, float]:
     """The stand-in's ceiling: the better of 4 sequential clients and 4 x 4 threaded ones."""
     return max(standin_ceiling(base, 4, seconds), standin_ceiling(base, 4, seconds, threads=4))
+
+
+def _stat(pid: int | str) -> list[str]:
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of a worker, its reaped job processes and the one running now (Linux)."""
+    try:
+        fields = _stat(pid)
+        ticks = sum(int(fields[i]) for i in (11, 12, 13, 14))  # utime stime cutime cstime
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            for child in f.read().split():
+                try:
+                    child_fields = _stat(child)
+                except OSError:
+                    continue
+                ticks += int(child_fields[11]) + int(child_fields[12])
+    except OSError:
+        return 0.0
+    return ticks / CLOCK_TICKS
 
 
 def worker_env(url: str, base: str, rate: float, threads: int = 8) -> dict[str, str]:
@@ -229,8 +256,9 @@ def run_workers(
     seconds: float,
     warmup: float = 2.0,
     threads: int = 8,
-) -> tuple[float, int]:
-    """Messages/s accepted by the stand-in while `workers` RQ workers send; and segments each."""
+) -> tuple[float, int, float]:
+    """Messages/s accepted by the stand-in while `workers` RQ workers send; segments each; and
+    the workers' CPU seconds per message (job processes included)."""
     redis.Redis.from_url(REDIS_URL).flushdb()
     env = worker_env(url, base, rate, threads)
     procs = [
@@ -255,6 +283,7 @@ def run_workers(
         sending.kick_senders(rt)
         time.sleep(warmup)
         first = standin_stats(base)["messages"]
+        cpu0 = sum(tree_cpu(p.pid) for p in procs)
         t0 = time.monotonic()
         # Keep the send jobs going as the clock would.
         end = t0 + seconds
@@ -262,11 +291,12 @@ def run_workers(
             time.sleep(min(1.0, end - time.monotonic()))
             sending.kick_senders(rt)
         last = standin_stats(base)["messages"]
+        cpu1 = sum(tree_cpu(p.pid) for p in procs)
         elapsed = time.monotonic() - t0
         with rt.db.transaction() as s:
             segments = s.scalar(sa.select(sa.func.max(OutboundMessage.segments))) or 1
         rt.db.engine.dispose()
-        return (last - first) / elapsed, int(segments)
+        return (last - first) / elapsed, int(segments), (cpu1 - cpu0) / max(1, last - first)
     finally:
         for p in procs:
             os.killpg(p.pid, signal.SIGTERM)
@@ -324,26 +354,31 @@ def main() -> None:
             )
             print(
                 f"{'workers':>7} {'before/s':>9} {'after/s':>8} {'sent/s':>8} {'ratio':>6} "
-                f"{'load':>5}"
+                f"{'cpu/call':>8} {'bare cpu':>8} {'load':>5}"
             )
             for workers in counts:
                 requeue_all(url)
-                before = best_ceiling(base)
-                throughput, _ = run_workers(
+                before, bare_before = best_ceiling(base)
+                throughput, _, cpu = run_workers(
                     url, base, 1_000_000.0, workers, args.seconds, threads=args.threads
                 )
-                after = best_ceiling(base)
+                after, bare_after = best_ceiling(base)
                 ceiling = (before + after) / 2
+                bare = (bare_before + bare_after) / 2
                 print(
                     f"{workers:>7} {before:>9,.0f} {after:>8,.0f} {throughput:>8,.0f} "
-                    f"{throughput / ceiling:>6.0%} {os.getloadavg()[0]:>5.1f}",
+                    f"{throughput / ceiling:>6.0%} {cpu * 1e3:>6.2f}ms {bare * 1e3:>6.2f}ms "
+                    f"{os.getloadavg()[0]:>5.1f}",
                     flush=True,
                 )
-            print("(ratio: sent/s over the mean of the two ceilings; load: 1-minute load average)")
+            print(
+                "(ratio: sent/s over the mean of the two ceilings; cpu/call: the workers' CPU per "
+                "text sent; bare cpu: a bare SDK client's per call; load: 1-minute load average)"
+            )
             for rate in (10.0, 100.0):
                 requeue_all(url)
                 standin_reset(base)
-                per_second, segments = run_workers(url, base, rate, 2, args.seconds)
+                per_second, segments, _ = run_workers(url, base, rate, 2, args.seconds)
                 measured = per_second * segments
                 print(
                     f"rate {rate:.0f} segments/s, 2 workers: measured {measured:.1f} segments/s "

@@ -6,9 +6,11 @@ worker is looked up at Twilio before it is queued again (outbox/reconcile.py), a
 whose last attempt got no answer, so a crash or a timeout never texts a young person twice.
 
 A batch costs a fixed number of statements whatever its size: the claim, the assent check and
-one write of the outcomes (outbox/outcomes.py). Its calls run on a few threads at once
-(outbox/lanes.py), each with its own kept-alive HTTP connection, within the sender's shared
-rate, which is booked half a burst at a time (SMSAPP_SEND_RATE, sms/rate_limit.py).
+one write of the outcomes (outbox/outcomes.py), or one a second for a batch that runs longer,
+so a status callback finds its message's SID soon after the send. Its calls run on a few
+threads at once (outbox/lanes.py), each with its own kept-alive HTTP connection, within the
+sender's shared rate, booked a quarter of a burst at a time (SMSAPP_SEND_RATE,
+sms/rate_limit.py).
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ log = logging.getLogger(__name__)
 SEND_JOB = "jobs.sending.send_due"
 TWILIO_MAX_VALIDITY = 36_000  # seconds: Twilio's own ceiling (and default) for ValidityPeriod
 MAX_BATCH = 500  # rows one claim takes at most
-RECORD_INTERVAL = 2.0  # seconds: a long batch writes what has finished at least this often
+RECORD_INTERVAL = 1.0  # seconds: a long batch writes what has finished at least this often
 SLOT_WAIT = 30.0  # seconds a send job waits for a free call slot before leaving it to others
 JOB_BUDGET = 20.0  # seconds one send job runs before handing over to the next
 
@@ -119,9 +121,9 @@ class SendReport:
 
 
 def batch_size(runtime: Runtime) -> int:
-    """About a second's worth at the configured rate (5 to MAX_BATCH rows): what one claim
-    takes, so outcomes are written about once a second and a claim is never held for long."""
-    return max(5, min(MAX_BATCH, int(runtime.settings.send_rate)))
+    """About three seconds' worth at the configured rate (5 to MAX_BATCH rows), so a claim is
+    never held for long, and the pause between two batches costs little of the rate."""
+    return max(5, min(MAX_BATCH, int(runtime.settings.send_rate * 3)))
 
 
 def send_batch(runtime: Runtime, now: datetime | None = None) -> SendReport:
@@ -240,7 +242,7 @@ def _hand_back(rest: list[Claimed], at: datetime) -> list[SendOutcome]:
 
 class RateBudget:
     """The sender's shared rate (SMSAPP_SEND_RATE, the limiter's one rule), booked for a batch
-    up to half a burst at a time, one Redis call for each, just before the calls it pays for: a
+    a quarter of a burst at a time, one Redis call for each, just before the calls it pays for: a
     thread takes its text's segments right before calling, so calls go out as they are booked.
     """
 
@@ -249,9 +251,10 @@ class RateBudget:
         self.unbooked = segments  # the batch's segments not booked yet
         self.booked = 0  # booked and not yet spent
         self.busy = False  # the rate stayed busy for longer than a call may wait
-        # Half a burst at a time: the other half absorbs a late wake-up, which would otherwise
-        # be lost from the rate for good (GCRA keeps no credit beyond the burst).
-        self.chunk = max(1, int(limiter.burst // 2))
+        # A quarter of a burst at a time (at most 40 Redis calls a second, whatever the rate):
+        # the rest of the burst absorbs a late wake-up under load, which would otherwise be
+        # lost from the rate for good (GCRA keeps no credit beyond the burst).
+        self.chunk = max(1, int(limiter.burst // 4))
         self._lock = threading.Lock()
 
     def take(self, segments: int) -> bool:
