@@ -5,7 +5,7 @@ the same cores, for 1, 2 and 4 workers; the ratio is the figure that counts on a
 
 Needs PostgreSQL (BENCH_POSTGRES, default postgres@127.0.0.1) and Redis (BENCH_REDIS_URL, default
 db 13, flushed). Run: .venv/bin/python bench/launch.py [--people 100000] [--seconds 10]
-[--workers 1,2,4] [--threads 8]
+[--workers 1,2,4] [--threads 8] [--repeat 1]
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import threading
@@ -330,6 +331,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--workers", default="1,2,4", help="worker counts to measure sending with")
     parser.add_argument("--threads", type=int, default=8, help="SMSAPP_SEND_THREADS per worker")
+    parser.add_argument("--repeat", type=int, default=1, help="measure each worker count N times")
     args = parser.parse_args()
     counts = [int(n) for n in args.workers.split(",")]
     try:
@@ -356,25 +358,37 @@ def main() -> None:
                 f"{'workers':>7} {'before/s':>9} {'after/s':>8} {'sent/s':>8} {'ratio':>6} "
                 f"{'cpu/call':>8} {'bare cpu':>8} {'load':>5}"
             )
-            for workers in counts:
-                requeue_all(url)
-                before, bare_before = best_ceiling(base)
-                throughput, _, cpu = run_workers(
-                    url, base, 1_000_000.0, workers, args.seconds, threads=args.threads
-                )
-                after, bare_after = best_ceiling(base)
-                ceiling = (before + after) / 2
-                bare = (bare_before + bare_after) / 2
-                print(
-                    f"{workers:>7} {before:>9,.0f} {after:>8,.0f} {throughput:>8,.0f} "
-                    f"{throughput / ceiling:>6.0%} {cpu * 1e3:>6.2f}ms {bare * 1e3:>6.2f}ms "
-                    f"{os.getloadavg()[0]:>5.1f}",
-                    flush=True,
-                )
+            ratios: dict[int, list[float]] = {n: [] for n in counts}
+            cpus: dict[int, list[float]] = {n: [] for n in counts}
+            for _ in range(args.repeat):
+                for workers in counts:
+                    requeue_all(url)
+                    before, bare_before = best_ceiling(base)
+                    throughput, _, cpu = run_workers(
+                        url, base, 1_000_000.0, workers, args.seconds, threads=args.threads
+                    )
+                    after, bare_after = best_ceiling(base)
+                    ceiling = (before + after) / 2
+                    bare = (bare_before + bare_after) / 2
+                    ratios[workers].append(throughput / ceiling)
+                    cpus[workers].append(cpu / bare)
+                    print(
+                        f"{workers:>7} {before:>9,.0f} {after:>8,.0f} {throughput:>8,.0f} "
+                        f"{throughput / ceiling:>6.0%} {cpu * 1e3:>6.2f}ms {bare * 1e3:>6.2f}ms "
+                        f"{os.getloadavg()[0]:>5.1f}",
+                        flush=True,
+                    )
             print(
                 "(ratio: sent/s over the mean of the two ceilings; cpu/call: the workers' CPU per "
                 "text sent; bare cpu: a bare SDK client's per call; load: 1-minute load average)"
             )
+            if args.repeat > 1:
+                for workers in counts:
+                    print(
+                        f"{workers} worker(s), median of {args.repeat}: ratio "
+                        f"{statistics.median(ratios[workers]):.0%}, CPU per text "
+                        f"{statistics.median(cpus[workers]):.2f}x a bare client's"
+                    )
             for rate in (10.0, 100.0):
                 requeue_all(url)
                 standin_reset(base)
