@@ -1,7 +1,11 @@
 """Launch and send benchmarks: queue 100,000 invitations; send throughput; how closely the rate holds.
 
+Sending is measured against the Twilio stand-in's own ceiling, taken just before each run on
+the same cores, for 1, 2 and 4 workers; the ratio is the figure that counts on a shared machine.
+
 Needs PostgreSQL (BENCH_POSTGRES, default postgres@127.0.0.1) and Redis (BENCH_REDIS_URL, default
 db 13, flushed). Run: .venv/bin/python bench/launch.py [--people 100000] [--seconds 10]
+[--workers 1,2,4] [--threads 8] [--repeat 1]
 """
 
 from __future__ import annotations
@@ -10,8 +14,10 @@ import argparse
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from datetime import UTC, datetime
@@ -20,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 sys.path.insert(0, str(ROOT))
 
 import redis  # noqa: E402
@@ -153,30 +160,74 @@ def standin_reset(base: str) -> None:
     urllib.request.urlopen(request, timeout=5).close()
 
 
-def _hammer(base: str, seconds: float, out: Any) -> None:
-    transport = TwilioTransport(ACCOUNT, TOKEN, from_number=SENDER, base_url=base, timeout=10)
+def _hammer(base: str, seconds: float, threads: int, out: Any) -> None:
     deadline = time.monotonic() + seconds
-    n = 0
-    while time.monotonic() < deadline:
-        transport.send(f"+4479{n:08d}", "ceiling check")
-        n += 1
-    out.put(n)
+    counts = [0] * threads
+
+    def loop(slot: int) -> None:
+        # One transport (one kept-alive connection) per thread, as a send job's threads have.
+        transport = TwilioTransport(ACCOUNT, TOKEN, from_number=SENDER, base_url=base, timeout=10)
+        while time.monotonic() < deadline:
+            transport.send(f"+4479{slot:02d}{counts[slot]:06d}", "ceiling check")
+            counts[slot] += 1
+
+    pool = [threading.Thread(target=loop, args=(i,)) for i in range(threads)]
+    cpu = time.process_time()
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    out.put((sum(counts), time.process_time() - cpu))
 
 
-def standin_ceiling(base: str, processes: int, seconds: float) -> float:
-    """API calls/s the stand-in takes from `processes` bare SDK clients (no database, no queue)."""
+def standin_ceiling(
+    base: str, processes: int, seconds: float, threads: int = 1
+) -> tuple[float, float]:
+    """API calls/s the stand-in takes from `processes` x `threads` bare SDK clients (no
+    database, no queue, no rate limit), and the clients' CPU seconds per call."""
     ctx = get_context("fork")
     out = ctx.Queue()
-    procs = [ctx.Process(target=_hammer, args=(base, seconds, out)) for _ in range(processes)]
+    procs = [
+        ctx.Process(target=_hammer, args=(base, seconds, threads, out)) for _ in range(processes)
+    ]
     for p in procs:
         p.start()
-    total = sum(out.get(timeout=seconds + 30) for _ in procs)
+    results = [out.get(timeout=seconds + 30) for _ in procs]
     for p in procs:
         p.join()
-    return total / seconds
+    standin_reset(base)
+    calls = sum(n for n, _ in results)
+    return calls / seconds, sum(cpu for _, cpu in results) / max(1, calls)
 
 
-def worker_env(url: str, base: str, rate: float) -> dict[str, str]:
+def best_ceiling(base: str, seconds: float = 4.0) -> tuple[float, float]:
+    """The stand-in's ceiling: the better of 4 sequential clients and 4 x 4 threaded ones."""
+    return max(standin_ceiling(base, 4, seconds), standin_ceiling(base, 4, seconds, threads=4))
+
+
+def _stat(pid: int | str) -> list[str]:
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of a worker, its reaped job processes and the one running now (Linux)."""
+    try:
+        fields = _stat(pid)
+        ticks = sum(int(fields[i]) for i in (11, 12, 13, 14))  # utime stime cutime cstime
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            for child in f.read().split():
+                try:
+                    child_fields = _stat(child)
+                except OSError:
+                    continue
+                ticks += int(child_fields[11]) + int(child_fields[12])
+    except OSError:
+        return 0.0
+    return ticks / CLOCK_TICKS
+
+
+def worker_env(url: str, base: str, rate: float, threads: int = 8) -> dict[str, str]:
     env = dict(os.environ)
     env.pop("FLASK_APP", None)
     env.update(
@@ -193,16 +244,24 @@ def worker_env(url: str, base: str, rate: float) -> dict[str, str]:
         SMSAPP_SEND_RATE=str(rate),
         SMSAPP_SEND_JOBS="4",
         SMSAPP_MAX_CONCURRENT_SENDS="64",
+        SMSAPP_SEND_THREADS=str(threads),
     )
     return env
 
 
 def run_workers(
-    url: str, base: str, rate: float, workers: int, seconds: float, warmup: float = 2.0
-) -> tuple[float, int]:
-    """Messages/s accepted by the stand-in while `workers` RQ workers send; and segments each."""
+    url: str,
+    base: str,
+    rate: float,
+    workers: int,
+    seconds: float,
+    warmup: float = 2.0,
+    threads: int = 8,
+) -> tuple[float, int, float]:
+    """Messages/s accepted by the stand-in while `workers` RQ workers send; segments each; and
+    the workers' CPU seconds per message (job processes included)."""
     redis.Redis.from_url(REDIS_URL).flushdb()
-    env = worker_env(url, base, rate)
+    env = worker_env(url, base, rate, threads)
     procs = [
         subprocess.Popen(
             [SMSAPP, "worker"],
@@ -225,6 +284,7 @@ def run_workers(
         sending.kick_senders(rt)
         time.sleep(warmup)
         first = standin_stats(base)["messages"]
+        cpu0 = sum(tree_cpu(p.pid) for p in procs)
         t0 = time.monotonic()
         # Keep the send jobs going as the clock would.
         end = t0 + seconds
@@ -232,11 +292,12 @@ def run_workers(
             time.sleep(min(1.0, end - time.monotonic()))
             sending.kick_senders(rt)
         last = standin_stats(base)["messages"]
+        cpu1 = sum(tree_cpu(p.pid) for p in procs)
         elapsed = time.monotonic() - t0
         with rt.db.transaction() as s:
             segments = s.scalar(sa.select(sa.func.max(OutboundMessage.segments))) or 1
         rt.db.engine.dispose()
-        return (last - first) / elapsed, int(segments)
+        return (last - first) / elapsed, int(segments), (cpu1 - cpu0) / max(1, last - first)
     finally:
         for p in procs:
             os.killpg(p.pid, signal.SIGTERM)
@@ -268,7 +329,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, default=100_000)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--workers", default="1,2,4", help="worker counts to measure sending with")
+    parser.add_argument("--threads", type=int, default=8, help="SMSAPP_SEND_THREADS per worker")
+    parser.add_argument("--repeat", type=int, default=1, help="measure each worker count N times")
     args = parser.parse_args()
+    counts = [int(n) for n in args.workers.split(",")]
     try:
         redis.Redis.from_url(REDIS_URL).ping()
     except redis.ConnectionError:
@@ -285,17 +350,49 @@ def main() -> None:
         )
         proc, base = start_standin()
         try:
-            ceiling = standin_ceiling(base, 4, 5.0)
-            standin_reset(base)
-            throughput, _ = run_workers(url, base, 1_000_000.0, 4, args.seconds)
             print(
-                f"send: {throughput:,.0f} API calls/s with 4 workers, no rate limit "
-                f"(stand-in's own ceiling, 4 bare SDK clients: {ceiling:,.0f}/s; aim >= 1,000)"
+                f"send, no rate limit, {args.threads} threads a worker, against the stand-in's "
+                "ceiling taken just before and just after each run (aim >= 80 %):"
             )
+            print(
+                f"{'workers':>7} {'before/s':>9} {'after/s':>8} {'sent/s':>8} {'ratio':>6} "
+                f"{'cpu/call':>8} {'bare cpu':>8} {'load':>5}"
+            )
+            ratios: dict[int, list[float]] = {n: [] for n in counts}
+            cpus: dict[int, list[float]] = {n: [] for n in counts}
+            for _ in range(args.repeat):
+                for workers in counts:
+                    requeue_all(url)
+                    before, bare_before = best_ceiling(base)
+                    throughput, _, cpu = run_workers(
+                        url, base, 1_000_000.0, workers, args.seconds, threads=args.threads
+                    )
+                    after, bare_after = best_ceiling(base)
+                    ceiling = (before + after) / 2
+                    bare = (bare_before + bare_after) / 2
+                    ratios[workers].append(throughput / ceiling)
+                    cpus[workers].append(cpu / bare)
+                    print(
+                        f"{workers:>7} {before:>9,.0f} {after:>8,.0f} {throughput:>8,.0f} "
+                        f"{throughput / ceiling:>6.0%} {cpu * 1e3:>6.2f}ms {bare * 1e3:>6.2f}ms "
+                        f"{os.getloadavg()[0]:>5.1f}",
+                        flush=True,
+                    )
+            print(
+                "(ratio: sent/s over the mean of the two ceilings; cpu/call: the workers' CPU per "
+                "text sent; bare cpu: a bare SDK client's per call; load: 1-minute load average)"
+            )
+            if args.repeat > 1:
+                for workers in counts:
+                    print(
+                        f"{workers} worker(s), median of {args.repeat}: ratio "
+                        f"{statistics.median(ratios[workers]):.0%}, CPU per text "
+                        f"{statistics.median(cpus[workers]):.2f}x a bare client's"
+                    )
             for rate in (10.0, 100.0):
                 requeue_all(url)
                 standin_reset(base)
-                per_second, segments = run_workers(url, base, rate, 2, args.seconds)
+                per_second, segments, _ = run_workers(url, base, rate, 2, args.seconds)
                 measured = per_second * segments
                 print(
                     f"rate {rate:.0f} segments/s, 2 workers: measured {measured:.1f} segments/s "

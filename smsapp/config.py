@@ -77,6 +77,7 @@ class Settings:
     max_concurrent_sends: int = 8
     stuck_send_seconds: float = 180.0  # a claim this old means its worker died (maybe mid-call)
     send_jobs: int = 4  # send jobs that may run at once; one per worker is the useful most
+    send_threads: int = 8  # API calls one send job makes at once (within the shared limits)
     price_per_segment: float = 0.04
     currency: str = "GBP"
     queue_mode: str = "redis"  # "redis", "embedded" (no Redis), or "manual" (tests)
@@ -232,6 +233,7 @@ def load_settings(instance_path: Path, env: dict[str, str] | None = None) -> Set
         max_concurrent_sends=_int(get("SMSAPP_MAX_CONCURRENT_SENDS"), 8),
         stuck_send_seconds=_float(get("SMSAPP_STUCK_SEND_SECONDS"), 180.0),
         send_jobs=_int(get("SMSAPP_SEND_JOBS"), 4),
+        send_threads=_int(get("SMSAPP_SEND_THREADS"), 8),
         price_per_segment=_float(get("SMSAPP_PRICE_PER_SEGMENT"), 0.04),
         currency=get("SMSAPP_CURRENCY") or "GBP",
         queue_mode=queue_mode,

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
@@ -80,11 +81,35 @@ class RebasingHttpClient(TwilioHttpClient):
     def __init__(self, *, base_url: str | None, timeout: float) -> None:
         super().__init__(timeout=timeout)
         self.base_url = base_url.rstrip("/") if base_url else None
+        self.session = EnvironmentOnceSession()
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
         if self.base_url and url.startswith(TWILIO_API_ORIGIN):
             url = self.base_url + url[len(TWILIO_API_ORIGIN) :]
         return super().request(method, url, *args, **kwargs)
+
+
+class EnvironmentOnceSession(requests.Session):
+    """A requests session that reads the environment (proxies, CA bundle) once per origin.
+
+    requests walks every environment variable on every call to find them: a fifth of a send's
+    CPU. A process's environment does not change while it runs, so the answer is kept.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._environment: dict[tuple[Any, ...], Any] = {}
+
+    def merge_environment_settings(
+        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> Any:
+        origin = urlsplit(str(url))[:2]
+        key = (origin, tuple(sorted((proxies or {}).items())), stream, verify, cert)
+        found = self._environment.get(key)
+        if found is None:
+            found = super().merge_environment_settings(url, proxies, stream, verify, cert)
+            self._environment[key] = found
+        return {**found, "proxies": dict(found["proxies"])}
 
 
 def _num_segments(message: Any) -> int | None:
@@ -122,6 +147,9 @@ class TwilioTransport:
         self.messaging_service_sid = messaging_service_sid
         self.http_client = RebasingHttpClient(base_url=base_url, timeout=timeout)
         self.client = Client(account_sid, auth_token, http_client=self.http_client)
+        # The SDK loads its API modules on first use: load them now, not between a send's turn
+        # in the shared rate and its call, and keep the account's message list for every call.
+        self.messages = self.client.messages
 
     def _call(self, action: str, fn: Any, **kwargs: Any) -> Any:
         try:
@@ -155,7 +183,7 @@ class TwilioTransport:
             kwargs["status_callback"] = status_callback
         if validity_period is not None:
             kwargs["validity_period"] = validity_period
-        message = self._call("send", self.client.messages.create, **kwargs)
+        message = self._call("send", self.messages.create, **kwargs)
         return _sent(message)
 
     def find_sent(self, to: str, body: str, since: datetime) -> SentMessage | None:
@@ -179,14 +207,12 @@ class TwilioTransport:
         }
         if self.from_number and not self.messaging_service_sid:
             kwargs["from_"] = self.from_number
-        found = _matching(
-            self._call("find_sent", self.client.messages.list, **kwargs), body, earliest
-        )
+        found = _matching(self._call("find_sent", self.messages.list, **kwargs), body, earliest)
         if found is not None:
             return found
         # The DateSent filter misses a message Twilio accepted but has not sent yet (no
         # DateSent): the newest messages to the number are checked by body and DateCreated.
-        recent = self._call("find_sent", self.client.messages.list, to=to, limit=RECENT_LIMIT)
+        recent = self._call("find_sent", self.messages.list, to=to, limit=RECENT_LIMIT)
         return _matching(recent, body, earliest)
 
 

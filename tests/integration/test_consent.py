@@ -483,3 +483,12 @@ def test_a_launch_holds_a_member_who_owes_assent_to_another_group(runtime) -> No
         ).all()
         held = s.scalar(sa.select(Conversation.status).where(Conversation.participant_id == sam.id))
     assert queued == [] and held == "waiting"
+
+
+def test_who_owes_assent_is_answered_for_a_launch_to_a_whole_year(runtime) -> None:
+    """More ids than PostgreSQL takes parameters in one statement (65,535): still answered."""
+    _require_assent(runtime)
+    p = make_participant(runtime, SAM, nickname="Sam")
+    many = set(range(10_000_000, 10_070_000)) | {p.id}
+    with runtime.db.transaction() as s:
+        assert consent.awaiting_assent(s, many) == {p.id}

@@ -83,21 +83,22 @@ def due_rows(now: datetime) -> sa.Select[Any]:
 def claim_due(runtime: Runtime, limit: int, now: datetime | None = None) -> list[Claimed]:
     """Atomically move up to ``limit`` due rows from queued to sending and return them.
 
-    PostgreSQL: FOR UPDATE SKIP LOCKED, so concurrent workers take disjoint batches. SQLite:
-    the transaction starts with BEGIN IMMEDIATE (db.py), so claims run one at a time.
+    PostgreSQL: one statement claims and reads the batch (an UPDATE of the rows picked FOR
+    UPDATE SKIP LOCKED, joined to their participant and conversation), so concurrent workers
+    take disjoint batches. SQLite: the transaction starts with BEGIN IMMEDIATE (db.py), so
+    claims run one at a time; the UPDATE returns the ids and a second statement reads them.
+    Then one query for the batch asks who still owes a group their assent.
     """
     now = now or utcnow()
     with runtime.db.transaction() as session:
         # Oldest due first; the (status, send_after) index gives this order without a sort.
         due = due_rows(now).order_by(OutboundMessage.send_after).limit(limit)
-        if session.get_bind().dialect.name == "postgresql":
+        postgres = session.get_bind().dialect.name == "postgresql"
+        if postgres:
             due = due.with_for_update(skip_locked=True)
-        ids = list(session.scalars(due))
-        if not ids:
-            return []
-        session.execute(
+        claim = (
             sa.update(OutboundMessage)
-            .where(OutboundMessage.id.in_(ids))
+            .where(OutboundMessage.id.in_(due.scalar_subquery()))
             .values(
                 status=OutboundStatus.SENDING,
                 claimed_at=now,
@@ -106,30 +107,17 @@ def claim_due(runtime: Runtime, limit: int, now: datetime | None = None) -> list
             )
             .execution_options(synchronize_session=False)
         )
-        rows = session.execute(
-            sa.select(
-                OutboundMessage.id,
-                OutboundMessage.participant_id,
-                OutboundMessage.kind,
-                OutboundMessage.body,
-                OutboundMessage.segments,
-                OutboundMessage.backend,
-                OutboundMessage.attempts,
-                OutboundMessage.valid_until,
-                Participant.phone_ciphertext,
-                Participant.status,
-                Participant.number_status,
-                Conversation.status,
-                OutboundMessage.extra,
-                Participant.simulated,
-                Participant.consent_at.is_not(None),
-                Participant.assent_at,
-            )
-            .outerjoin(Participant, Participant.id == OutboundMessage.participant_id)
-            .outerjoin(Conversation, Conversation.id == OutboundMessage.conversation_id)
-            .where(OutboundMessage.id.in_(ids))
-            .order_by(OutboundMessage.send_after, OutboundMessage.id)
-        ).all()
+        if postgres:
+            claimed = claim.returning(*_MESSAGE_COLUMNS).cte("claimed")
+            rows = session.execute(_details(claimed, claimed.c)).all()
+        else:
+            ids = list(session.scalars(claim.returning(OutboundMessage.id)))
+            if not ids:
+                return []
+            picked = sa.select(*_MESSAGE_COLUMNS).where(OutboundMessage.id.in_(ids)).subquery()
+            rows = session.execute(_details(picked, picked.c)).all()
+        if not rows:
+            return []
         # One query for the batch: who still owes assent to a group that asks for it by text.
         owing = awaiting_assent(
             session, {r.participant_id for r in rows if r.participant_id and r.assent_at is None}
@@ -144,6 +132,49 @@ def claim_due(runtime: Runtime, limit: int, now: datetime | None = None) -> list
         )
         for row in rows
     ]
+
+
+_MESSAGE_COLUMNS = (
+    OutboundMessage.id,
+    OutboundMessage.participant_id,
+    OutboundMessage.conversation_id,
+    OutboundMessage.kind,
+    OutboundMessage.body,
+    OutboundMessage.segments,
+    OutboundMessage.backend,
+    OutboundMessage.attempts,
+    OutboundMessage.valid_until,
+    OutboundMessage.extra,
+    OutboundMessage.send_after,
+)
+
+
+def _details(claimed: Any, m: Any) -> sa.Select[Any]:
+    """The claimed rows (``m``: their columns) with what deciding and sending each needs."""
+    return (
+        sa.select(
+            m.id,
+            m.participant_id,
+            m.kind,
+            m.body,
+            m.segments,
+            m.backend,
+            m.attempts,
+            m.valid_until,
+            Participant.phone_ciphertext,
+            Participant.status,
+            Participant.number_status,
+            Conversation.status,
+            m.extra,
+            Participant.simulated,
+            Participant.consent_at.is_not(None),
+            Participant.assent_at,
+        )
+        .select_from(claimed)
+        .outerjoin(Participant, Participant.id == m.participant_id)
+        .outerjoin(Conversation, Conversation.id == m.conversation_id)
+        .order_by(m.send_after, m.id)
+    )
 
 
 def has_due(runtime: Runtime, now: datetime | None = None) -> bool:

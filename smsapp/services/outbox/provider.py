@@ -1,7 +1,8 @@
-"""The provider side of sending: the process's Twilio transport and the per-sender rate limit.
+"""The provider side of sending: the Twilio transports and the per-sender rate limit.
 
-Both are cached per process: the transport holds an HTTP session, and the local limiter (used
-when there is no Redis) holds the rate's state for every send job in the process.
+A transport is cached per thread of a process: each holds one HTTP session whose connection
+stays open from one send to the next (a send job's threads each keep their own). The local
+limiter (used when there is no Redis) holds the rate's state for every send job in the process.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from smsapp.runtime import Runtime
+from smsapp.services.outbox.claims import claim_hold
 from smsapp.sms.rate_limit import SendRateLimiter
 from smsapp.sms.twilio_transport import SentMessage, TwilioTransport
 
@@ -32,16 +34,24 @@ class Transport(Protocol):
     def find_sent(self, to: str, body: str, since: datetime) -> SentMessage | None: ...
 
 
-_transports: dict[tuple[Any, ...], Any] = {}
+_transports = threading.local()
 _cache_lock = threading.Lock()
 
 
-def transport_for(runtime: Runtime) -> Transport | None:
-    """The process's Twilio transport (one per process: it holds an HTTP session)."""
+def has_transport(runtime: Runtime) -> bool:
+    """Whether Twilio credentials and a sender are configured."""
     s = runtime.settings
-    if not (s.twilio_account_sid and s.twilio_auth_token):
-        return None
-    if not (s.twilio_from_number or s.twilio_messaging_service_sid):
+    return bool(
+        s.twilio_account_sid
+        and s.twilio_auth_token
+        and (s.twilio_from_number or s.twilio_messaging_service_sid)
+    )
+
+
+def transport_for(runtime: Runtime) -> Transport | None:
+    """This thread's Twilio transport: one HTTP session, kept alive across sends."""
+    s = runtime.settings
+    if not (has_transport(runtime) and s.twilio_account_sid and s.twilio_auth_token):
         return None
     key = (
         os.getpid(),
@@ -50,25 +60,33 @@ def transport_for(runtime: Runtime) -> Transport | None:
         s.twilio_messaging_service_sid,
         s.twilio_api_base_url,
     )
-    with _cache_lock:
-        found = _transports.get(key)
-        if found is None:
-            found = TwilioTransport(
-                s.twilio_account_sid,
-                s.twilio_auth_token,
-                from_number=s.twilio_from_number,
-                messaging_service_sid=s.twilio_messaging_service_sid,
-                base_url=s.twilio_api_base_url,
-                timeout=s.twilio_timeout,
-            )
-            _transports[key] = found
-        return found  # type: ignore[no-any-return]
+    cache: dict[tuple[Any, ...], TwilioTransport] | None = getattr(_transports, "cache", None)
+    if cache is None:
+        cache = _transports.cache = {}
+    found = cache.get(key)
+    if found is None:
+        found = cache[key] = TwilioTransport(
+            s.twilio_account_sid,
+            s.twilio_auth_token,
+            from_number=s.twilio_from_number,
+            messaging_service_sid=s.twilio_messaging_service_sid,
+            base_url=s.twilio_api_base_url,
+            timeout=s.twilio_timeout,
+        )
+    return found
 
 
 class Limiter(Protocol):
+    """The shared send rate (GCRA: ``rate`` segments/s, ``burst`` at once) and call slots."""
+
+    rate: float
+    burst: float
+
     def acquire(self, segments: int = 1, *, timeout: float = 30.0) -> bool: ...
 
     def concurrency(self, *, timeout: float = 30.0) -> Any: ...
+
+    def slots(self, wanted: int, *, timeout: float = 30.0) -> Any: ...
 
 
 class LocalRateLimiter:
@@ -100,15 +118,26 @@ class LocalRateLimiter:
 
     @contextmanager
     def concurrency(self, *, timeout: float = 30.0) -> Iterator[None]:
-        if self._slots is None:
+        with self.slots(1, timeout=timeout):
             yield
+
+    @contextmanager
+    def slots(self, wanted: int, *, timeout: float = 30.0) -> Iterator[int]:
+        """Hold between 1 and ``wanted`` call slots for the block (as the Redis limiter does)."""
+        wanted = max(1, wanted)
+        if self._slots is None:
+            yield wanted
             return
         if not self._slots.acquire(timeout=timeout):
             raise TimeoutError("no free send slot")
+        taken = 1
+        while taken < wanted and self._slots.acquire(blocking=False):
+            taken += 1
         try:
-            yield
+            yield taken
         finally:
-            self._slots.release()
+            for _ in range(taken):
+                self._slots.release()
 
 
 _local_limiters: dict[tuple[str, float], LocalRateLimiter] = {}
@@ -117,6 +146,30 @@ _local_limiters: dict[tuple[str, float], LocalRateLimiter] = {}
 def sender_key(runtime: Runtime) -> str:
     s = runtime.settings
     return f"smsapp:rate:{s.twilio_from_number or s.twilio_messaging_service_sid or 'outbox'}"
+
+
+def slot_lease(runtime: Runtime) -> float:
+    """How long a send batch's call slots last if its worker dies holding them: longer than a
+    batch can run (claims.claim_hold to start its calls, then a look-up and a send each)."""
+    calls = 3 * runtime.settings.twilio_timeout
+    return max(60.0, claim_hold(runtime).total_seconds() + calls + 5.0)
+
+
+def send_threads(runtime: Runtime) -> int:
+    """API calls one send job makes at once at most (SMSAPP_SEND_THREADS)."""
+    return max(1, runtime.settings.send_threads)
+
+
+def send_lanes(runtime: Runtime) -> int:
+    """Call slots one send job asks for: its threads, but no more than its share of the
+    sender's SMSAPP_MAX_CONCURRENT_SENDS among SMSAPP_SEND_JOBS, so the jobs send side by side
+    rather than one taking every slot while the others wait."""
+    s = runtime.settings
+    threads = send_threads(runtime)
+    if not s.max_concurrent_sends:
+        return threads
+    share = -(-s.max_concurrent_sends // max(1, s.send_jobs))
+    return max(1, min(threads, share))
 
 
 def limiter_for(runtime: Runtime) -> Limiter:
@@ -129,7 +182,7 @@ def limiter_for(runtime: Runtime) -> Limiter:
             rate=s.send_rate,
             key=sender_key(runtime),
             max_concurrent=s.max_concurrent_sends or None,
-            slot_lease=max(60.0, s.twilio_timeout * 3),
+            slot_lease=slot_lease(runtime),
         )
     key = (sender_key(runtime), s.send_rate)
     with _cache_lock:

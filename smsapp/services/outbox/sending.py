@@ -4,156 +4,81 @@ The database is the source of truth. A row is marked ``sending`` before the API 
 (outbox/claims.py), and its Twilio SID recorded after. A row left in ``sending`` by a crashed
 worker is looked up at Twilio before it is queued again (outbox/reconcile.py), and so is a row
 whose last attempt got no answer, so a crash or a timeout never texts a young person twice.
+
+A batch costs a fixed number of statements whatever its size: the claim, the assent check and
+one write of the outcomes (outbox/outcomes.py), or one a second for a batch that runs longer,
+so a status callback finds its message's SID soon after the send. Its calls run on a few
+threads at once (outbox/lanes.py), each with its own kept-alive HTTP connection, within the
+sender's shared rate, booked a quarter of a burst at a time (SMSAPP_SEND_RATE,
+sms/rate_limit.py).
 """
 
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
-
-import sqlalchemy as sa
 
 from smsapp import queue
 from smsapp.db import utcnow
-from smsapp.models import OutboundMessage, OutboundStatus, Participant
-from smsapp.privacy.redact import redact_optional
+from smsapp.models import OutboundStatus
 from smsapp.runtime import Runtime
-from smsapp.services.outbox.claims import (
-    VERIFY_KEY,
-    Claimed,
-    claim_due,
-    claim_hold,
-    has_due,
-    why_not_send,
+from smsapp.services.outbox.claims import Claimed, claim_due, claim_hold, has_due, why_not_send
+from smsapp.services.outbox.lanes import Lanes, send_pool
+from smsapp.services.outbox.outcomes import (
+    BACKOFF_BASE,
+    BACKOFF_CAP,
+    MAX_SEND_ATTEMPTS,
+    SendOutcome,
+    backoff,
+    outcome_of_error,
+    record_outcomes,
 )
 from smsapp.services.outbox.provider import (
     Limiter,
-    Transport,
+    has_transport,
     limiter_for,
+    send_lanes,
+    send_threads,
     status_callback_url,
     transport_for,
 )
-from smsapp.services.people.optout import apply_error_to_participant
 from smsapp.sms.twilio_transport import SendError
+
+__all__ = [
+    "BACKOFF_BASE",
+    "BACKOFF_CAP",
+    "MAX_SEND_ATTEMPTS",
+    "SendOutcome",
+    "SendReport",
+    "backoff",
+    "kick_senders",
+    "record_outcomes",
+    "run_send_job",
+    "send_batch",
+    "send_due",
+    "try_kick_senders",
+]
 
 log = logging.getLogger(__name__)
 
 SEND_JOB = "jobs.sending.send_due"
-MAX_SEND_ATTEMPTS = 6
-BACKOFF_BASE = timedelta(seconds=2)
-BACKOFF_CAP = timedelta(minutes=5)
 TWILIO_MAX_VALIDITY = 36_000  # seconds: Twilio's own ceiling (and default) for ValidityPeriod
-RECORD_EVERY = 25  # outcomes written per transaction: fewer commits, same safety (see above)
-RECORD_INTERVAL = 0.5  # seconds: ... and never older than this
+MAX_BATCH = 500  # rows one claim takes at most
+RECORD_INTERVAL = 1.0  # seconds: a long batch writes what has finished at least this often
+SLOT_WAIT = 30.0  # seconds a send job waits for a free call slot before leaving it to others
 JOB_BUDGET = 20.0  # seconds one send job runs before handing over to the next
+
+Clock = Callable[[], datetime]
 
 
 def send_fanout(runtime: Runtime) -> int:
     """How many send jobs may run at once (SMSAPP_SEND_JOBS; one per worker is the useful most)."""
     return max(1, runtime.settings.send_jobs)
-
-
-def backoff(attempts: int, rng: random.Random | None = None) -> timedelta:
-    """Exponential backoff with jitter: about 2 s, 4 s, 8 s … capped at five minutes."""
-    uniform = rng.uniform if rng is not None else random.uniform
-    ceiling = min(BACKOFF_CAP, BACKOFF_BASE * (2 ** max(0, attempts - 1)))
-    return ceiling * uniform(0.5, 1.0)
-
-
-# -- recording ---------------------------------------------------------------------------------
-
-
-@dataclass
-class SendOutcome:
-    """What happened to one claimed row, written back in a batch."""
-
-    id: int
-    participant_id: int | None
-    status: str
-    sid: str | None = None
-    error_code: int | None = None
-    error_message: str | None = None
-    send_after: datetime | None = None
-    attempts_delta: int = 0
-    at: datetime = field(default_factory=utcnow)
-    extra: dict[str, Any] | None = None
-
-
-def record_outcomes(runtime: Runtime, outcomes: list[SendOutcome]) -> None:
-    """Write outcomes back; only rows still in ``sending`` change (a claim is never stolen)."""
-    if not outcomes:
-        return
-    with runtime.db.transaction() as session:
-        for o in outcomes:
-            values: dict[str, Any] = {"status": o.status, "updated_at": o.at}
-            if o.sid is not None:
-                values["twilio_sid"] = o.sid
-                values["sent_at"] = o.at
-            if o.error_code is not None or o.error_message is not None:
-                values["error_code"] = o.error_code
-                # The one write of a send's error: whatever made the text, no number is kept.
-                values["error_message"] = redact_optional(o.error_message)
-            if o.send_after is not None:
-                values["send_after"] = o.send_after
-            if o.attempts_delta:
-                values["attempts"] = OutboundMessage.attempts + o.attempts_delta
-            if o.extra is not None:
-                values["extra"] = o.extra
-            written = session.execute(
-                sa.update(OutboundMessage)
-                .where(
-                    OutboundMessage.id == o.id,
-                    OutboundMessage.status == OutboundStatus.SENDING,
-                )
-                .values(**values)
-                .execution_options(synchronize_session=False)
-            )
-            # The participant follows the row: an outcome for a row that is no longer ours
-            # (reconciled or cancelled meanwhile) changes nobody.
-            ours = bool(getattr(written, "rowcount", 0))
-            if ours and o.error_code is not None and o.participant_id is not None:
-                participant = session.get(Participant, o.participant_id)
-                if participant is not None:
-                    apply_error_to_participant(session, participant, o.error_code, sent_at=o.at)
-
-
-def outcome_of_error(
-    message: Claimed, exc: SendError, now: datetime, *, attempted_at: datetime | None = None
-) -> SendOutcome:
-    """Map a refused send to its outcome: retry later, or fail keeping Twilio's code.
-
-    ``attempted_at``: when the failed call began (the text cannot be at Twilio from before).
-    """
-    if exc.retryable and message.attempts < MAX_SEND_ATTEMPTS:
-        extra = dict(message.extra or {})
-        if exc.http_status is None and message.verify_since is None:
-            # No answer at all (timeout, connection lost): the text may have reached Twilio.
-            # The next attempt asks Twilio first, from the first ambiguous try onwards; the
-            # transport's find_sent allows for Twilio's clock.
-            extra[VERIFY_KEY] = (attempted_at or now).isoformat()
-        return SendOutcome(
-            message.id,
-            message.participant_id,
-            OutboundStatus.QUEUED,
-            error_code=exc.code,
-            error_message=f"retrying: {exc.message}"[:500],
-            send_after=now + backoff(message.attempts),
-            at=now,
-            extra=extra,
-        )
-    return SendOutcome(
-        message.id,
-        message.participant_id,
-        OutboundStatus.FAILED,
-        error_code=exc.code,
-        error_message=exc.message[:500],
-        at=now,
-    )
 
 
 def validity_seconds(valid_until: datetime | None, now: datetime) -> int | None:
@@ -182,44 +107,77 @@ class SendReport:
         for name in ("claimed", "sent", "retried", "failed", "cancelled", "released"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
+    def count(self, outcome: SendOutcome) -> None:
+        if outcome.status == OutboundStatus.SENT:
+            self.sent += 1
+        elif outcome.status == OutboundStatus.CANCELLED:
+            self.cancelled += 1
+        elif outcome.status == OutboundStatus.FAILED:
+            self.failed += 1
+        elif outcome.attempts_delta < 0:
+            self.released += 1  # handed back untried
+        else:
+            self.retried += 1
+
 
 def batch_size(runtime: Runtime) -> int:
-    """About three seconds' worth at the configured rate, so a claim is never held for long."""
-    return max(5, min(200, int(runtime.settings.send_rate * 3)))
+    """About three seconds' worth at the configured rate (5 to MAX_BATCH rows), so a claim is
+    never held for long, and the pause between two batches costs little of the rate."""
+    return max(5, min(MAX_BATCH, int(runtime.settings.send_rate * 3)))
 
 
 def send_batch(runtime: Runtime, now: datetime | None = None) -> SendReport:
-    """Claim one batch of due texts and send it. ``now`` only moves the due time (tests)."""
-    claimed_now = now or utcnow()
+    """Claim one batch of due texts and send it. ``now`` only moves the due time (tests).
+
+    The call slots (SMSAPP_MAX_CONCURRENT_SENDS, shared by every worker) are taken before the
+    claim, so no rows wait claimed while the slots are busy elsewhere.
+    """
+    limiter = limiter_for(runtime)
+    with ExitStack() as stack:
+        try:
+            lanes = stack.enter_context(limiter.slots(send_lanes(runtime), timeout=SLOT_WAIT))
+        except TimeoutError:
+            log.info("every send slot is busy; leaving the due texts to the other send jobs")
+            return SendReport()
+        return _send_claimed(runtime, limiter, lanes, now or utcnow())
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _send_claimed(
+    runtime: Runtime, limiter: Limiter, lanes: int, claimed_now: datetime
+) -> SendReport:
     claimed = claim_due(runtime, batch_size(runtime), claimed_now)
     report = SendReport(claimed=len(claimed))
     if not claimed:
         return report
-    transport = transport_for(runtime)
-    limiter = limiter_for(runtime)
+    twilio = has_transport(runtime)
     callback = status_callback_url(runtime)
-    pending: list[SendOutcome] = []
-    last_flush = time.monotonic()
     started = time.monotonic()
     hold = claim_hold(runtime)
+    calls = Lanes(send_pool(send_threads(runtime)), lanes)
+    pending: list[SendOutcome] = []
+    last_flush = started
 
     def clock() -> datetime:
         # Real time moves on during a batch; a test's fixed ``now`` is shifted by it too.
         return claimed_now + timedelta(seconds=time.monotonic() - started)
 
+    def flush() -> None:
+        nonlocal pending, last_flush
+        done = pending + calls.take()
+        pending = []
+        record_outcomes(runtime, done)
+        for outcome in done:
+            report.count(outcome)
+        last_flush = time.monotonic()
+
+    rate = RateBudget(limiter, sum(max(1, m.segments) for m in claimed if m.backend == "twilio"))
     try:
         for index, message in enumerate(claimed):
             at = clock()
             if at - claimed_now > hold:
                 # Give back what has not been tried, undoing its attempt, and stop.
-                rest = claimed[index:]
-                pending.extend(
-                    SendOutcome(
-                        m.id, m.participant_id, OutboundStatus.QUEUED, attempts_delta=-1, at=at
-                    )
-                    for m in rest
-                )
-                report.released += len(rest)
+                pending.extend(_hand_back(claimed[index:], at))
                 break
             reason = why_not_send(message, at)
             if reason is not None:
@@ -232,7 +190,6 @@ def send_batch(runtime: Runtime, now: datetime | None = None) -> SendReport:
                         at=at,
                     )
                 )
-                report.cancelled += 1
             elif message.backend == "outbox":
                 # The outbox is the row itself: marking it sent is the whole "send".
                 pending.append(
@@ -244,8 +201,7 @@ def send_batch(runtime: Runtime, now: datetime | None = None) -> SendReport:
                         at=at,
                     )
                 )
-                report.sent += 1
-            elif transport is None:
+            elif not twilio:
                 pending.append(
                     SendOutcome(
                         message.id,
@@ -255,42 +211,80 @@ def send_batch(runtime: Runtime, now: datetime | None = None) -> SendReport:
                         at=at,
                     )
                 )
-                report.failed += 1
+            elif rate.busy:
+                # The shared rate was busy for too long: hand the rest back for later.
+                pending.extend(_hand_back(claimed[index:], at))
+                break
             else:
-                outcome = _send_via_twilio(runtime, transport, limiter, message, callback, clock)
-                pending.append(outcome)
-                if outcome.status == OutboundStatus.SENT:
-                    report.sent += 1
-                elif outcome.status == OutboundStatus.QUEUED:
-                    report.retried += 1
-                else:
-                    report.failed += 1
-            if len(pending) >= RECORD_EVERY or time.monotonic() - last_flush > RECORD_INTERVAL:
-                record_outcomes(runtime, pending)
-                pending = []
-                last_flush = time.monotonic()
+                calls.start(_send_one, runtime, rate, message, callback, clock)
+            if time.monotonic() - last_flush > RECORD_INTERVAL:
+                flush()
+        while not calls.wait(RECORD_INTERVAL):
+            flush()
     finally:
         # Whatever was sent is recorded even if the loop broke; a crash before this line
         # leaves rows in ``sending`` for reconcile_stuck, which asks Twilio first.
-        record_outcomes(runtime, pending)
+        while not calls.wait(RECORD_INTERVAL):
+            pass
+        flush()
+    if calls.errors:
+        # A bug in a call: its row stays in ``sending`` and is reconciled; the job shows it.
+        raise calls.errors[0]
     return report
 
 
-def _send_via_twilio(
-    runtime: Runtime,
-    transport: Transport,
-    limiter: Limiter,
-    message: Claimed,
-    callback: str | None,
-    clock: Any,
+def _hand_back(rest: list[Claimed], at: datetime) -> list[SendOutcome]:
+    return [
+        SendOutcome(m.id, m.participant_id, OutboundStatus.QUEUED, attempts_delta=-1, at=at)
+        for m in rest
+    ]
+
+
+class RateBudget:
+    """The sender's shared rate (SMSAPP_SEND_RATE, the limiter's one rule), booked for a batch
+    a quarter of a burst at a time, one Redis call for each, just before the calls it pays for: a
+    thread takes its text's segments right before calling, so calls go out as they are booked.
+    """
+
+    def __init__(self, limiter: Limiter, segments: int) -> None:
+        self.limiter = limiter
+        self.unbooked = segments  # the batch's segments not booked yet
+        self.booked = 0  # booked and not yet spent
+        self.busy = False  # the rate stayed busy for longer than a call may wait
+        # A quarter of a burst at a time (at most 40 Redis calls a second, whatever the rate):
+        # the rest of the burst absorbs a late wake-up under load, which would otherwise be
+        # lost from the rate for good (GCRA keeps no credit beyond the burst).
+        self.chunk = max(1, int(limiter.burst // 4))
+        self._lock = threading.Lock()
+
+    def take(self, segments: int) -> bool:
+        with self._lock:
+            if self.busy:
+                return False
+            if self.booked < segments:
+                want = max(segments - self.booked, min(self.chunk, self.unbooked))
+                if not self.limiter.acquire(want, timeout=30.0):
+                    self.busy = True
+                    return False
+                self.booked += want
+                self.unbooked = max(0, self.unbooked - want)
+            self.booked -= segments
+            return True
+
+
+def _send_one(
+    runtime: Runtime, rate: RateBudget, message: Claimed, callback: str | None, clock: Clock
 ) -> SendOutcome:
-    if not limiter.acquire(max(1, message.segments), timeout=30.0):
+    """One text through this thread's transport, once the shared rate allows it."""
+    transport = transport_for(runtime)
+    assert transport is not None and message.phone_ciphertext is not None
+    to = runtime.vault.decrypt(message.phone_ciphertext)
+    # Everything else is ready first, so the call goes out as soon as the rate is booked.
+    if not rate.take(max(1, message.segments)):
         # The shared rate is busy: hand the row back untouched for a later batch.
         return SendOutcome(
             message.id, message.participant_id, OutboundStatus.QUEUED, attempts_delta=-1, at=clock()
         )
-    assert message.phone_ciphertext is not None
-    to = runtime.vault.decrypt(message.phone_ciphertext)
     if message.verify_since is not None:
         try:
             found = transport.find_sent(to, message.body, message.verify_since)
@@ -302,20 +296,15 @@ def _send_via_twilio(
             )
     attempted_at = clock()
     try:
-        with limiter.concurrency(timeout=30.0):
-            sent = transport.send(
-                to,
-                message.body,
-                status_callback=callback,
-                validity_period=validity_seconds(message.valid_until, clock()),
-            )
+        sent = transport.send(
+            to,
+            message.body,
+            status_callback=callback,
+            validity_period=validity_seconds(message.valid_until, clock()),
+        )
     except SendError as exc:
         log.info("send of message %s refused: %r", message.id, exc)
         return outcome_of_error(message, exc, clock(), attempted_at=attempted_at)
-    except TimeoutError:
-        return SendOutcome(
-            message.id, message.participant_id, OutboundStatus.QUEUED, attempts_delta=-1, at=clock()
-        )
     return SendOutcome(
         message.id, message.participant_id, OutboundStatus.SENT, sid=sent.sid, at=clock()
     )

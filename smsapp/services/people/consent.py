@@ -235,14 +235,21 @@ def group_reach(session: Session) -> list[GroupReach]:
 
 def awaiting_assent(session: Session, participant_ids: set[int]) -> set[int]:
     """Of these participants (without assent), the ones a group of theirs asks assent from."""
-    if not participant_ids:
-        return set()
-    rows = session.execute(
-        sa.select(GroupMembership.participant_id, Group.settings)
-        .join(Group, Group.id == GroupMembership.group_id)
-        .where(GroupMembership.participant_id.in_(participant_ids))
-    ).all()
-    return {pid for pid, settings in rows if (settings or {}).get("assent_by_text")}
+    ids = sorted(participant_ids)
+    owing: set[int] = set()
+    # In slices: a launch to a whole year passes 100,000 ids, and PostgreSQL takes at most
+    # 65,535 parameters in one statement.
+    for start in range(0, len(ids), ASSENT_QUERY_SLICE):
+        rows = session.execute(
+            sa.select(GroupMembership.participant_id, Group.settings)
+            .join(Group, Group.id == GroupMembership.group_id)
+            .where(GroupMembership.participant_id.in_(ids[start : start + ASSENT_QUERY_SLICE]))
+        ).all()
+        owing.update(pid for pid, settings in rows if (settings or {}).get("assent_by_text"))
+    return owing
+
+
+ASSENT_QUERY_SLICE = 20_000
 
 
 def join_invitation_text(group: Group) -> str:
