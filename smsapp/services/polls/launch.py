@@ -233,17 +233,20 @@ def plan_launch(
     )
     if group is not None and consent.group_requires_assent(group):
         join_text = consent.join_invitation_text(group)
-        asked = set(
-            session.scalars(
-                sa.select(OutboundMessage.participant_id).where(
-                    OutboundMessage.kind == consent.JOIN_INVITATION,
-                    OutboundMessage.participant_id.in_(awaiting_assent),
-                    OutboundMessage.status.not_in(
-                        [OutboundStatus.CANCELLED, OutboundStatus.FAILED]
-                    ),
+        owing, step = sorted(awaiting_assent), consent.ASSENT_QUERY_SLICE
+        asked: set[int] = set()
+        for start in range(0, len(owing), step):  # in slices, as awaiting_assent reads them
+            asked.update(
+                session.scalars(
+                    sa.select(OutboundMessage.participant_id).where(
+                        OutboundMessage.kind == consent.JOIN_INVITATION,
+                        OutboundMessage.participant_id.in_(owing[start : start + step]),
+                        OutboundMessage.status.not_in(
+                            [OutboundStatus.CANCELLED, OutboundStatus.FAILED]
+                        ),
+                    )
                 )
             )
-        )
         join_texts = awaiting_assent - asked
     waiting = {m.id for m in recipients if m.id in busy} | awaiting_assent
     max_attempts = runtime.settings.max_attempts
