@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NoReturn
+from typing import NoReturn, Protocol
 
 import click
 from flask import current_app
@@ -19,6 +19,28 @@ def runtime() -> Runtime:
 
 def fail(message: str) -> NoReturn:
     raise click.ClickException(message)
+
+
+class Plan(Protocol):
+    """What a preview shows before texts go: a launch, a results text, an approved question."""
+
+    @property
+    def refusal(self) -> str | None: ...
+
+    def summary_lines(self) -> list[str]: ...
+
+
+def confirmed(plan: Plan, question: str, *, yes: bool, declined: str) -> bool:
+    """Show the preview, refuse what the plan refuses, then ask (unless --yes): the one
+    preview-then-confirm step of every command that sends texts to a group."""
+    for line in plan.summary_lines():
+        click.echo(line)
+    if plan.refusal:
+        fail(plan.refusal)
+    if yes or click.confirm(question, default=False):
+        return True
+    click.echo(declined)
+    return False
 
 
 @click.group(cls=FlaskGroup, create_app=create_app, add_default_commands=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from smsapp.cli.base import cli, fail, runtime
+from smsapp.cli.base import cli, confirmed, fail, runtime
 from smsapp.conversation.definition import PollDefinitionError
 
 
@@ -90,12 +90,7 @@ def polls_launch(slug: str, yes: bool) -> None:
             plan = preview_launch(rt, s, slug)
     except PollError as exc:
         fail(str(exc))
-    for line in plan.summary_lines():
-        click.echo(line)
-    if plan.refusal:
-        fail(plan.refusal)
-    if not yes and not click.confirm(f"Send {plan.texts} texts now?", default=False):
-        click.echo("Not launched.")
+    if not confirmed(plan, f"Send {plan.texts} texts now?", yes=yes, declined="Not launched."):
         return
     try:
         with rt.db.transaction() as s:
@@ -201,14 +196,8 @@ def polls_announce(slug: str, yes: bool) -> None:
             plan = preview(rt, s, require_poll(s, slug))
     except PollError as exc:
         fail(str(exc))
-    for line in plan.summary_lines():
-        click.echo(line)
-    if plan.refusal:
-        fail(plan.refusal)
-    if not yes and not click.confirm(
-        f"Send the results to {len(plan.recipients)} people?", default=False
-    ):
-        click.echo("Not sent.")
+    question = f"Send the results to {len(plan.recipients)} people?"
+    if not confirmed(plan, question, yes=yes, declined="Not sent."):
         return
     try:
         with rt.db.transaction() as s:

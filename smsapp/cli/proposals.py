@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from smsapp.cli.base import cli, fail, runtime
+from smsapp.cli.base import cli, confirmed, fail, runtime
 
 
 @cli.group("proposals")
@@ -85,12 +85,8 @@ def proposals_approve(
             )
     except errors as exc:
         fail(str(exc))
-    for line in plan.summary_lines():
-        click.echo(line)
-    if plan.refusal:
-        fail(plan.refusal)
-    if not yes and not click.confirm(f"Approve and send {plan.texts} texts now?", default=False):
-        click.echo("Not approved; nothing changed.")
+    question = f"Approve and send {plan.texts} texts now?"
+    if not confirmed(plan, question, yes=yes, declined="Not approved; nothing changed."):
         return
     try:
         with rt.db.transaction() as s:
