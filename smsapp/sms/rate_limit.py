@@ -100,12 +100,6 @@ class SendRateLimiter:
             time.sleep(wait)
 
     @contextmanager
-    def concurrency(self, *, timeout: float = 30.0) -> Iterator[None]:
-        """Hold one of ``max_concurrent`` slots shared across processes for the block."""
-        with self.slots(1, timeout=timeout):
-            yield
-
-    @contextmanager
     def slots(self, wanted: int, *, timeout: float = 30.0) -> Iterator[int]:
         """Hold between 1 and ``wanted`` of the shared call slots for the block; yields how many.
 

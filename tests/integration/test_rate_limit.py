@@ -108,7 +108,7 @@ def test_concurrency_is_capped(db: redis.Redis):
 
     def call() -> None:
         nonlocal inside, peak
-        with limiter.concurrency(timeout=5):
+        with limiter.slots(1, timeout=5):
             with lock:
                 inside += 1
                 peak = max(peak, inside)
@@ -133,7 +133,7 @@ def _die_holding_a_slot() -> None:
         max_concurrent=1,
         slot_lease=0.5,
     )
-    with limiter.concurrency():
+    with limiter.slots(1):
         os._exit(0)  # a worker killed mid-call never releases
 
 
@@ -142,8 +142,8 @@ def test_crashed_worker_slot_expires(db: redis.Redis):
     crashed.start()
     crashed.join(timeout=5)
     limiter = SendRateLimiter(db, rate=10, key="rate:crash", max_concurrent=1, slot_lease=0.5)
-    with pytest.raises(TimeoutError), limiter.concurrency(timeout=0.05):
+    with pytest.raises(TimeoutError), limiter.slots(1, timeout=0.05):
         pass
     started = time.monotonic()
-    with limiter.concurrency(timeout=2):
+    with limiter.slots(1, timeout=2):
         assert time.monotonic() - started < 0.7

@@ -84,8 +84,6 @@ class Limiter(Protocol):
 
     def acquire(self, segments: int = 1, *, timeout: float = 30.0) -> bool: ...
 
-    def concurrency(self, *, timeout: float = 30.0) -> Any: ...
-
     def slots(self, wanted: int, *, timeout: float = 30.0) -> Any: ...
 
 
@@ -115,11 +113,6 @@ class LocalRateLimiter:
             if now + wait > deadline:
                 return False
             time.sleep(wait)
-
-    @contextmanager
-    def concurrency(self, *, timeout: float = 30.0) -> Iterator[None]:
-        with self.slots(1, timeout=timeout):
-            yield
 
     @contextmanager
     def slots(self, wanted: int, *, timeout: float = 30.0) -> Iterator[int]:
