@@ -26,10 +26,10 @@ from flask_login import current_user
 from smsapp.db import Database, utcnow
 from smsapp.models import ExportRun, ExportStatus, Poll
 from smsapp.queue import enqueue
-from smsapp.services.polls.definitions import poll_by_slug
 from smsapp.services.research import exports
 from smsapp.web import db_session, request_transaction, runtime
 from smsapp.web.auth import roles_required
+from smsapp.web.lookups import poll_or_404
 
 bp = Blueprint("exports", __name__)
 
@@ -45,13 +45,6 @@ DEFAULT_INLINE_LIMIT = 100_000  # answer rows; above this the file is written by
 CHUNK = 64 * 1024  # bytes per piece of a workbook sent
 XLSX_SLOWER = 5  # an XLSX download goes to the job above DEFAULT_INLINE_LIMIT / 5 rows
 JOB = "jobs.exports.export_to_file"
-
-
-def _poll_or_404(slug: str) -> Poll:
-    poll = poll_by_slug(db_session(), slug)
-    if poll is None:
-        abort(404)
-    return poll
 
 
 def _request_for(kind: str, *, xlsx: bool = False) -> exports.ExportRequest:
@@ -91,7 +84,7 @@ def start_job(export_id: int) -> None:
 @bp.get("/admin/polls/<slug>/exports")
 @roles_required(*EXPORT_ROLES)
 def export_index(slug: str) -> ResponseReturnValue:
-    poll = _poll_or_404(slug)
+    poll = poll_or_404(slug)
     runs = (
         db_session()
         .scalars(
@@ -108,7 +101,7 @@ def export_index(slug: str) -> ResponseReturnValue:
 @bp.get("/admin/polls/<slug>/export/<kind>.csv")
 @roles_required(*EXPORT_ROLES)
 def export_csv(slug: str, kind: str) -> ResponseReturnValue:
-    poll = _poll_or_404(slug)
+    poll = poll_or_404(slug)
     wanted = _request_for(kind)
     return _download(poll, wanted)
 
@@ -117,14 +110,14 @@ def export_csv(slug: str, kind: str) -> ResponseReturnValue:
 @roles_required(*EXPORT_ROLES)
 def export_xlsx(slug: str, kind: str) -> ResponseReturnValue:
     """The same cells as the CSV of that kind, as an Excel workbook."""
-    poll = _poll_or_404(slug)
+    poll = poll_or_404(slug)
     return _download(poll, _request_for(kind, xlsx=True))
 
 
 @bp.get("/admin/polls/<slug>/export/floip.zip")
 @roles_required(*EXPORT_ROLES)
 def export_floip(slug: str) -> ResponseReturnValue:
-    poll = _poll_or_404(slug)
+    poll = poll_or_404(slug)
     return _download(poll, exports.ExportRequest("floip"))
 
 

@@ -10,22 +10,15 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from smsapp.models import Group, GroupMembership, Participant, ParticipantStatus
+from smsapp.models import GroupMembership, Participant, ParticipantStatus
 from smsapp.services.agenda import moderation, proposals, youth_leads
 from smsapp.services.outbox.sending import try_kick_senders
 from smsapp.services.people import consent
-from smsapp.services.people.groups import group_by_slug
 from smsapp.services.polls.definitions import PollError
 from smsapp.web import db_session, request_transaction, runtime
 from smsapp.web.admin import PEOPLE, bp
 from smsapp.web.auth import roles_required
-
-
-def _group_or_404(slug: str) -> Group:
-    group = group_by_slug(db_session(), slug)
-    if group is None:
-        abort(404)
-    return group
+from smsapp.web.lookups import group_or_404
 
 
 def _back(slug: str) -> ResponseReturnValue:
@@ -35,7 +28,7 @@ def _back(slug: str) -> ResponseReturnValue:
 @bp.get("/groups/<slug>/proposals")
 @roles_required(*PEOPLE)
 def group_proposals(slug: str) -> ResponseReturnValue:
-    group = _group_or_404(slug)
+    group = group_or_404(slug)
     s = db_session()
     lines = proposals.list_proposals(s, slug)
     members = s.execute(
@@ -65,7 +58,7 @@ def group_proposals(slug: str) -> ResponseReturnValue:
 @bp.post("/groups/<slug>/proposals/<code>/approve")
 @roles_required(*PEOPLE)
 def group_proposal_approve(slug: str, code: str) -> ResponseReturnValue:
-    _group_or_404(slug)
+    group_or_404(slug)
     then = request.form.get("then", "launch")
     try:
         with request_transaction() as s:
@@ -93,7 +86,7 @@ def group_proposal_approve(slug: str, code: str) -> ResponseReturnValue:
 @bp.post("/groups/<slug>/proposals/<code>/decline")
 @roles_required(*PEOPLE)
 def group_proposal_decline(slug: str, code: str) -> ResponseReturnValue:
-    _group_or_404(slug)
+    group_or_404(slug)
     try:
         with request_transaction() as s:
             moderation.decline(
@@ -115,7 +108,7 @@ def group_proposal_decline(slug: str, code: str) -> ResponseReturnValue:
 @bp.post("/groups/<slug>/proposals/limit")
 @roles_required(*PEOPLE)
 def group_proposal_limit(slug: str) -> ResponseReturnValue:
-    _group_or_404(slug)
+    group_or_404(slug)
     raw = (request.form.get("limit") or "").strip()
     try:
         with request_transaction() as s:
@@ -131,7 +124,7 @@ def group_proposal_limit(slug: str) -> ResponseReturnValue:
 @bp.post("/groups/<slug>/youth-leads")
 @roles_required(*PEOPLE)
 def group_youth_lead_appoint(slug: str) -> ResponseReturnValue:
-    _group_or_404(slug)
+    group_or_404(slug)
     pseudonym = request.form.get("pseudonym", "")
     try:
         with request_transaction() as s:
@@ -154,7 +147,7 @@ def group_youth_lead_appoint(slug: str) -> ResponseReturnValue:
 @bp.post("/groups/<slug>/youth-leads/<pseudonym>")
 @roles_required(*PEOPLE)
 def group_youth_lead_change(slug: str, pseudonym: str) -> ResponseReturnValue:
-    _group_or_404(slug)
+    group_or_404(slug)
     action = request.form.get("action")
     try:
         with request_transaction() as s:

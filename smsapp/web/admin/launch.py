@@ -7,7 +7,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from smsapp.models import Poll, TallyRequestStatus
+from smsapp.models import TallyRequestStatus
 from smsapp.services.outbox.counts import delivery_counts
 from smsapp.services.outbox.sending import try_kick_senders
 from smsapp.services.polls.closing import close_by_slug
@@ -17,15 +17,9 @@ from smsapp.services.votes import announce, tally_requests
 from smsapp.web import db_session, runtime
 from smsapp.web.admin import PEOPLE, bp, release_request_session
 from smsapp.web.auth import roles_required
+from smsapp.web.lookups import poll_or_404
 
 CONFIRM = "I have checked the recipients"
-
-
-def _poll_or_404(slug: str) -> Poll:
-    poll = poll_by_slug(db_session(), slug)
-    if poll is None:
-        abort(404)
-    return poll
 
 
 def _kick() -> None:
@@ -37,7 +31,7 @@ def _kick() -> None:
 @bp.get("/polls/<slug>/launch")
 @roles_required(*PEOPLE)
 def poll_launch_preview(slug: str) -> ResponseReturnValue:
-    poll = _poll_or_404(slug)
+    poll = poll_or_404(slug)
     plan, problem, scheduled = None, None, None
     try:
         plan = preview_launch(runtime(), db_session(), slug)
@@ -58,7 +52,7 @@ def poll_launch_preview(slug: str) -> ResponseReturnValue:
 @bp.post("/polls/<slug>/launch")
 @roles_required(*PEOPLE)
 def poll_launch(slug: str) -> ResponseReturnValue:
-    _poll_or_404(slug)
+    poll_or_404(slug)
     if request.form.get("confirm") != "yes":
         flash(f"Tick \u201c{CONFIRM}\u201d to launch. Nothing was sent.")
         return redirect(url_for("admin.poll_launch_preview", slug=slug))
@@ -82,7 +76,7 @@ def poll_launch(slug: str) -> ResponseReturnValue:
 @roles_required(*PEOPLE)
 def poll_status(slug: str) -> ResponseReturnValue:
     """A launched poll's control page: delivery counts and the close / tally / announce buttons."""
-    poll = _poll_or_404(slug)
+    poll = poll_or_404(slug)
     return render_template(
         "admin/poll_status.html", poll=poll, delivery=delivery_counts(db_session(), poll.id)
     )
@@ -91,14 +85,14 @@ def poll_status(slug: str) -> ResponseReturnValue:
 @bp.get("/polls/<slug>/close")
 @roles_required(*PEOPLE)
 def poll_close_confirm(slug: str) -> ResponseReturnValue:
-    poll = _poll_or_404(slug)
+    poll = poll_or_404(slug)
     return render_template("admin/close.html", poll=poll)
 
 
 @bp.post("/polls/<slug>/close")
 @roles_required(*PEOPLE)
 def poll_close(slug: str) -> ResponseReturnValue:
-    _poll_or_404(slug)
+    poll_or_404(slug)
     if request.form.get("confirm") != "yes":
         flash("Tick the box to close the poll. Nothing was changed.")
         return redirect(url_for("admin.poll_close_confirm", slug=slug))
@@ -123,7 +117,7 @@ def poll_close(slug: str) -> ResponseReturnValue:
 def poll_tally(slug: str) -> ResponseReturnValue:
     """Ask the tally job for a count (final once closed, provisional while open), then show its
     progress: a count can take longer than a web request should."""
-    poll_id = _poll_or_404(slug).id
+    poll_id = poll_or_404(slug).id
     actor = current_user.email
     release_request_session()
     try:
@@ -138,7 +132,7 @@ def poll_tally(slug: str) -> ResponseReturnValue:
 @roles_required(*PEOPLE)
 def poll_tally_progress(slug: str, request_id: int) -> ResponseReturnValue:
     """Queued, running, done (with the way to the results) or failed; reloads until it ends."""
-    poll = _poll_or_404(slug)
+    poll = poll_or_404(slug)
     request_row = tally_requests.progress(db_session(), poll, request_id)
     if request_row is None:
         abort(404)
@@ -153,7 +147,7 @@ def poll_tally_progress(slug: str, request_id: int) -> ResponseReturnValue:
 @bp.get("/polls/<slug>/announce")
 @roles_required(*PEOPLE)
 def poll_announce_preview(slug: str) -> ResponseReturnValue:
-    poll = _poll_or_404(slug)
+    poll = poll_or_404(slug)
     plan, problem = None, None
     try:
         plan = announce.preview(runtime(), db_session(), poll)
@@ -165,7 +159,7 @@ def poll_announce_preview(slug: str) -> ResponseReturnValue:
 @bp.post("/polls/<slug>/announce")
 @roles_required(*PEOPLE)
 def poll_announce(slug: str) -> ResponseReturnValue:
-    _poll_or_404(slug)
+    poll_or_404(slug)
     if request.form.get("confirm") != "yes":
         flash("Tick the box to send the results. Nothing was sent.")
         return redirect(url_for("admin.poll_announce_preview", slug=slug))

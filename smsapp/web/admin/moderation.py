@@ -4,25 +4,19 @@ kept nominations the options of a draft vote poll. Authors appear by pseudonym o
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from smsapp.models import NominationStatus, Poll, PollStatus
-from smsapp.services.polls.definitions import PollError, load_definition, poll_by_slug
+from smsapp.services.polls.definitions import PollError, load_definition
 from smsapp.services.votes import nominations
 from smsapp.web import db_session, request_transaction
 from smsapp.web.admin import PEOPLE, bp
 from smsapp.web.auth import roles_required
+from smsapp.web.lookups import poll_or_404
 
 LIVE = (NominationStatus.PENDING, NominationStatus.APPROVED)
-
-
-def _poll_or_404(slug: str) -> Poll:
-    poll = poll_by_slug(db_session(), slug)
-    if poll is None:
-        abort(404)
-    return poll
 
 
 def vote_targets(poll: Poll) -> list[Poll]:
@@ -45,7 +39,7 @@ def _back(slug: str) -> ResponseReturnValue:
 @bp.get("/polls/<slug>/nominations")
 @roles_required(*PEOPLE)
 def poll_nominations(slug: str) -> ResponseReturnValue:
-    poll = _poll_or_404(slug)
+    poll = poll_or_404(slug)
     s = db_session()
     lines = nominations.list_nominations(s, poll)
     texts = {line.code: line.text for line in lines}
@@ -71,7 +65,7 @@ def poll_nominations_moderate(slug: str) -> ResponseReturnValue:
         return _back(slug)
     try:
         with request_transaction() as s:
-            poll = _poll_or_404(slug)
+            poll = poll_or_404(slug)
             if action == "approve":
                 nominations.approve(s, poll, codes, actor=current_user.email)
             else:
@@ -94,7 +88,7 @@ def poll_nominations_merge(slug: str) -> ResponseReturnValue:
         return _back(slug)
     try:
         with request_transaction() as s:
-            nominations.merge(s, _poll_or_404(slug), duplicate, kept, actor=current_user.email)
+            nominations.merge(s, poll_or_404(slug), duplicate, kept, actor=current_user.email)
     except PollError as exc:
         flash(str(exc))
         return _back(slug)
@@ -110,7 +104,7 @@ def poll_nominations_shortlist(slug: str) -> ResponseReturnValue:
     if not keep or not into:
         flash("Tick the nominations to keep and choose the draft vote poll.")
         return _back(slug)
-    _poll_or_404(slug)
+    poll_or_404(slug)
     try:
         with request_transaction() as s:
             done = nominations.shortlist(s, slug, keep=keep, into=into, actor=current_user.email)

@@ -18,21 +18,15 @@ from smsapp.privacy.phones import PhoneNumberError, normalise_phone
 from smsapp.services import audit
 from smsapp.services.people import consent, withdrawal
 from smsapp.services.people import participants as people
-from smsapp.services.people.groups import GroupError, create_group, group_by_slug
+from smsapp.services.people.groups import GroupError, create_group
 from smsapp.services.people.participant_import import ImportFileError, import_participants
 from smsapp.web import db_session, request_transaction, runtime
 from smsapp.web.admin import PEOPLE, bp
 from smsapp.web.auth import roles_required
+from smsapp.web.lookups import group_or_404
 from smsapp.web.safeguarding import ERASE
 
 PAGE_SIZE = 200
-
-
-def _group_or_404(slug: str) -> Group:
-    group = group_by_slug(db_session(), slug)
-    if group is None:
-        abort(404)
-    return group
 
 
 def _participant_or_404(pid: int) -> Participant:
@@ -87,7 +81,7 @@ def group_create() -> ResponseReturnValue:
 @bp.get("/groups/<slug>")
 @roles_required(*PEOPLE)
 def group_detail(slug: str) -> ResponseReturnValue:
-    group = _group_or_404(slug)
+    group = group_or_404(slug)
     query = request.args.get("q", "")
     return render_template(
         "admin/group.html", group=group, participants=_search(query, group), query=query
@@ -106,7 +100,7 @@ def participants() -> ResponseReturnValue:
 @bp.route("/groups/<slug>/import", methods=["GET", "POST"])
 @roles_required(*PEOPLE)
 def group_import(slug: str) -> ResponseReturnValue:
-    group = _group_or_404(slug)
+    group = group_or_404(slug)
     report = None
     error = None
     status = 200
@@ -168,7 +162,7 @@ def _details(participant: Participant, errors: dict[str, str]) -> None:
 @bp.route("/groups/<slug>/participants/new", methods=["GET", "POST"])
 @roles_required(*PEOPLE)
 def participant_new(slug: str) -> ResponseReturnValue:
-    group = _group_or_404(slug)
+    group = group_or_404(slug)
     errors: dict[str, str] = {}
     if request.method == "GET":
         return _participant_form(None, group, errors)

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from smsapp.models import Poll
 from smsapp.schedule.launch_time import local_input_value, local_text
 from smsapp.services.polls.definitions import PollError, poll_by_slug
 from smsapp.services.polls.duplicate import duplicate_poll
@@ -19,13 +18,7 @@ from smsapp.services.polls.templates import list_templates
 from smsapp.web import db_session, runtime
 from smsapp.web.admin import PEOPLE, bp, release_request_session
 from smsapp.web.auth import roles_required
-
-
-def _poll_or_404(slug: str) -> Poll:
-    poll = poll_by_slug(db_session(), slug)
-    if poll is None:
-        abort(404)
-    return poll
+from smsapp.web.lookups import poll_or_404
 
 
 def suggested_slug(slug: str) -> str:
@@ -47,7 +40,7 @@ def poll_templates() -> ResponseReturnValue:
 @bp.get("/polls/<slug>/duplicate")
 @roles_required(*PEOPLE)
 def poll_duplicate_form(slug: str) -> ResponseReturnValue:
-    poll = _poll_or_404(slug)
+    poll = poll_or_404(slug)
     return render_template(
         "admin/duplicate.html", poll=poll, new_slug=suggested_slug(slug), problem=None
     )
@@ -56,7 +49,7 @@ def poll_duplicate_form(slug: str) -> ResponseReturnValue:
 @bp.post("/polls/<slug>/duplicate")
 @roles_required(*PEOPLE)
 def poll_duplicate(slug: str) -> ResponseReturnValue:
-    poll = _poll_or_404(slug)
+    poll = poll_or_404(slug)
     new_slug = request.form.get("new_slug", "").strip()
     actor = current_user.email
     release_request_session()
@@ -77,7 +70,7 @@ def poll_duplicate(slug: str) -> ResponseReturnValue:
 @bp.post("/polls/<slug>/schedule")
 @roles_required(*PEOPLE)
 def poll_schedule(slug: str) -> ResponseReturnValue:
-    _poll_or_404(slug)
+    poll_or_404(slug)
     at_text = request.form.get("launch_at", "")
     actor = current_user.email
     release_request_session()
@@ -103,7 +96,7 @@ def poll_schedule(slug: str) -> ResponseReturnValue:
 @bp.post("/polls/<slug>/schedule/cancel")
 @roles_required(*PEOPLE)
 def poll_schedule_cancel(slug: str) -> ResponseReturnValue:
-    _poll_or_404(slug)
+    poll_or_404(slug)
     actor = current_user.email
     release_request_session()
     try:

@@ -21,6 +21,7 @@ from smsapp.services.polls.templates import template_definition
 from smsapp.web import db_session, request_transaction, runtime
 from smsapp.web.admin import PEOPLE, bp, form_values
 from smsapp.web.auth import roles_required
+from smsapp.web.lookups import poll_or_404
 
 
 @bp.get("/polls")
@@ -78,13 +79,6 @@ def _render(
     ), status
 
 
-def _draft_or_404(slug: str) -> Poll:
-    poll = poll_by_slug(db_session(), slug)
-    if poll is None:
-        abort(404)
-    return poll
-
-
 @bp.get("/polls/new")
 @roles_required(*PEOPLE)
 def poll_new() -> ResponseReturnValue:
@@ -104,7 +98,7 @@ def poll_new() -> ResponseReturnValue:
 @bp.get("/polls/<slug>/edit")
 @roles_required(*PEOPLE)
 def poll_edit(slug: str) -> ResponseReturnValue:
-    poll = _draft_or_404(slug)
+    poll = poll_or_404(slug)
     if poll.status != PollStatus.DRAFT:
         return render_template(
             "admin/poll_view.html",
@@ -124,7 +118,7 @@ def poll_create() -> ResponseReturnValue:
 @bp.post("/polls/<slug>/edit")
 @roles_required(*PEOPLE)
 def poll_update(slug: str) -> ResponseReturnValue:
-    return _save(_draft_or_404(slug))
+    return _save(poll_or_404(slug))
 
 
 def _rearranged(form: builder.BuilderForm, action: str) -> bool:

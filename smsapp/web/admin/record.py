@@ -24,20 +24,7 @@ from smsapp.web import db_session, request_transaction, runtime
 from smsapp.web.admin import PEOPLE, STAFF, bp, release_request_session
 from smsapp.web.admin.results import RESULTS_ROLES
 from smsapp.web.auth import roles_required
-
-
-def _group_or_404(slug: str) -> Group:
-    group = group_by_slug(db_session(), slug)
-    if group is None:
-        abort(404)
-    return group
-
-
-def _poll_or_404(slug: str) -> Poll:
-    poll = poll_by_slug(db_session(), slug)
-    if poll is None:
-        abort(404)
-    return poll
+from smsapp.web.lookups import group_or_404, poll_or_404
 
 
 @bp.app_template_global()
@@ -65,13 +52,13 @@ def records() -> ResponseReturnValue:
 @bp.get("/groups/<slug>/record")
 @roles_required(*STAFF)
 def group_record_page(slug: str) -> ResponseReturnValue:
-    return render_template("admin/record.html", record=_record(_group_or_404(slug)), today=_today())
+    return render_template("admin/record.html", record=_record(group_or_404(slug)), today=_today())
 
 
 @bp.get("/groups/<slug>/celebrate")
 @roles_required(*PEOPLE)
 def group_celebrate_preview(slug: str) -> ResponseReturnValue:
-    group = _group_or_404(slug)
+    group = group_or_404(slug)
     text = request.args.get("text")
     if text is None:
         text = celebrate.suggested_text(_record(group), _today())
@@ -89,7 +76,7 @@ def group_celebrate_preview(slug: str) -> ResponseReturnValue:
 @bp.post("/groups/<slug>/celebrate")
 @roles_required(*PEOPLE)
 def group_celebrate(slug: str) -> ResponseReturnValue:
-    _group_or_404(slug)
+    group_or_404(slug)
     text = (request.form.get("text") or "").strip()
     if request.form.get("confirm") != "yes":
         flash("Tick the box to send the text. Nothing was sent.")
@@ -114,7 +101,7 @@ def group_celebrate(slug: str) -> ResponseReturnValue:
 @bp.get("/polls/<slug>/growth")
 @roles_required(*RESULTS_ROLES)
 def poll_growth(slug: str) -> ResponseReturnValue:
-    poll = _poll_or_404(slug)
+    poll = poll_or_404(slug)
     k = runtime().settings.small_count
     tree = growth.tree_of_growth(db_session(), poll, k) if growth.has_tree(poll) else None
     return render_template("admin/growth.html", poll=poll, tree=tree, k=k)
@@ -123,7 +110,7 @@ def poll_growth(slug: str) -> ResponseReturnValue:
 @bp.get("/polls/<slug>/growth/tags")
 @roles_required(*PEOPLE)
 def poll_growth_tags(slug: str) -> ResponseReturnValue:
-    poll = _poll_or_404(slug)
+    poll = poll_or_404(slug)
     answers = growth.taggable_answers(db_session(), poll) if growth.has_tree(poll) else None
     return render_template(
         "admin/growth_tags.html",

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import abort, render_template
+from flask import render_template
 from flask.typing import ResponseReturnValue
 
 from smsapp.models import Poll, PollStatus, TallyRun
-from smsapp.services.polls.definitions import load_definition, poll_by_slug
+from smsapp.services.polls.definitions import load_definition
 from smsapp.services.research.results import (
     QuestionSummary,
     respondents_over_time,
@@ -23,6 +23,7 @@ from smsapp.services.votes.tallying import latest_results
 from smsapp.web import charts, db_session, runtime
 from smsapp.web.admin import bp
 from smsapp.web.auth import roles_required
+from smsapp.web.lookups import poll_or_404
 
 RESULTS_ROLES = ("admin", "facilitator", "researcher")
 REFRESH_SECONDS = 30  # the reload without JavaScript
@@ -190,9 +191,7 @@ def results_page_data(poll: Poll) -> dict[str, Any]:
 @bp.get("/polls/<slug>/results")
 @roles_required(*RESULTS_ROLES)
 def poll_results(slug: str) -> ResponseReturnValue:
-    poll = poll_by_slug(db_session(), slug)
-    if poll is None:
-        abort(404)
+    poll = poll_or_404(slug)
     is_open = poll.status == PollStatus.OPEN
     # While the poll is open, static/live_results.js asks results_live for changes every
     # LIVE_SECONDS and redraws; without JavaScript, a <noscript> refresh reloads the page.

@@ -15,9 +15,8 @@ from flask import Response, abort, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from smsapp.models import Poll, PollStatus
+from smsapp.models import PollStatus
 from smsapp.privacy.suppression import show, suppress, suppress_total
-from smsapp.services.polls.definitions import poll_by_slug
 from smsapp.services.research.results import results_version, summarise
 from smsapp.web import chart_png, db_session, runtime
 from smsapp.web.admin import bp
@@ -29,15 +28,9 @@ from smsapp.web.admin.results import (
     results_page_data,
 )
 from smsapp.web.auth import roles_required
+from smsapp.web.lookups import poll_or_404
 
 REDRAW_SHARE = 10  # wait at least ten times as long as the last redraw took
-
-
-def _poll_or_404(slug: str) -> Poll:
-    poll = poll_by_slug(db_session(), slug)
-    if poll is None:
-        abort(404)
-    return poll
 
 
 def next_look(redraw_seconds: float) -> int:
@@ -50,7 +43,7 @@ def next_look(redraw_seconds: float) -> int:
 @bp.get("/polls/<slug>/results/live")
 @roles_required(*RESULTS_ROLES)
 def poll_results_live(slug: str) -> ResponseReturnValue:
-    poll = _poll_or_404(slug)
+    poll = poll_or_404(slug)
     version = results_version(db_session(), poll)
     headers = {"ETag": f'"{version}"', "Cache-Control": "no-store"}
     if version in request.if_none_match:
@@ -77,7 +70,7 @@ def poll_results_live(slug: str) -> ResponseReturnValue:
 @bp.get("/polls/<slug>/results/<key>.png")
 @roles_required(*RESULTS_ROLES)
 def poll_result_png(slug: str, key: str) -> ResponseReturnValue:
-    poll = _poll_or_404(slug)
+    poll = poll_or_404(slug)
     summary = summarise(db_session(), poll)
     question = next((q for q in summary.questions if q.key == key), None)
     if question is None:
