@@ -145,3 +145,48 @@ def test_a_member_without_consent_cannot_be_made_a_lead(runtime) -> None:
         else:
             raise AssertionError("appointed without consent")
         assert s.scalar(sa.select(sa.func.count()).select_from(YouthLead)) == 0
+
+
+def test_who_may_be_a_lead_is_the_text_rule_on_the_page_and_in_appoint(runtime, client) -> None:
+    """A youth lead works by text, so the one text rule (consent.text_gate) decides: the page
+    offers only members it lets us text, and appoint refuses the rest with its reason."""
+    from smsapp.models import ParticipantStatus
+
+    group = make_group(runtime)
+    ok = make_participant(runtime, LEAD)
+    no_consent = make_participant(runtime, OTHER, consent=False)
+    pretend = make_participant(runtime, "+447911123603")
+    stopped = make_participant(runtime, "+447911123604")
+    with runtime.db.transaction() as s:
+        s.execute(sa.update(Participant).where(Participant.id == pretend.id).values(simulated=True))
+        s.execute(
+            sa.update(Participant)
+            .where(Participant.id == stopped.id)
+            .values(status=ParticipantStatus.OPTED_OUT)
+        )
+        assert [c.pseudonym for c in youth_leads.candidates(s, group.id)] == [ok.pseudonym]
+    for refused, reason in [
+        (no_consent, "no guardian consent"),
+        (pretend, "simulated participant"),
+        (stopped, "participant is opted-out"),
+    ]:
+        with runtime.db.transaction() as s:
+            try:
+                youth_leads.appoint(
+                    s,
+                    "oakfield",
+                    refused.pseudonym,
+                    given_by="Jo",
+                    method="verbal",
+                    can_send=False,
+                    actor="test",
+                )
+            except youth_leads.YouthLeadError as exc:
+                assert reason in str(exc)
+            else:
+                raise AssertionError(f"{refused.pseudonym} was appointed")
+    log_in(runtime, client)
+    page = client.get(PAGE).get_data(as_text=True)
+    offered = page.split('name="pseudonym"', 1)[1].split("</select>", 1)[0]
+    assert ok.pseudonym in offered
+    assert all(p.pseudonym not in offered for p in (no_consent, pretend, stopped))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -18,7 +19,6 @@ from smsapp.models import (
     Group,
     GroupMembership,
     Participant,
-    ParticipantStatus,
     Poll,
     PollStatus,
     YouthLead,
@@ -26,7 +26,12 @@ from smsapp.models import (
 from smsapp.runtime import Runtime
 from smsapp.services import audit
 from smsapp.services.agenda.proposals import oldest_unlaunched
-from smsapp.services.people.consent import checked_consent
+from smsapp.services.people.consent import (
+    checked_consent,
+    member_textability,
+    text_gate,
+    textable_reason,
+)
 from smsapp.services.polls.definitions import PollError
 from smsapp.services.polls.launch import launch_poll
 from smsapp.services.votes import announce
@@ -38,6 +43,7 @@ NOT_AVAILABLE = (
 SEND_NOT_ALLOWED = (
     "Sorry, sending questions isn't switched on for you yet. Please ask your facilitator."
 )
+KIND = "youth-lead"  # the replies a youth lead gets; any kind but the JOIN invitation
 NOTHING_TO_SEND = "There's no approved question waiting to be sent right now."
 SENT = "Sent! The question is going to {n} people in your group."
 SENT_LATER = "Done! The question goes to {n} people in your group at {when} (quiet hours)."
@@ -86,6 +92,29 @@ def _lead(session: Session, group: Group, participant: Participant) -> YouthLead
     )
 
 
+class Candidate(NamedTuple):
+    pseudonym: str
+    nickname: str | None
+
+
+def candidates(session: Session, group_id: int) -> list[Candidate]:
+    """The members who could be made youth lead (pseudonym, nickname): those the one text rule
+    (consent.text_gate) lets the service text, since a youth lead works by text."""
+    allowed = [
+        m.participant_id
+        for m in member_textability(session, [group_id])
+        if text_gate(m.facts, KIND) is None
+    ]
+    if not allowed:
+        return []
+    rows = session.execute(
+        sa.select(Participant.pseudonym, Participant.nickname)
+        .where(Participant.id.in_(allowed))
+        .order_by(Participant.nickname, Participant.pseudonym)
+    ).all()
+    return [Candidate(pseudonym, nickname) for pseudonym, nickname in rows]
+
+
 def appoint(
     session: Session,
     group_slug: str,
@@ -101,11 +130,9 @@ def appoint(
     the consent check, YouthLeadError otherwise; nothing changes on either)."""
     group = _group(session, group_slug)
     participant = _member(session, group, pseudonym)
-    if participant.status != ParticipantStatus.ACTIVE or participant.consent_at is None:
-        raise YouthLeadError(
-            f"{participant.pseudonym} cannot be a youth lead: texts to them are not allowed "
-            "(no guardian consent, opted out or withdrawn)"
-        )
+    why_not = textable_reason(session, participant, kind=KIND)
+    if why_not is not None:
+        raise YouthLeadError(f"{participant.pseudonym} cannot be a youth lead: {why_not}")
     given_by, method, when = checked_consent(given_by, method, at)
     lead = _lead(session, group, participant)
     if lead is not None and lead.revoked_at is None:

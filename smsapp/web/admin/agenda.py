@@ -5,12 +5,10 @@ proposal shows its code and "held", never its words (those are in the safeguardi
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from smsapp.models import GroupMembership, Participant, ParticipantStatus
 from smsapp.services.agenda import moderation, proposals, youth_leads
 from smsapp.services.outbox.sending import try_kick_senders
 from smsapp.services.people import consent
@@ -31,17 +29,6 @@ def group_proposals(slug: str) -> ResponseReturnValue:
     group = group_or_404(slug)
     s = db_session()
     lines = proposals.list_proposals(s, slug)
-    members = s.execute(
-        sa.select(Participant.pseudonym, Participant.nickname)
-        .join(GroupMembership, GroupMembership.participant_id == Participant.id)
-        .where(
-            GroupMembership.group_id == group.id,
-            Participant.status == ParticipantStatus.ACTIVE,
-            Participant.consent_at.is_not(None),
-            Participant.simulated.is_(False),
-        )
-        .order_by(Participant.nickname, Participant.pseudonym)
-    ).all()
     return render_template(
         "admin/proposals.html",
         group=group,
@@ -49,7 +36,7 @@ def group_proposals(slug: str) -> ResponseReturnValue:
         others=[line for line in lines if line.status != "waiting"],
         limit=proposals.waiting_limit(group),
         leads=youth_leads.leads(s, group.id),
-        members=members,
+        members=youth_leads.candidates(s, group.id),
         methods=consent.FORM_METHODS,
         default_options=",".join(moderation.DEFAULT_OPTIONS),
     )
