@@ -34,6 +34,7 @@ from smsapp.services import audit
 from smsapp.services.outbox.rows import queue_texts
 from smsapp.services.people import consent
 from smsapp.services.people.group_policy import group_quiet_hours, send_time
+from smsapp.services.people.groups import group_by_slug
 from smsapp.services.polls.definitions import PollError
 from smsapp.services.votes import announce, tallying
 
@@ -201,7 +202,7 @@ def propose(
 
 
 def require_group(session: Session, group_slug: str) -> Group:
-    group = session.scalar(sa.select(Group).where(Group.slug == group_slug))
+    group = group_by_slug(session, group_slug)
     if group is None:
         raise ProposalError(f"no group called {group_slug!r}")
     return group

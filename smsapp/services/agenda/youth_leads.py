@@ -32,6 +32,7 @@ from smsapp.services.people.consent import (
     text_gate,
     textable_reason,
 )
+from smsapp.services.people.groups import group_by_slug
 from smsapp.services.polls.definitions import PollError
 from smsapp.services.polls.launch import launch_poll
 from smsapp.services.votes import announce
@@ -67,7 +68,7 @@ class LeadLine:
 
 
 def _group(session: Session, slug: str) -> Group:
-    group = session.scalar(sa.select(Group).where(Group.slug == slug))
+    group = group_by_slug(session, slug)
     if group is None:
         raise YouthLeadError(f"no group called {slug!r}")
     return group
