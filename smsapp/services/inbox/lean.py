@@ -22,17 +22,18 @@ it rolls back what it read (nothing was written) and the full path handles the t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Row
+from sqlalchemy.engine import Connection
 
+from smsapp import pgpipe
 from smsapp.conversation import engine
 from smsapp.conversation.keywords import agenda_command, command_word
-from smsapp.db import utcnow
+from smsapp.db import core_transaction, utcnow
 from smsapp.models import (
     Answer,
     Conversation,
@@ -52,6 +53,8 @@ from smsapp.services.inbox.texts import (
     UNKNOWN_REPLY,
     InboundText,
     Received,
+    claim_params,
+    claim_statement,
     claim_unknown_reply,
 )
 from smsapp.services.outbox.rows import outbound_row
@@ -83,8 +86,8 @@ class Statements:
     """The lean path's statements for one dialect, built once per process (building a
     statement costs more CPU than the round trip it makes), executed with parameters."""
 
-    def __init__(self, dialect: str) -> None:
-        pg = dialect == "postgresql"
+    def __init__(self, dialect: sa.Dialect) -> None:
+        pg = dialect.name == "postgresql"
         columns = (
             Participant.id,
             Participant.status,
@@ -122,13 +125,13 @@ class Statements:
             .limit(1)
             .scalar_subquery()
         )
+
         # One statement: the participant, their open conversation and its poll's version,
         # whether they ever had a conversation, an open poll with this text as its keyword,
         # and one row per group they are in.
-        self.load: dict[bool, Any] = {}
-        for keyword in (False, True):
+        def load(keyword: bool, keys: int | None) -> Any:
             kw: Any = keyword_poll if keyword else sa.null()
-            stmt = (
+            return (
                 sa.select(*columns, kw.label("keyword_poll_id"))
                 .select_from(Participant)
                 .outerjoin(
@@ -141,15 +144,19 @@ class Statements:
                 .outerjoin(Poll, Poll.id == Conversation.poll_id)
                 .outerjoin(GroupMembership, GroupMembership.participant_id == Participant.id)
                 .outerjoin(Group, Group.id == GroupMembership.group_id)
-                .where(with_phone())
+                .where(with_phone(keys=keys))
             )
-            self.load[keyword] = stmt
+
+        self.load = {keyword: load(keyword, None) for keyword in (False, True)}
+
         # PostgreSQL: the participant's row lock is a statement of its own, BEFORE the load.
         # A statement reads one snapshot, taken before it waits for a lock: locking in the
         # load itself would hand the second of two texts from one person the conversation
         # state as it was before the first committed, and both would answer one question
         # (tests/faults/test_webhook_faults.py). SQLite's BEGIN IMMEDIATE serialises writers.
-        self.lock = sa.select(Participant.id).where(with_phone()).with_for_update() if pg else None
+        def lock(keys: int) -> Any:
+            return sa.select(Participant.id).where(with_phone(keys=keys)).with_for_update()
+
         self.definition = sa.select(Poll.definition).where(Poll.id == sa.bindparam("poll_id"))
         inbound = InboundMessage.__table__.c
         insert = (postgresql.insert if pg else sqlite.insert)(InboundMessage).values(
@@ -176,31 +183,43 @@ class Statements:
         self.stored = sa.select(
             InboundMessage.replies, InboundMessage.route, InboundMessage.participant_id
         ).where(InboundMessage.message_sid == sa.bindparam("sid"))
+        self.dialect = dialect
+        if pg:  # compiled once for psycopg's pipelines (smsapp/pgpipe.py)
+            # Per number of phone keys (one; more while `smsapp keys rotate` runs), so each
+            # is plain equality to the planner, which then keeps one plan for it.
+            self.pg_lock = {n: pgpipe.Compiled(lock(n), dialect) for n in KEYS}
+            self.pg_load = {
+                (kw, n): pgpipe.Compiled(load(kw, n), dialect) for kw in (False, True) for n in KEYS
+            }
+            self.pg_definition = pgpipe.Compiled(self.definition, dialect)
+            self.pg_claim = pgpipe.Compiled(claim_statement("postgresql"), dialect)
 
-    def write(self, replies: int, answers: int, state: bool) -> Any:
+    def write(self, replies: int, answers: int, state: bool) -> pgpipe.Compiled:
         """PostgreSQL: every write of one text in ONE statement. The inbound INSERT (nothing
-        on a repeated MessageSid) is a CTE the others read its id from: the replies, the
+        on a repeated MessageSid) is a CTE the others select its id from: the replies, the
         answers and the conversation state (params ``r0_body``, ``a0_value``, ``s_state``...).
-        A repeat returns no id and the caller rolls the rest back."""
+        A repeat returns no row and writes nothing at all, so COMMIT can travel with it."""
         key = (replies, answers, state)
         if key not in self._writes:
             inbound = self.inbound.cte("inbound")
-            inbound_id = sa.select(inbound.c.id).scalar_subquery()
             stmt = sa.select(inbound.c.id)
             out = OutboundMessage.__table__.c
             for j in range(replies):
-                values = {k: _param(out[k], f"r{j}_{k}") for k in OUTBOUND_KEYS}
-                values["in_reply_to_id"] = inbound_id
-                stmt = stmt.add_cte(sa.insert(OutboundMessage).values(values).cte(f"reply{j}"))
+                values = [sa.cast(_param(out[k], f"r{j}_{k}"), out[k].type) for k in OUTBOUND_KEYS]
+                reply = sa.insert(OutboundMessage).from_select(
+                    [*OUTBOUND_KEYS, "in_reply_to_id"], sa.select(*values, inbound.c.id)
+                )
+                stmt = stmt.add_cte(reply.cte(f"reply{j}"))
             answer = Answer.__table__.c
+            keys = [k for k in ANSWER_KEYS if k != _BY]
             for j in range(answers):
-                values = {k: _param(answer[k], f"a{j}_{k}") for k in ANSWER_KEYS if k != _BY}
-                values["inbound_message_id"] = inbound_id
-                stmt = stmt.add_cte(sa.insert(Answer).values(values).cte(f"answer{j}"))
+                values = [sa.cast(_param(answer[k], f"a{j}_{k}"), answer[k].type) for k in keys]
+                row = sa.insert(Answer).from_select([*keys, _BY], sa.select(*values, inbound.c.id))
+                stmt = stmt.add_cte(row.cte(f"answer{j}"))
             if state:
-                saved = self.save_state
+                saved = self.save_state.where(sa.select(inbound.c.id).exists())
                 stmt = stmt.add_cte(saved.cte("saved"))
-            self._writes[key] = stmt
+            self._writes[key] = pgpipe.Compiled(stmt, self.dialect)
         return self._writes[key]
 
 
@@ -237,24 +256,29 @@ OUTBOUND_KEYS = tuple(
     if k != "in_reply_to_id"
 )
 _BY = "inbound_message_id"  # what an answer came in: the id the write statement returns
-MAX_ONE_STATEMENT = (4, 2)  # replies, answers: more (rare) take a statement each
+MAX_ONE_STATEMENT = (4, 2)
+KEYS = range(
+    1, 5
+)  # phone keys a look-up may carry: the current one, and old ones mid-rotation  # replies, answers: more (rare) take a statement each
 
 
-@lru_cache(maxsize=4)
-def statements(dialect: str) -> Statements:
-    return Statements(dialect)
+_statements: dict[str, Statements] = {}
 
 
-def _definition(conn: Connection, poll_id: int, updated_at: datetime | None) -> Any:
-    def stored() -> dict[str, Any]:
-        stored = conn.scalar(statements(conn.dialect.name).definition, {"poll_id": poll_id})
-        return dict(stored or {})
-
-    return cached_definition(poll_id, updated_at, stored)
+def statements(dialect: sa.Dialect) -> Statements:
+    """The statements for this dialect, built on first use (the same SQL for every engine)."""
+    found = _statements.get(dialect.name)
+    if found is None:
+        found = _statements[dialect.name] = Statements(dialect)
+    return found
 
 
 def _participant_turn(
-    runtime: Runtime, conn: Connection, rows: list[Row[Any]], body: str, now: datetime
+    runtime: Runtime,
+    stored_definition: Callable[[int], dict[str, Any]],
+    rows: list[Any],
+    body: str,
+    now: datetime,
 ) -> tuple[Turn, list[engine.RecordedAnswer], dict[str, Any] | None]:
     """The turn for a known participant, or NotLean. Also the answers and the new conversation
     state to store (none for the friendly reply)."""
@@ -278,8 +302,9 @@ def _participant_turn(
         me.last_activity_at, now, timeout
     ):
         raise NotLean  # the conversation ends first
+    poll_id = me.poll_id
     result = engine.step(
-        _definition(conn, me.poll_id, me.poll_updated_at),
+        cached_definition(poll_id, me.poll_updated_at, lambda: stored_definition(poll_id)),
         engine.ConversationState.from_dict(me.state),
         body,
         nickname=me.nickname,
@@ -293,109 +318,186 @@ def _participant_turn(
     return turn, list(result.answers), result.state.to_dict()
 
 
-def receive(
-    runtime: Runtime, conn: Connection, text: InboundText, e164: str, sender_index: str
-) -> Received:
-    """Handle one text on `conn` (the caller commits), or raise NotLean having written nothing."""
+def receive(runtime: Runtime, text: InboundText, e164: str, sender_index: str) -> Received:
+    """Handle one text in a transaction of its own, or raise NotLean having written nothing
+    (Duplicate: the MessageSid is stored already)."""
     body = text.body
     word = command_word(body)
     if text.participant_id is not None or word is not None or agenda_command(body) is not None:
         raise NotLean  # a reserved word, or ASK/SEND with words after it (the agenda's)
     if screen_text(runtime.settings, body):
         raise NotLean  # the full path raises the flag and sends the supportive reply
-    now = utcnow()
-    sql = statements(conn.dialect.name)
     keyword = keyword_of(body)
     params: dict[str, Any] = phone_params(runtime.vault, e164)
+    if len(params["phone_indexes"]) not in KEYS:
+        raise NotLean  # (a rotation left many keys unfinished) the full path looks them up
     if keyword is not None:
         params["keyword"] = keyword
-    locked = True
-    if sql.lock is not None:  # one text at a time per person (PostgreSQL)
-        locked = bool(conn.execute(sql.lock, phone_params(runtime.vault, e164)).all())
-    rows = list(conn.execute(sql.load[keyword is not None], params).all()) if locked else []
-    answers: list[engine.RecordedAnswer] = []
-    state: dict[str, Any] | None = None
-    if not rows:
-        turn = Turn(
-            "unknown", [UNKNOWN_REPLY] if claim_unknown_reply(conn, sender_index, now) else []
+    lean = _Lean(runtime, text, sender_index, utcnow())
+    if runtime.db.engine.dialect.name == "postgresql":
+        return _receive_pg(lean, params, keyword is not None)
+    with core_transaction(runtime.db) as conn:
+        return _receive_sqlite(lean, conn, params, keyword is not None)
+
+
+class _Lean:
+    """One text on the lean path: what it decides, whichever database stores it."""
+
+    def __init__(self, runtime: Runtime, text: InboundText, sender_index: str, now: datetime):
+        self.runtime, self.text, self.sender_index, self.now = runtime, text, sender_index, now
+        self.answers: list[engine.RecordedAnswer] = []
+        self.state: dict[str, Any] | None = None
+        self.participant_id: int | None = None
+        self.turn = Turn("unknown", [])
+        self.replies: list[str] = []
+
+    def decide(self, rows: list[Any], stored_definition: Callable[[int], dict[str, Any]]) -> None:
+        """A known participant's turn (or NotLean); call `unknown` instead when rows is empty."""
+        self.turn, self.answers, self.state = _participant_turn(
+            self.runtime, stored_definition, rows, self.text.body, self.now
         )
-        participant_id = None
-    else:
-        turn, answers, state = _participant_turn(runtime, conn, rows, body, now)
-        participant_id = rows[0].id
-    replies = [r[:MAX_BODY] for r in turn.replies if r]
+        self.participant_id = rows[0].id
+        self.replies = [r[:MAX_BODY] for r in self.turn.replies if r]
 
-    # The text, with what was done already filled in; a repeated MessageSid inserts nothing.
-    inbound = {
-        "i_message_sid": text.message_sid,
-        "i_participant_id": participant_id,
-        "i_sender_index": sender_index,
-        "i_body": body,
-        "i_received_at": now,
-        "i_handled_at": now,
-        "i_route": turn.route,
-        "i_replies": replies,
-        "i_conversation_id": turn.conversation_id,
-        "i_flagged": False,
-    }
+    def unknown(self, claimed: bool) -> None:
+        self.turn = Turn("unknown", [UNKNOWN_REPLY] if claimed else [])
+        self.replies = list(self.turn.replies)
 
-    def reply_row(reply: str, inbound_id: int | None) -> dict[str, Any]:
-        return outbound_row(
-            participant_id=participant_id,
-            poll_id=turn.poll_id,
-            conversation_id=turn.conversation_id,
-            in_reply_to_id=inbound_id,
-            kind="reply",
-            body=reply,
-            backend="twiml",
-            sent=True,
-            now=now,
-        )
+    def received(self) -> Received:
+        return Received(self.replies, self.turn.route, False, self.participant_id)
 
-    def answer_rows(inbound_id: int | None) -> list[dict[str, Any]]:
+    def inbound(self) -> dict[str, Any]:
+        """The text, with what was done already filled in (params named i_<column>)."""
+        return {
+            "i_message_sid": self.text.message_sid,
+            "i_participant_id": self.participant_id,
+            "i_sender_index": self.sender_index,
+            "i_body": self.text.body,
+            "i_received_at": self.now,
+            "i_handled_at": self.now,
+            "i_route": self.turn.route,
+            "i_replies": self.replies,
+            "i_conversation_id": self.turn.conversation_id,
+            "i_flagged": False,
+        }
+
+    def reply_rows(self, inbound_id: int | None) -> list[dict[str, Any]]:
+        return [
+            outbound_row(
+                participant_id=self.participant_id,
+                poll_id=self.turn.poll_id,
+                conversation_id=self.turn.conversation_id,
+                in_reply_to_id=inbound_id,
+                kind="reply",
+                body=reply,
+                backend="twiml",
+                sent=True,
+                now=self.now,
+            )
+            for reply in self.replies
+        ]
+
+    def answer_rows(self, inbound_id: int | None) -> list[dict[str, Any]]:
+        turn = self.turn
         assert turn.conversation_id is not None and turn.poll_id is not None
+        assert self.participant_id is not None
         return [
             answer_row(
                 a,
                 poll_id=turn.poll_id,
                 conversation_id=turn.conversation_id,
-                participant_id=rows[0].id,
+                participant_id=self.participant_id,
                 inbound_id=inbound_id,
-                now=now,
+                now=self.now,
             )
-            for a in answers
+            for a in self.answers
         ]
 
-    if sql.pg and (len(replies), len(answers)) <= MAX_ONE_STATEMENT:
-        params = dict(inbound)
-        for j, reply in enumerate(replies):
-            params.update({f"r{j}_{k}": v for k, v in reply_row(reply, None).items()})
-        if state is not None:
-            for j, row in enumerate(answer_rows(None)):
-                params.update({f"a{j}_{k}": v for k, v in row.items() if k != _BY})
-            params.update(s_conversation_id=turn.conversation_id, s_state=state, s_now=now)
-        write = sql.write(len(replies), len(answers), state is not None)
-        if conn.scalar(write, params) is None:
-            raise Duplicate
-        return Received(replies, turn.route, False, participant_id)
+    def saved_state(self) -> dict[str, Any]:
+        return {
+            "s_conversation_id": self.turn.conversation_id,
+            "s_state": self.state,
+            "s_now": self.now,
+        }
 
-    inbound_id = conn.scalar(sql.inbound, inbound)
+
+def _receive_pg(lean: _Lean, params: dict[str, Any], keyword: bool) -> Received:
+    """PostgreSQL, in two round trips: BEGIN, the lock and the load in one pipeline; the one
+    write and COMMIT in another (an unknown number claims its daily reply in between).
+
+    The participant's row lock is a statement of its own, BEFORE the load: a statement reads
+    one snapshot, taken before it waits for a lock, so locking in the load itself would hand
+    the second of two texts from one person the conversation state as it was before the first
+    committed, and both would answer one question (tests/faults/test_webhook_faults.py). In a
+    pipeline the load still starts only once the lock is held."""
+    runtime = lean.runtime
+    sql = statements(runtime.db.engine.dialect)
+    with pgpipe.transaction(runtime.db) as tx:
+        conn = tx.conn
+        with conn.pipeline():
+            keys = len(params["phone_indexes"])
+            locked = sql.pg_lock[keys].send(conn, params)
+            loaded = sql.pg_load[keyword, keys].send(conn, params)
+        rows = sql.pg_load[keyword, keys].rows(loaded) if locked.fetchall() else []
+        if rows:
+
+            def stored(poll_id: int) -> dict[str, Any]:
+                found = sql.pg_definition.rows(sql.pg_definition.send(conn, {"poll_id": poll_id}))
+                return dict(found[0].definition or {}) if found else {}
+
+            lean.decide(rows, stored)
+        else:
+            claim = claim_params(lean.sender_index, lean.now)
+            lean.unknown(bool(sql.pg_claim.send(conn, claim).fetchall()))
+        answers = len(lean.answers) if lean.state is not None else 0
+        if (len(lean.replies), answers) > MAX_ONE_STATEMENT:
+            raise NotLean  # (rare) more than one statement holds; the full path writes it
+        params = lean.inbound()
+        for j, row in enumerate(lean.reply_rows(None)):
+            params.update({f"r{j}_{k}": v for k, v in row.items() if k != "in_reply_to_id"})
+        if lean.state is not None:
+            for j, row in enumerate(lean.answer_rows(None)):
+                params.update({f"a{j}_{k}": v for k, v in row.items() if k != _BY})
+            params.update(lean.saved_state())
+        write = sql.write(len(lean.replies), answers, lean.state is not None)
+        with conn.pipeline():
+            written = write.send(conn, params)
+            tx.commit()
+        if not written.fetchall():
+            raise Duplicate
+    return lean.received()
+
+
+def _receive_sqlite(
+    lean: _Lean, conn: Connection, params: dict[str, Any], keyword: bool
+) -> Received:
+    """SQLite: no INSERT inside a CTE, so a statement per write; BEGIN IMMEDIATE serialises
+    writers, so no lock."""
+    sql = statements(conn.dialect)
+    rows = list(conn.execute(sql.load[keyword], params).all())
+    if rows:
+
+        def stored(poll_id: int) -> dict[str, Any]:
+            return dict(conn.scalar(sql.definition, {"poll_id": poll_id}) or {})
+
+        lean.decide(rows, stored)
+    else:
+        lean.unknown(claim_unknown_reply(conn, lean.sender_index, lean.now))
+    inbound_id = conn.scalar(sql.inbound, lean.inbound())
     if inbound_id is None:
         raise Duplicate
-
-    if state is not None:
-        if answers:
-            conn.execute(sql.answer, answer_rows(inbound_id))
-        saved = {"s_conversation_id": turn.conversation_id, "s_state": state, "s_now": now}
-        conn.execute(sql.save_state, saved)
-    if replies:
-        conn.execute(sql.outbound, [reply_row(reply, inbound_id) for reply in replies])
-    return Received(replies, turn.route, False, participant_id)
+    if lean.state is not None:
+        if lean.answers:
+            conn.execute(sql.answer, lean.answer_rows(inbound_id))
+        conn.execute(sql.save_state, lean.saved_state())
+    if lean.replies:
+        conn.execute(sql.outbound, lean.reply_rows(inbound_id))
+    return lean.received()
 
 
 def stored_answer(conn: Connection, sid: str) -> Received | None:
     """How a stored text was answered (for a repeated MessageSid)."""
-    row = conn.execute(statements(conn.dialect.name).stored, {"sid": sid}).first()
+    row = conn.execute(statements(conn.dialect).stored, {"sid": sid}).first()
     if row is None:
         return None
     return Received(list(row.replies or []), row.route or "", True, row.participant_id)

@@ -290,8 +290,7 @@ def _receive_lean(
 ) -> Received | None:
     """The lean path's answer, or None when the text is the full path's."""
     try:
-        with core_transaction(runtime.db) as conn:
-            return lean.receive(runtime, conn, text, e164, sender_index)
+        return lean.receive(runtime, text, e164, sender_index)
     except lean.NotLean:
         return None
     except lean.Duplicate:

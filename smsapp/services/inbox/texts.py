@@ -50,12 +50,16 @@ def claim_unknown_reply(db: Connection | Session, sender_index: str, now: dateti
     texts at once from one number wait on the row, and only the first gets the reply.
     """
     name = db.get_bind().dialect.name if isinstance(db, Session) else db.dialect.name
-    params = {"sender_index": sender_index, "now": now, "cutoff": now - UNKNOWN_REPLY_INTERVAL}
-    return db.execute(_claim(name), params).first() is not None
+    return db.execute(claim_statement(name), claim_params(sender_index, now)).first() is not None
+
+
+def claim_params(sender_index: str, now: datetime) -> dict[str, Any]:
+    """The parameters of `claim_statement` (the lean path runs it in its own pipeline)."""
+    return {"sender_index": sender_index, "now": now, "cutoff": now - UNKNOWN_REPLY_INTERVAL}
 
 
 @lru_cache(maxsize=4)
-def _claim(dialect: str) -> Any:
+def claim_statement(dialect: str) -> Any:
     """The claim statement, built once per dialect (it runs for every unknown number's text)."""
     table = UnknownSenderReply.__table__.c
     when = sa.bindparam("now", type_=table.last_replied_at.type)

@@ -5,6 +5,8 @@ The CSV import is in participant_import.py.
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -21,15 +23,21 @@ def phone_indexes(vault: PhoneVault, e164: str) -> list[str]:
     return [vault.index(e164), *vault.old_indexes(e164)]
 
 
-def with_phone() -> sa.ColumnElement[bool]:
+def with_phone(*, keys: int | None = None) -> sa.ColumnElement[bool]:
     """The one look-up of a participant by number (find_by_phone, both ways of receiving a
     text): execute with ``phone_params(vault, e164)``. A bound parameter, so a statement built
-    once serves every number."""
+    once serves every number. ``keys``: that many parameters ``phone_index_0``... instead of
+    one expanding list, for a statement compiled once for psycopg's pipelines
+    (smsapp/pgpipe.py); with one key PostgreSQL plans it as ``=``, and keeps that plan."""
+    if keys is not None:
+        return Participant.phone_index.in_([sa.bindparam(f"phone_index_{i}") for i in range(keys)])
     return Participant.phone_index.in_(sa.bindparam("phone_indexes", expanding=True))
 
 
-def phone_params(vault: PhoneVault, e164: str) -> dict[str, list[str]]:
-    return {"phone_indexes": phone_indexes(vault, e164)}
+def phone_params(vault: PhoneVault, e164: str) -> dict[str, Any]:
+    """The parameters of `with_phone`, in both forms."""
+    indexes = phone_indexes(vault, e164)
+    return {"phone_indexes": indexes, **{f"phone_index_{i}": k for i, k in enumerate(indexes)}}
 
 
 def find_by_phone(
