@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from smsapp import pgpipe
+from smsapp import pgdirect
 from smsapp.conversation import engine
 from smsapp.conversation.keywords import agenda_command, command_word
 from smsapp.db import core_transaction, utcnow
@@ -184,17 +184,19 @@ class Statements:
             InboundMessage.replies, InboundMessage.route, InboundMessage.participant_id
         ).where(InboundMessage.message_sid == sa.bindparam("sid"))
         self.dialect = dialect
-        if pg:  # compiled once for psycopg's pipelines (smsapp/pgpipe.py)
+        if pg:  # compiled once, run on psycopg's own connection (smsapp/pgdirect.py)
             # Per number of phone keys (one; more while `smsapp keys rotate` runs), so each
             # is plain equality to the planner, which then keeps one plan for it.
-            self.pg_lock = {n: pgpipe.Compiled(lock(n), dialect) for n in KEYS}
+            self.pg_lock = {n: pgdirect.Compiled(lock(n), dialect) for n in KEYS}
             self.pg_load = {
-                (kw, n): pgpipe.Compiled(load(kw, n), dialect) for kw in (False, True) for n in KEYS
+                (kw, n): pgdirect.Compiled(load(kw, n), dialect)
+                for kw in (False, True)
+                for n in KEYS
             }
-            self.pg_definition = pgpipe.Compiled(self.definition, dialect)
-            self.pg_claim = pgpipe.Compiled(claim_statement("postgresql"), dialect)
+            self.pg_definition = pgdirect.Compiled(self.definition, dialect)
+            self.pg_claim = pgdirect.Compiled(claim_statement("postgresql"), dialect)
 
-    def write(self, replies: int, answers: int, state: bool) -> pgpipe.Compiled:
+    def write(self, replies: int, answers: int, state: bool) -> pgdirect.Compiled:
         """PostgreSQL: every write of one text in ONE statement. The inbound INSERT (nothing
         on a repeated MessageSid) is a CTE the others select its id from: the replies, the
         answers and the conversation state (params ``r0_body``, ``a0_value``, ``s_state``...).
@@ -219,7 +221,7 @@ class Statements:
             if state:
                 saved = self.save_state.where(sa.select(inbound.c.id).exists())
                 stmt = stmt.add_cte(saved.cte("saved"))
-            self._writes[key] = pgpipe.Compiled(stmt, self.dialect)
+            self._writes[key] = pgdirect.Compiled(stmt, self.dialect)
         return self._writes[key]
 
 
@@ -422,49 +424,57 @@ class _Lean:
 
 
 def _receive_pg(lean: _Lean, params: dict[str, Any], keyword: bool) -> Received:
-    """PostgreSQL, in two round trips: BEGIN, the lock and the load in one pipeline; the one
-    write and COMMIT in another (an unknown number claims its daily reply in between).
+    """PostgreSQL: BEGIN, lock, load, the one write, COMMIT (an unknown number claims its
+    daily reply before the write), each statement compiled once and run on psycopg directly.
 
     The participant's row lock is a statement of its own, BEFORE the load: a statement reads
     one snapshot, taken before it waits for a lock, so locking in the load itself would hand
     the second of two texts from one person the conversation state as it was before the first
-    committed, and both would answer one question (tests/faults/test_webhook_faults.py). In a
-    pipeline the load still starts only once the lock is held."""
+    committed, and both would answer one question (tests/faults/test_webhook_faults.py)."""
     runtime = lean.runtime
     sql = statements(runtime.db.engine.dialect)
-    with pgpipe.transaction(runtime.db) as tx:
-        conn = tx.conn
-        with conn.pipeline():
-            keys = len(params["phone_indexes"])
-            locked = sql.pg_lock[keys].send(conn, params)
-            loaded = sql.pg_load[keyword, keys].send(conn, params)
-        rows = sql.pg_load[keyword, keys].rows(loaded) if locked.fetchall() else []
-        if rows:
-
-            def stored(poll_id: int) -> dict[str, Any]:
-                found = sql.pg_definition.rows(sql.pg_definition.send(conn, {"poll_id": poll_id}))
-                return dict(found[0].definition or {}) if found else {}
-
-            lean.decide(rows, stored)
-        else:
-            claim = claim_params(lean.sender_index, lean.now)
-            lean.unknown(bool(sql.pg_claim.send(conn, claim).fetchall()))
-        answers = len(lean.answers) if lean.state is not None else 0
-        if (len(lean.replies), answers) > MAX_ONE_STATEMENT:
-            raise NotLean  # (rare) more than one statement holds; the full path writes it
-        params = lean.inbound()
-        for j, row in enumerate(lean.reply_rows(None)):
-            params.update({f"r{j}_{k}": v for k, v in row.items() if k != "in_reply_to_id"})
-        if lean.state is not None:
-            for j, row in enumerate(lean.answer_rows(None)):
-                params.update({f"a{j}_{k}": v for k, v in row.items() if k != _BY})
-            params.update(lean.saved_state())
-        write = sql.write(len(lean.replies), answers, lean.state is not None)
-        with conn.pipeline():
-            written = write.send(conn, params)
+    with pgdirect.transaction(runtime.db) as tx:
+        try:
+            return _pg_turn(lean, tx, sql, params, keyword)
+        except NotLean:
+            # Nothing was written: end the read cleanly. (A ROLLBACK would also make psycopg
+            # forget every statement it prepared on this connection.)
             tx.commit()
-        if not written.fetchall():
-            raise Duplicate
+            raise
+
+
+def _pg_turn(
+    lean: _Lean, tx: pgdirect.Transaction, sql: Statements, params: dict[str, Any], keyword: bool
+) -> Received:
+    keys = len(params["phone_indexes"])
+    rows: list[Any] = []
+    if tx.run(sql.pg_lock[keys], params):
+        rows = tx.run(sql.pg_load[keyword, keys], params)
+    if rows:
+
+        def stored(poll_id: int) -> dict[str, Any]:
+            found = tx.run(sql.pg_definition, {"poll_id": poll_id})
+            return dict(found[0].definition or {}) if found else {}
+
+        lean.decide(rows, stored)
+    else:
+        claim = claim_params(lean.sender_index, lean.now)
+        lean.unknown(bool(tx.run(sql.pg_claim, claim)))
+    answers = len(lean.answers) if lean.state is not None else 0
+    if (len(lean.replies), answers) > MAX_ONE_STATEMENT:
+        raise NotLean  # (rare) more than one statement holds; the full path writes it
+    params = lean.inbound()
+    for j, row in enumerate(lean.reply_rows(None)):
+        params.update({f"r{j}_{k}": v for k, v in row.items() if k != "in_reply_to_id"})
+    if lean.state is not None:
+        for j, row in enumerate(lean.answer_rows(None)):
+            params.update({f"a{j}_{k}": v for k, v in row.items() if k != _BY})
+        params.update(lean.saved_state())
+    write = sql.write(len(lean.replies), answers, lean.state is not None)
+    written = tx.run(write, params)
+    tx.commit()
+    if not written:
+        raise Duplicate
     return lean.received()
 
 

@@ -54,7 +54,7 @@ def claim_unknown_reply(db: Connection | Session, sender_index: str, now: dateti
 
 
 def claim_params(sender_index: str, now: datetime) -> dict[str, Any]:
-    """The parameters of `claim_statement` (the lean path runs it in its own pipeline)."""
+    """The parameters of `claim_statement` (the lean path runs it on psycopg directly)."""
     return {"sender_index": sender_index, "now": now, "cutoff": now - UNKNOWN_REPLY_INTERVAL}
 
 

@@ -27,8 +27,8 @@ def with_phone(*, keys: int | None = None) -> sa.ColumnElement[bool]:
     """The one look-up of a participant by number (find_by_phone, both ways of receiving a
     text): execute with ``phone_params(vault, e164)``. A bound parameter, so a statement built
     once serves every number. ``keys``: that many parameters ``phone_index_0``... instead of
-    one expanding list, for a statement compiled once for psycopg's pipelines
-    (smsapp/pgpipe.py); with one key PostgreSQL plans it as ``=``, and keeps that plan."""
+    one expanding list, for a statement compiled once for psycopg
+    (smsapp/pgdirect.py); with one key PostgreSQL plans it as ``=``, and keeps that plan."""
     if keys is not None:
         return Participant.phone_index.in_([sa.bindparam(f"phone_index_{i}") for i in range(keys)])
     return Participant.phone_index.in_(sa.bindparam("phone_indexes", expanding=True))

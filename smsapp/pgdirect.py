@@ -1,17 +1,17 @@
-"""PostgreSQL statements run in pipelines on the driver's own connection, for the hottest path.
+"""PostgreSQL statements run directly on the driver's connection, for the hottest path.
 
 The inbound lean path (services/inbox/lean.py) answers hundreds of texts a second. Through
-SQLAlchemy's Connection each statement cost more CPU than the database spent on it, and each
-statement, BEGIN and COMMIT was a network round trip of its own. Here a Core statement is
-compiled once (`Compiled`): its SQL, how each parameter is bound and how each column is read
-are worked out then, exactly as SQLAlchemy would for the same types. A text then sends its
-statements in two pipelines on psycopg's connection: BEGIN with the reads, then the write with
-COMMIT, one round trip each. psycopg prepares a statement on the server after a few uses.
+SQLAlchemy's Connection each statement cost more CPU than the database spent on it. Here a Core
+statement is compiled once (`Compiled`): its SQL, how each parameter is bound and how each
+column is read are worked out then, exactly as SQLAlchemy would for the same types, and each
+execution is one psycopg call. psycopg prepares a statement on the server after a few uses.
+(psycopg's pipeline mode was measured too: it saved round trips but cost more CPU than it
+saved, on the client and no less on the server, so statements go one at a time.)
 
-`transaction(db)` lends a pooled connection and owns its transaction (the caller queues the
-COMMIT in its last pipeline with `Transaction.commit`). When the sessions are bound to one
-connection rather than the engine (the tests' rolled-back outer transaction), it runs on that
-connection inside a session's SAVEPOINT instead, and the session ends it.
+`transaction(db)` lends a pooled connection and owns its transaction (`Transaction.commit`).
+When the sessions are bound to one connection rather than the engine (the tests' rolled-back
+outer transaction), it runs on that connection inside a session's SAVEPOINT instead, and the
+session ends it.
 
 A psycopg error comes out as SQLAlchemy's (an IntegrityError is an IntegrityError; a dropped
 connection is a DBAPIError with ``connection_invalidated`` set, after the pool is replaced), so
@@ -35,28 +35,29 @@ Processor = Callable[[Any], Any]
 
 
 class Compiled:
-    """A Core statement compiled once for PostgreSQL + psycopg: ``send`` queues it with
-    parameters on a cursor; ``rows`` reads the cursor's rows back as named tuples."""
+    """A Core statement compiled once for PostgreSQL + psycopg: ``run`` executes it with
+    parameters and reads its rows back as named tuples, processed as SQLAlchemy would."""
 
     def __init__(self, statement: Any, dialect: sa.Dialect) -> None:
         compiled = statement.compile(dialect=dialect)
         if compiled.positional or "POSTCOMPILE" in str(compiled):
-            raise ValueError("a pipelined statement binds named parameters, no expanding IN")
+            raise ValueError("a direct statement binds named parameters, no expanding IN")
         self.sql = str(compiled)
+        self.query = self.sql.encode()  # what psycopg sends (and keys its prepared ones by)
         # Literal values SQLAlchemy bound itself (a LIMIT, a false) and every parameter's name.
         self.defaults: dict[str, Any] = {}
         self.binds: dict[str, Processor] = {}
         for bind, name in compiled.bind_names.items():
             if not bind.required:
                 self.defaults[name] = bind.effective_value
-            processor = bind.type._cached_bind_processor(dialect)
+            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if processor is not None:
                 self.binds[name] = processor
         columns = list(getattr(statement, "selected_columns", ()))
         self.row = namedtuple("Row", [c.key for c in columns], rename=True) if columns else None  # type: ignore[misc]
         self.reads: list[tuple[int, Processor]] = []
         for i, column in enumerate(columns):
-            processor = column.type._cached_result_processor(dialect, None)
+            processor = column.type.dialect_impl(dialect).result_processor(dialect, None)
             if processor is not None:
                 self.reads.append((i, processor))
 
@@ -66,12 +67,10 @@ class Compiled:
             params[name] = processor(params[name])
         return params
 
-    def send(self, conn: psycopg.Connection[Any], given: Mapping[str, Any]) -> psycopg.Cursor[Any]:
-        cursor = conn.cursor()
-        cursor.execute(self.sql.encode(), self.params(given), prepare=True)  # type: ignore[call-overload]
-        return cursor
-
-    def rows(self, cursor: psycopg.Cursor[Any]) -> list[Any]:
+    def run(self, cursor: psycopg.Cursor[Any], given: Mapping[str, Any]) -> list[Any]:
+        """Execute with these parameters and return the rows it returns (every statement here
+        selects or returns something), as named tuples."""
+        cursor.execute(self.query, self.params(given), prepare=True)
         out = []
         for values in cursor.fetchall():
             if self.reads:
@@ -83,13 +82,16 @@ class Compiled:
 
 
 class Transaction:
-    """One text's transaction: ``conn`` is psycopg's connection; ``commit()`` is called inside
-    the last pipeline, so COMMIT travels with the last statement (nothing when a session's
-    SAVEPOINT holds the work: the session releases it)."""
+    """One text's transaction on psycopg's connection: ``run`` a statement, ``commit()`` it
+    (nothing when a session's SAVEPOINT holds the work: the session releases it)."""
 
     def __init__(self, conn: psycopg.Connection[Any], owned: bool) -> None:
         self.conn = conn
         self.owned = owned
+        self.cursor = conn.cursor()  # one for the transaction's statements, one at a time
+
+    def run(self, statement: Compiled, params: Mapping[str, Any]) -> list[Any]:
+        return statement.run(self.cursor, params)
 
     def commit(self) -> None:
         if self.owned:
