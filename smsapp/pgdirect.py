@@ -15,7 +15,9 @@ session ends it.
 
 A psycopg error comes out as SQLAlchemy's (an IntegrityError is an IntegrityError; a dropped
 connection is a DBAPIError with ``connection_invalidated`` set, after the pool is replaced), so
-callers handle both paths' failures the same way, and no parameter is ever in its text.
+callers handle both paths' failures the same way. Its text never lists the parameters (as the
+engine's ``hide_parameters``); what the server itself says (a DETAIL) is in it as on the full
+path, and the logs and stored errors redact numbers from both.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ class Compiled:
             processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if processor is not None:
                 self.binds[name] = processor
-        columns = list(getattr(statement, "selected_columns", ()))
+        columns = list(getattr(statement, "exported_columns", ()))  # selected, or RETURNING
         self.row = namedtuple("Row", [c.key for c in columns], rename=True) if columns else None  # type: ignore[misc]
         self.reads: list[tuple[int, Processor]] = []
         for i, column in enumerate(columns):

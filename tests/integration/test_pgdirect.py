@@ -1,0 +1,90 @@
+"""smsapp/pgdirect.py: a Core statement compiled once and run on psycopg directly binds and reads
+values exactly as SQLAlchemy does, and its failures come out as SQLAlchemy's, so the lean path
+and the full path store and fail alike. PostgreSQL only (the module is PostgreSQL's)."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+
+from smsapp import pgdirect
+from smsapp.db import Database
+from smsapp.models import InboundMessage
+
+pytestmark = pytest.mark.skipif(
+    not os.environ.get("TEST_DATABASE_URL"), reason="PostgreSQL only: psycopg's own connection"
+)
+
+SID = "SM" + "7" * 32
+
+
+def _insert() -> sa.Insert:
+    return (
+        sa.insert(InboundMessage)
+        .values(
+            message_sid=sa.bindparam("sid"),
+            body=sa.bindparam("body"),
+            received_at=sa.bindparam("at", type_=InboundMessage.__table__.c.received_at.type),
+            replies=sa.bindparam("replies", type_=InboundMessage.__table__.c.replies.type),
+            flagged=False,
+        )
+        .returning(InboundMessage.id, InboundMessage.received_at, InboundMessage.replies)
+    )
+
+
+def test_values_go_in_and_come_back_as_sqlalchemy_binds_and_reads_them(engine, database_url):
+    db = Database(database_url, engine=engine)
+    statement = pgdirect.Compiled(_insert(), engine.dialect)
+    # A UTC column given another zone is stored as the same instant; JSON goes in as JSON.
+    at = datetime(2026, 12, 4, 15, 30, tzinfo=timezone(timedelta(hours=2)))
+    with pgdirect.transaction(db) as tx:
+        (row,) = tx.run(statement, {"sid": SID, "body": "hi", "at": at, "replies": ["a", "b"]})
+        tx.commit()
+    assert row.received_at == at and row.received_at.tzinfo == UTC
+    assert row.replies == ["a", "b"]
+    with db.transaction() as s:
+        stored = s.scalar(sa.select(InboundMessage).where(InboundMessage.message_sid == SID))
+        assert stored is not None and stored.replies == ["a", "b"] and stored.received_at == at
+        s.delete(stored)
+
+
+def test_a_naive_datetime_is_refused_as_the_orm_refuses_it(engine, database_url):
+    statement = pgdirect.Compiled(_insert(), engine.dialect)
+    with pytest.raises(ValueError, match="naive datetime"):
+        statement.params({"sid": SID, "body": "x", "at": datetime(2026, 1, 1), "replies": []})
+
+
+def test_a_repeated_sid_is_sqlalchemys_integrity_error_and_rolled_back(engine, database_url):
+    db = Database(database_url, engine=engine)
+    statement = pgdirect.Compiled(_insert(), engine.dialect)
+    at = datetime.now(UTC)
+    params = {"sid": SID, "body": "first", "at": at, "replies": []}
+    with pgdirect.transaction(db) as tx:
+        tx.run(statement, params)
+        tx.commit()
+    try:
+        with pytest.raises(sa.exc.IntegrityError) as caught, pgdirect.transaction(db) as tx:
+            tx.run(statement, {**params, "body": "second +447700900123"})
+            tx.commit()
+        assert not caught.value.connection_invalidated
+        assert "+447700900123" not in str(caught.value)
+        # The connection went back to the pool usable: the next transaction works.
+        with pgdirect.transaction(db) as tx:
+            assert tx.run(pgdirect.Compiled(sa.select(sa.literal(1)), engine.dialect), {})
+            tx.commit()
+    finally:
+        with db.transaction() as s:
+            s.execute(sa.delete(InboundMessage).where(InboundMessage.message_sid == SID))
+    with db.transaction() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(InboundMessage)) == 0
+
+
+def test_an_expanding_in_cannot_be_compiled_for_it(engine):
+    statement = sa.select(InboundMessage.id).where(
+        InboundMessage.message_sid.in_(sa.bindparam("sids", expanding=True))
+    )
+    with pytest.raises(ValueError, match="no expanding IN"):
+        pgdirect.Compiled(statement, engine.dialect)
