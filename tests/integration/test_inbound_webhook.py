@@ -59,6 +59,48 @@ def test_same_message_sid_twice_is_stored_once_and_answered_the_same(runtime, ph
     assert _count(runtime, OutboundMessage) == 1
 
 
+def test_an_unknown_numbers_repeated_sid_is_answered_the_same_and_stored_once(
+    runtime, phone
+) -> None:
+    stranger = phone(STRANGER)
+    first = stranger.replies("who is this", sid="SM" + "b" * 32)
+    again = stranger.replies("who is this", sid="SM" + "b" * 32)
+    assert len(first) == 1 and again == first
+    assert stranger.replies("and now?") == []  # the day's reply was used once
+    assert _count(runtime, InboundMessage) == 2 and _count(runtime, OutboundMessage) == 1
+
+
+def test_a_repeated_answer_sid_records_one_answer_and_moves_on_once(runtime, phone) -> None:
+    """The lean path's one write is CTEs off the stored text: a repeat writes none of them."""
+    from pathlib import Path
+
+    from smsapp.models import Answer, Conversation
+    from smsapp.services.polls.definitions import import_poll, open_poll
+
+    make_participant(runtime, KNOWN, nickname="Sam")
+    with runtime.db.transaction() as s:
+        poll = (Path(__file__).parent.parent / "data" / "every_kind.yaml").read_text()
+        open_poll(s, import_poll(s, poll).poll)
+    sam = phone(KNOWN)
+    sam.replies("all")
+    with runtime.db.transaction() as s:
+        before = s.scalar(sa.select(Conversation.state))
+    first = sam.replies("a", sid="SM" + "c" * 32)
+    with runtime.db.transaction() as s:
+        moved = s.scalar(sa.select(Conversation.state))
+    again = sam.replies("a", sid="SM" + "c" * 32)
+    assert again == first and moved != before
+    with runtime.db.transaction() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(Answer)) == 1
+        assert s.scalar(sa.select(Conversation.state)) == moved
+        replies = s.scalar(
+            sa.select(sa.func.count())
+            .select_from(OutboundMessage)
+            .where(OutboundMessage.kind == "reply")
+        )
+        assert replies == 2  # the keyword's first question, and the answer's next one
+
+
 def test_stop_opts_out_at_once_and_replies_nothing(runtime, phone) -> None:
     p = make_participant(runtime, KNOWN)
     with runtime.db.transaction() as s:

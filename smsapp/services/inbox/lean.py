@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 import sqlalchemy as sa
@@ -194,24 +195,16 @@ class Statements:
                 for n in KEYS
             }
             self.pg_definition = pgdirect.Compiled(self.definition, dialect)
-            self.pg_claim = pgdirect.Compiled(claim_statement("postgresql"), dialect)
 
     def write(self, replies: int, answers: int, state: bool) -> pgdirect.Compiled:
         """PostgreSQL: every write of one text in ONE statement. The inbound INSERT (nothing
         on a repeated MessageSid) is a CTE the others select its id from: the replies, the
         answers and the conversation state (params ``r0_body``, ``a0_value``, ``s_state``...).
-        A repeat returns no row and writes nothing at all, so COMMIT can travel with it."""
+        A repeat returns no row and writes nothing at all."""
         key = (replies, answers, state)
         if key not in self._writes:
             inbound = self.inbound.cte("inbound")
-            stmt = sa.select(inbound.c.id)
-            out = OutboundMessage.__table__.c
-            for j in range(replies):
-                values = [sa.cast(_param(out[k], f"r{j}_{k}"), out[k].type) for k in OUTBOUND_KEYS]
-                reply = sa.insert(OutboundMessage).from_select(
-                    [*OUTBOUND_KEYS, "in_reply_to_id"], sa.select(*values, inbound.c.id)
-                )
-                stmt = stmt.add_cte(reply.cte(f"reply{j}"))
+            stmt = self._replies(sa.select(inbound.c.id), inbound, replies)
             answer = Answer.__table__.c
             keys = [k for k in ANSWER_KEYS if k != _BY]
             for j in range(answers):
@@ -223,6 +216,44 @@ class Statements:
                 stmt = stmt.add_cte(saved.cte("saved"))
             self._writes[key] = pgdirect.Compiled(stmt, self.dialect)
         return self._writes[key]
+
+    def _replies(self, stmt: Any, inbound: Any, replies: int, *, when: Any = None) -> Any:
+        """``stmt`` with the logged replies as CTEs selecting the inbound row's id (``when``:
+        only if that holds too)."""
+        out = OutboundMessage.__table__.c
+        for j in range(replies):
+            values = [sa.cast(_param(out[k], f"r{j}_{k}"), out[k].type) for k in OUTBOUND_KEYS]
+            rows = sa.select(*values, inbound.c.id)
+            if when is not None:
+                rows = rows.where(when)
+            reply = sa.insert(OutboundMessage).from_select([*OUTBOUND_KEYS, "in_reply_to_id"], rows)
+            stmt = stmt.add_cte(reply.cte(f"reply{j}"))
+        return stmt
+
+    @cached_property
+    def write_unknown(self) -> pgdirect.Compiled:
+        """PostgreSQL: an unknown number's text in ONE statement. The daily claim
+        (`inbox/texts.claim_statement`) is a CTE; the text stores the reply (``i_replies``) or
+        none (``i_silent``) as it says, and the reply is logged only if it claimed. Returns
+        the text's id and whether it claimed; nothing on a repeated MessageSid (whose claim,
+        a day after the first delivery at the earliest, is used up: harmless)."""
+        claim = claim_statement("postgresql").cte("claim")
+        claimed = sa.select(claim.c.sender_index).exists()
+        columns = InboundMessage.__table__.c
+        values = {k: _param(columns[k], f"i_{k}") for k in INBOUND_KEYS}
+        values["replies"] = sa.case(
+            (claimed, _param(columns.replies, "i_replies")),
+            else_=_param(columns.replies, "i_silent"),
+        )
+        inbound = (
+            postgresql.insert(InboundMessage)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=[InboundMessage.message_sid])
+            .returning(InboundMessage.id)
+            .cte("inbound")
+        )
+        stmt = sa.select(inbound.c.id, claimed.label("claimed")).add_cte(claim)
+        return pgdirect.Compiled(self._replies(stmt, inbound, 1, when=claimed), self.dialect)
 
 
 # What the lean path writes on an inbound row: everything the full path fills in by the end.
@@ -258,6 +289,7 @@ OUTBOUND_KEYS = tuple(
     if k != "in_reply_to_id"
 )
 _BY = "inbound_message_id"  # what an answer came in: the id the write statement returns
+_TO = "in_reply_to_id"  # what a reply answers: that id too
 MAX_ONE_STATEMENT = (4, 2)
 KEYS = range(
     1, 5
@@ -450,22 +482,20 @@ def _pg_turn(
     rows: list[Any] = []
     if tx.run(sql.pg_lock[keys], params):
         rows = tx.run(sql.pg_load[keyword, keys], params)
-    if rows:
+    if not rows:
+        return _pg_unknown(lean, tx, sql)
 
-        def stored(poll_id: int) -> dict[str, Any]:
-            found = tx.run(sql.pg_definition, {"poll_id": poll_id})
-            return dict(found[0].definition or {}) if found else {}
+    def stored(poll_id: int) -> dict[str, Any]:
+        found = tx.run(sql.pg_definition, {"poll_id": poll_id})
+        return dict(found[0].definition or {}) if found else {}
 
-        lean.decide(rows, stored)
-    else:
-        claim = claim_params(lean.sender_index, lean.now)
-        lean.unknown(bool(tx.run(sql.pg_claim, claim)))
+    lean.decide(rows, stored)
     answers = len(lean.answers) if lean.state is not None else 0
     if (len(lean.replies), answers) > MAX_ONE_STATEMENT:
         raise NotLean  # (rare) more than one statement holds; the full path writes it
     params = lean.inbound()
     for j, row in enumerate(lean.reply_rows(None)):
-        params.update({f"r{j}_{k}": v for k, v in row.items() if k != "in_reply_to_id"})
+        params.update({f"r{j}_{k}": v for k, v in row.items() if k != _TO})
     if lean.state is not None:
         for j, row in enumerate(lean.answer_rows(None)):
             params.update({f"a{j}_{k}": v for k, v in row.items() if k != _BY})
@@ -475,6 +505,19 @@ def _pg_turn(
     tx.commit()
     if not written:
         raise Duplicate
+    return lean.received()
+
+
+def _pg_unknown(lean: _Lean, tx: pgdirect.Transaction, sql: Statements) -> Received:
+    """An unknown number: claim the day's reply and store the text in one statement."""
+    lean.unknown(claimed=True)  # the rows as if it claims; the statement keeps them if so
+    params = {**lean.inbound(), **claim_params(lean.sender_index, lean.now), "i_silent": []}
+    params.update({f"r0_{k}": v for k, v in lean.reply_rows(None)[0].items() if k != _TO})
+    written = tx.run(sql.write_unknown, params)
+    tx.commit()
+    if not written:
+        raise Duplicate
+    lean.unknown(claimed=bool(written[0].claimed))
     return lean.received()
 
 
