@@ -1,23 +1,26 @@
-"""The lean path for the texts that arrive by the hundred: SQLAlchemy Core, no ORM unit of work.
+"""The lean path for the texts that arrive by the hundred: Core statements, no ORM unit of work.
 
 Three kinds of text are handled here: an unknown number (the one reply a day), a known
 participant with nothing open and no poll ever (the friendly reply), and an answer to the
-current question of an open conversation. On PostgreSQL a text takes three statements and one
+current question of an open conversation. On PostgreSQL the statements are compiled once and
+run on psycopg's own connection (smsapp/pgdirect.py), and a text takes three statements and
 COMMIT: lock the participant's row (one text at a time per person); load them with their open
 conversation, its poll's version and their groups' settings; and write everything in one
 statement (the text with its route and replies, as a CTE whose id the logged reply, the answer
-and the conversation state take). An unknown number's lock finds nobody, so it skips the load
-and claims its daily reply instead. SQLite (no INSERT in a CTE; BEGIN IMMEDIATE serialises
-writers, so no lock) takes a statement per write.
+and the conversation state select, so a repeated MessageSid writes nothing). An unknown
+number's lock finds nobody: it skips the load, and its one write also claims the day's reply.
+SQLite (no INSERT in a CTE; BEGIN IMMEDIATE serialises writers, so no lock) takes a statement
+per write, through SQLAlchemy.
 
 Every decision is the one the full path (receive.py) makes, by the same functions: the
 safeguarding screen (`screening.screen_text`), reserved words (`command_word`), poll keywords
 (`keyword_of`), assent (`consent.assent_outstanding`), the pure engine (`engine.step`), the
-answer and outbound row builders. Anything else - any reserved word (STOP, HELP, JOIN, LEAVE,
-SKIP, WITHDRAW, YES..., ASK or SEND with their words), a keyword of an open poll, a text the screen matches, an opted-out or
-not-yet-assented participant, a poll that closed or a conversation that expired, an answer that
-finishes a conversation or gathers a nomination, a late text after a poll - is not this path's:
-it rolls back what it read (nothing was written) and the full path handles the text.
+answer and outbound row builders, the unknown number's daily claim. Anything else - any
+reserved word (STOP, HELP, JOIN, LEAVE, SKIP, WITHDRAW, YES..., ASK or SEND with their words), a
+keyword of an open poll, a text the screen matches, an opted-out or not-yet-assented
+participant, a poll that closed or a conversation that expired, an answer that finishes a
+conversation or gathers a nomination, a late text after a poll - is not this path's: it ends
+what it read (nothing was written) and the full path handles the text.
 """
 
 from __future__ import annotations
