@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from smsapp.runtime import get_runtime
-from smsapp.services.outbox import reconcile, sending
+from smsapp.services.outbox import callbacks, reconcile, sending
 from smsapp.services.outbox.claims import has_due
 
 
@@ -13,12 +13,14 @@ def send_due() -> dict[str, int]:
 
 
 def reconcile_stuck() -> dict[str, int]:
-    """Rows left in `sending` by a dead worker: checked at Twilio, then recorded or queued."""
+    """Rows left in `sending` by a dead worker: checked at Twilio, then recorded or queued.
+    Also the delivery callbacks kept because they overtook their send: applied if their text
+    has its SID by now (found here, say), dropped after a day if it never will."""
     runtime = get_runtime()
     report = reconcile.reconcile_stuck(runtime)
     if report.requeued:
         sending.kick_senders(runtime)
-    return vars(report)
+    return {**vars(report), "early_dropped": callbacks.prune_early(runtime)}
 
 
 def kick() -> int:

@@ -3,6 +3,7 @@
 from smsapp.models.agenda import Proposal, ProposalStatus, YouthLead
 from smsapp.models.exports import ExportRun, ExportStatus
 from smsapp.models.messages import (
+    EarlyStatus,
     InboundMessage,
     OutboundMessage,
     OutboundStatus,
@@ -57,5 +58,6 @@ __all__ = [
     "TallyRequestStatus",
     "TallyRun",
     "UnknownSenderReply",
+    "EarlyStatus",
     "YouthLead",
 ]

@@ -89,6 +89,21 @@ class OutboundMessage(Base):
     extra: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
 
 
+class EarlyStatus(Base):
+    """A delivery status callback that arrived before its send's outcome was written (the SID is
+    stored with the outcome, a moment after Twilio's answer, and a fast "sent" can overtake it).
+    Kept until that outcome is written, then applied like any callback (outbox/callbacks.py);
+    one never matched is dropped after a day. No number: Twilio's words are redacted."""
+
+    __tablename__ = "early_status"
+
+    message_sid: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(sa.String(16))
+    error_code: Mapped[int | None] = mapped_column(sa.Integer)
+    error_message: Mapped[str | None] = mapped_column(sa.Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
 class UnknownSenderReply(Base):
     """When an unknown number was last answered, so it gets at most one reply a day."""
 

@@ -16,9 +16,10 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from smsapp.db import utcnow
-from smsapp.models import OutboundMessage, OutboundStatus, Participant
+from smsapp.models import EarlyStatus, OutboundMessage, OutboundStatus, Participant
 from smsapp.privacy.redact import redact_optional
 from smsapp.runtime import Runtime
+from smsapp.services.outbox.callbacks import apply_early
 from smsapp.services.outbox.claims import VERIFY_KEY, Claimed
 from smsapp.services.people.optout import apply_error_to_participant
 from smsapp.sms.twilio_transport import SendError
@@ -123,6 +124,10 @@ def _batch_rows(dialect: str) -> Any:
     ).subquery("v")
 
 
+def _overtaken(sid: Any) -> Any:
+    return sa.exists().where(EarlyStatus.message_sid == sid).label("overtaken")
+
+
 def _update_statement(dialect: str) -> Any:
     v = _batch_rows(dialect)
     m = OutboundMessage
@@ -140,7 +145,8 @@ def _update_statement(dialect: str) -> Any:
             attempts=m.attempts + v.c.attempts_delta,
             extra=sa.case((v.c.set_extra == 1, v.c.extra), else_=m.extra),
         )
-        .returning(m.id)
+        # And whether a delivery callback overtook this outcome (callbacks.apply_early).
+        .returning(m.id, m.twilio_sid, _overtaken(m.twilio_sid))
         .execution_options(synchronize_session=False)
     )
 
@@ -193,20 +199,28 @@ def record_outcomes(runtime: Runtime, outcomes: list[SendOutcome]) -> None:
     """
     if not outcomes:
         return
+    overtaken: list[str] = []
     with runtime.db.transaction() as session:
         dialect = session.get_bind().dialect
         statement = _statements.get(dialect.name)
         if statement is None:
             statement = _statements[dialect.name] = _update_statement(dialect.name)
         doc = _as_json(outcomes, _moment_writer(dialect))
-        written = set(session.scalars(statement, {"outcomes": doc}))
-        effects = [
-            o
-            for o in outcomes
-            if o.id in written and o.error_code is not None and o.participant_id is not None
-        ]
-        if not effects:
-            return
+        rows = session.execute(statement, {"outcomes": doc}).all()
+        written = {row.id for row in rows}
+        overtaken = [row.twilio_sid for row in rows if row.overtaken]
+        _participant_effects(session, outcomes, written)
+    if overtaken:  # once the SIDs are committed, so the callbacks find their texts
+        apply_early(runtime, overtaken)
+
+
+def _participant_effects(session: Any, outcomes: list[SendOutcome], written: set[int]) -> None:
+    effects = [
+        o
+        for o in outcomes
+        if o.id in written and o.error_code is not None and o.participant_id is not None
+    ]
+    if effects:
         people = {
             p.id: p
             for p in session.scalars(
