@@ -50,6 +50,10 @@ def test_rotation_keeps_every_look_up_working(runtime, client, tmp_path: Path) -
         found = find_by_phone(s, rt.vault, NUMBERS[0])
         assert found is not None and found.id == made[0].id
         assert found.phone_index != rt.vault.index(NUMBERS[0])
+    # So does a text (the lean path looks up by both keys' indexes).
+    mid = create_app({"RUNTIME": rt, "INSTANCE_PATH": str(tmp_path / "mid"), "TESTING": True})
+    [reply] = Phone(mid.test_client(), NUMBERS[0]).replies("hello again")
+    assert "Hi N0" in reply
 
     report = rotate(rt, actor="test", batch=5)  # several batches
     assert report.participants == len(NUMBERS) and report.remaining_old == 0
