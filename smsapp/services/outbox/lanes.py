@@ -3,7 +3,7 @@ batch's next text itself until none is left.
 
 Each thread keeps its own Twilio transport (provider.transport_for), so its HTTP connection
 stays open from one call to the next. The lanes pull their work rather than being handed each
-text: a hand-off per text (a future, a semaphore and two thread wake-ups) cost a send job a
+text: a hand-off per text (a future, a semaphore and two thread wake-ups) cost a send job about a
 fifth of its CPU. Finished outcomes wait here until the job writes them.
 """
 
