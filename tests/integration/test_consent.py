@@ -16,11 +16,13 @@ from smsapp.models import (
     AuditEvent,
     Conversation,
     Group,
+    GroupMembership,
     OutboundMessage,
     OutboundStatus,
     Participant,
 )
 from smsapp.services.people import consent
+from smsapp.services.people.groups import group_by_slug
 from smsapp.services.polls.definitions import import_poll, open_poll
 from tests.support.factories import make_group, make_participant
 
@@ -492,3 +494,20 @@ def test_who_owes_assent_is_answered_for_a_launch_to_a_whole_year(runtime) -> No
     many = set(range(10_000_000, 10_070_000)) | {p.id}
     with runtime.db.transaction() as s:
         assert consent.awaiting_assent(s, many) == {p.id}
+
+
+def test_only_a_group_that_asks_makes_its_members_owe_assent(runtime) -> None:
+    """Membership of a group that does not ask adds nothing; one that asks is enough."""
+    _require_assent(runtime, "asks")
+    make_group(runtime, "quiet")
+    asked = make_participant(runtime, SAM, group="asks")
+    both = make_participant(runtime, "+447911123457", group="quiet")
+    only_quiet = make_participant(runtime, "+447911123458", group="quiet")
+    with runtime.db.transaction() as s:
+        asks = group_by_slug(s, "asks")
+        assert asks is not None
+        s.add(GroupMembership(group_id=asks.id, participant_id=both.id))
+    with runtime.db.transaction() as s:
+        owing = consent.awaiting_assent(s, {asked.id, both.id, only_quiet.id})
+        assert owing == {asked.id, both.id}
+        assert consent.awaiting_assent(s, set()) == set()

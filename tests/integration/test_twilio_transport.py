@@ -1,6 +1,7 @@
 """TwilioTransport drives the real twilio SDK against the local stand-in of Twilio's API."""
 
 import json
+import logging
 import socket
 import subprocess
 import sys
@@ -213,3 +214,18 @@ def test_standin_runs_as_a_process_with_a_control_api():
         if process.stdout is not None:
             process.stdout.close()
     assert process.returncode == 0
+
+
+def test_the_sdk_log_lines_are_built_only_when_its_logger_wants_them(
+    standin: TwilioStandin, caplog: pytest.LogCaptureFixture
+):
+    """The SDK formats its request lines before asking the logger: skipped while it is quiet."""
+    transport = transport_for(standin)
+    caplog.set_level(logging.WARNING, logger="twilio.http_client")
+    transport.send(MOBILE, "quiet")
+    assert not [r for r in caplog.records if r.name == "twilio.http_client"]
+    caplog.set_level(logging.INFO, logger="twilio.http_client")
+    transport.send(MOBILE, "loud")
+    lines = [r.getMessage() for r in caplog.records if r.name == "twilio.http_client"]
+    assert "-- BEGIN Twilio API Request --" in lines
+    assert any(line.startswith("Response Status Code: 201") for line in lines)

@@ -1,15 +1,19 @@
-"""A send job's API calls in flight: at most ``lanes`` at once, on the process's send threads.
+"""A send job's API calls in flight: ``lanes`` threads of the process's pool, each taking the
+batch's next text itself until none is left.
 
 Each thread keeps its own Twilio transport (provider.transport_for), so its HTTP connection
-stays open from one call to the next. Finished outcomes wait here until the job writes them.
+stays open from one call to the next. The lanes pull their work rather than being handed each
+text: a hand-off per text (a future, a semaphore and two thread wake-ups) cost a send job about a
+fifth of its CPU. Finished outcomes wait here until the job writes them.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 _pools: dict[tuple[int, int], ThreadPoolExecutor] = {}
@@ -29,50 +33,62 @@ def send_pool(threads: int) -> ThreadPoolExecutor:
 
 
 class Lanes:
-    """Runs calls on a pool, ``lanes`` at a time, and collects what they return."""
+    """Runs ``fn`` over ``items`` in order on ``lanes`` pool threads, and collects what it returns.
 
-    def __init__(self, pool: ThreadPoolExecutor, lanes: int) -> None:
-        self.pool = pool
-        self._free = threading.Semaphore(max(1, lanes))
+    An item whose ``fn`` raises is left out (its error is kept in ``errors``) and the lane goes
+    on with the next, so one bad text does not strand the rest of the batch.
+    """
+
+    def __init__(
+        self,
+        pool: ThreadPoolExecutor,
+        lanes: int,
+        fn: Callable[[Any], Any],
+        items: Iterable[Any],
+    ) -> None:
+        self._fn = fn
+        self._todo = deque(items)
+        self._done: deque[Any] = deque()
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
-        self._running = 0
-        self._done: list[Any] = []
         self.errors: list[BaseException] = []
+        self._running = min(max(1, lanes), len(self._todo))
+        for started in range(self._running):
+            try:
+                pool.submit(self._lane)
+            except BaseException:
+                with self._lock:
+                    self._running = started  # the lanes that did start
+                    self._idle.notify_all()
+                raise
 
-    def start(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Run ``fn(*args)`` as soon as a lane is free (waits for one)."""
-        self._free.acquire()
-        with self._lock:
-            self._running += 1
+    def _lane(self) -> None:
+        todo, done, fn = self._todo, self._done, self._fn
         try:
-            future = self.pool.submit(fn, *args)
-        except BaseException:
-            self._finish(None, None)
-            raise
-        future.add_done_callback(self._finished)
-
-    def _finished(self, future: Future[Any]) -> None:
-        error = future.exception()
-        self._finish(error, None if error is not None else future.result())
-
-    def _finish(self, error: BaseException | None, result: Any) -> None:
-        with self._lock:
-            if error is not None:
-                self.errors.append(error)
-            elif result is not None:
-                self._done.append(result)
-            self._running -= 1
-            self._idle.notify_all()
-        self._free.release()
+            while True:
+                try:
+                    item = todo.popleft()  # atomic: two lanes never take the same text
+                except IndexError:
+                    return
+                try:
+                    result = fn(item)
+                except BaseException as exc:  # noqa: BLE001  (kept and raised by the job)
+                    self.errors.append(exc)
+                    continue
+                if result is not None:
+                    done.append(result)
+        finally:
+            with self._lock:
+                self._running -= 1
+                if self._running == 0:
+                    self._idle.notify_all()
 
     def take(self) -> list[Any]:
         """What finished since the last take."""
-        with self._lock:
-            done, self._done = self._done, []
-        return done
+        done = self._done
+        return [done.popleft() for _ in range(len(done))]
 
     def wait(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` for every call to finish; True when none is running."""
+        """Wait up to ``timeout`` for every lane to finish; True when none is running."""
         with self._lock:
             return self._idle.wait_for(lambda: self._running == 0, timeout)

@@ -154,75 +154,61 @@ def _send_claimed(
     callback = status_callback_url(runtime)
     started = time.monotonic()
     hold = claim_hold(runtime)
-    calls = Lanes(send_pool(send_threads(runtime)), lanes)
-    pending: list[SendOutcome] = []
-    last_flush = started
+    rate = RateBudget(limiter, sum(max(1, m.segments) for m in claimed if m.backend == "twilio"))
 
     def clock() -> datetime:
         # Real time moves on during a batch; a test's fixed ``now`` is shifted by it too.
         return claimed_now + timedelta(seconds=time.monotonic() - started)
 
+    def attempt(message: Claimed) -> SendOutcome:
+        """What becomes of one text, decided on its lane just before its call."""
+        at = clock()
+        if at - claimed_now > hold:
+            # Held too long: give it back untried, undoing its attempt (so does every later one).
+            return _handed_back(message, at)
+        reason = why_not_send(message, at)
+        if reason is not None:
+            return SendOutcome(
+                message.id,
+                message.participant_id,
+                OutboundStatus.CANCELLED,
+                error_message=f"cancelled: {reason}",
+                at=at,
+            )
+        if message.backend == "outbox":
+            # The outbox is the row itself: marking it sent is the whole "send".
+            return SendOutcome(
+                message.id,
+                message.participant_id,
+                OutboundStatus.SENT,
+                sid=f"OUTBOX-{message.id}",
+                at=at,
+            )
+        if not twilio:
+            return SendOutcome(
+                message.id,
+                message.participant_id,
+                OutboundStatus.FAILED,
+                error_message="no Twilio credentials or sender configured",
+                at=at,
+            )
+        if rate.busy:
+            # The shared rate was busy for too long: hand the rest back for later.
+            return _handed_back(message, at)
+        return _send_one(runtime, rate, message, callback, clock)
+
     def flush() -> None:
-        nonlocal pending, last_flush
-        done = pending + calls.take()
-        pending = []
+        done = calls.take()
         record_outcomes(runtime, done)
         for outcome in done:
             report.count(outcome)
-        last_flush = time.monotonic()
 
-    rate = RateBudget(limiter, sum(max(1, m.segments) for m in claimed if m.backend == "twilio"))
+    calls = Lanes(send_pool(send_threads(runtime)), lanes, attempt, claimed)
     try:
-        for index, message in enumerate(claimed):
-            at = clock()
-            if at - claimed_now > hold:
-                # Give back what has not been tried, undoing its attempt, and stop.
-                pending.extend(_hand_back(claimed[index:], at))
-                break
-            reason = why_not_send(message, at)
-            if reason is not None:
-                pending.append(
-                    SendOutcome(
-                        message.id,
-                        message.participant_id,
-                        OutboundStatus.CANCELLED,
-                        error_message=f"cancelled: {reason}",
-                        at=at,
-                    )
-                )
-            elif message.backend == "outbox":
-                # The outbox is the row itself: marking it sent is the whole "send".
-                pending.append(
-                    SendOutcome(
-                        message.id,
-                        message.participant_id,
-                        OutboundStatus.SENT,
-                        sid=f"OUTBOX-{message.id}",
-                        at=at,
-                    )
-                )
-            elif not twilio:
-                pending.append(
-                    SendOutcome(
-                        message.id,
-                        message.participant_id,
-                        OutboundStatus.FAILED,
-                        error_message="no Twilio credentials or sender configured",
-                        at=at,
-                    )
-                )
-            elif rate.busy:
-                # The shared rate was busy for too long: hand the rest back for later.
-                pending.extend(_hand_back(claimed[index:], at))
-                break
-            else:
-                calls.start(_send_one, runtime, rate, message, callback, clock)
-            if time.monotonic() - last_flush > RECORD_INTERVAL:
-                flush()
         while not calls.wait(RECORD_INTERVAL):
             flush()
     finally:
-        # Whatever was sent is recorded even if the loop broke; a crash before this line
+        # Whatever was sent is recorded even if the wait broke; a crash before this line
         # leaves rows in ``sending`` for reconcile_stuck, which asks Twilio first.
         while not calls.wait(RECORD_INTERVAL):
             pass
@@ -233,11 +219,10 @@ def _send_claimed(
     return report
 
 
-def _hand_back(rest: list[Claimed], at: datetime) -> list[SendOutcome]:
-    return [
-        SendOutcome(m.id, m.participant_id, OutboundStatus.QUEUED, attempts_delta=-1, at=at)
-        for m in rest
-    ]
+def _handed_back(message: Claimed, at: datetime) -> SendOutcome:
+    return SendOutcome(
+        message.id, message.participant_id, OutboundStatus.QUEUED, attempts_delta=-1, at=at
+    )
 
 
 class RateBudget:
@@ -282,9 +267,7 @@ def _send_one(
     # Everything else is ready first, so the call goes out as soon as the rate is booked.
     if not rate.take(max(1, message.segments)):
         # The shared rate is busy: hand the row back untouched for a later batch.
-        return SendOutcome(
-            message.id, message.participant_id, OutboundStatus.QUEUED, attempts_delta=-1, at=clock()
-        )
+        return _handed_back(message, clock())
     if message.verify_since is not None:
         try:
             found = transport.find_sent(to, message.body, message.verify_since)
