@@ -88,3 +88,22 @@ def test_an_expanding_in_cannot_be_compiled_for_it(engine):
     )
     with pytest.raises(ValueError, match="no expanding IN"):
         pgdirect.Compiled(statement, engine.dialect)
+
+
+def test_a_lost_connection_is_reported_invalidated_and_the_next_text_gets_a_fresh_one(
+    engine, database_url
+):
+    """A server that drops the connection (a restart): the error says the connection was
+    invalidated, so receive_text retries once, and that retry is on a live connection."""
+    db = Database(database_url, engine=engine)
+    backend = pgdirect.Compiled(sa.select(sa.func.pg_backend_pid()), engine.dialect)
+    with pytest.raises(sa.exc.DBAPIError) as caught, pgdirect.transaction(db) as tx:
+        ((pid,),) = tx.run(backend, {})
+        with engine.connect() as other:
+            other.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        tx.run(backend, {})
+    assert caught.value.connection_invalidated
+    with pgdirect.transaction(db) as tx:
+        ((fresh,),) = tx.run(backend, {})
+        tx.commit()
+    assert fresh != pid
