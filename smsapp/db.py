@@ -123,6 +123,14 @@ class Database:
         )
 
     @property
+    def pooled_engine(self) -> Engine | None:
+        """The engine sessions take pooled connections from; None when every session shares one
+        connection instead (the tests' rolled-back outer transaction), so other ways of using
+        the database (core_transaction, smsapp/pgdirect.py) must work on that connection too."""
+        bind = self.sessionmaker.kw.get("bind")
+        return bind if isinstance(bind, Engine) else None
+
+    @property
     def is_sqlite(self) -> bool:
         return is_sqlite(self.engine)
 
@@ -149,9 +157,9 @@ def core_transaction(db: Database) -> Iterator[sa.Connection]:
     no ORM Session around it (the inbound lean path and status callbacks). When the sessions
     are bound to one connection rather than the engine (the tests' rolled-back outer
     transaction), it is a session's connection, so both kinds of work share that transaction."""
-    bind = db.sessionmaker.kw.get("bind")
-    if isinstance(bind, Engine):
-        with bind.begin() as conn:
+    engine = db.pooled_engine
+    if engine is not None:
+        with engine.begin() as conn:
             yield conn
     else:
         with db.transaction() as session:

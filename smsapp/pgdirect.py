@@ -29,7 +29,6 @@ from typing import Any
 
 import psycopg
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
 
 from smsapp.db import Database
 
@@ -113,8 +112,8 @@ def _translated(exc: psycopg.Error, invalidated: bool) -> sa.exc.StatementError:
 
 @contextmanager
 def transaction(db: Database) -> Iterator[Transaction]:
-    bind = db.sessionmaker.kw.get("bind")
-    if not isinstance(bind, Engine):
+    bind = db.pooled_engine
+    if bind is None:
         with db.transaction() as session:
             dbapi: psycopg.Connection[Any] = session.connection().connection.driver_connection  # type: ignore[assignment]
             try:

@@ -137,7 +137,6 @@ class Statements:
         )
         self.answer = sa.insert(Answer)
         self.outbound = sa.insert(OutboundMessage)
-        self.pg = pg
         self._writes: dict[tuple[int, int, bool], Any] = {}
         self.stored = sa.select(
             InboundMessage.replies, InboundMessage.route, InboundMessage.participant_id
