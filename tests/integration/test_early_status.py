@@ -16,7 +16,7 @@ from smsapp.models import EarlyStatus, OutboundMessage, OutboundStatus, Particip
 from smsapp.services.outbox import callbacks
 from smsapp.services.outbox.outcomes import SendOutcome, record_outcomes
 from tests.conftest import ACCOUNT_SID, post_signed
-from tests.support.factories import make_participant
+from tests.support.factories import make_outbound, make_participant
 
 SID = "SM" + "e" * 32
 NUMBER = "+447911123456"
@@ -24,17 +24,7 @@ NUMBER = "+447911123456"
 
 def _sending(runtime, participant_id: int | None = None) -> int:
     """A text a send job has claimed and is sending: no SID stored yet."""
-    with runtime.db.transaction() as s:
-        row = OutboundMessage(
-            participant_id=participant_id,
-            kind="invitation",
-            body="Q1?",
-            backend="twilio",
-            status=OutboundStatus.SENDING,
-        )
-        s.add(row)
-        s.flush()
-        return row.id
+    return make_outbound(runtime, participant_id=participant_id, status=OutboundStatus.SENDING)
 
 
 def _row(runtime, message_id: int) -> OutboundMessage:

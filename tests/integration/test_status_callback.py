@@ -9,24 +9,13 @@ import sqlalchemy as sa
 from smsapp.db import utcnow
 from smsapp.models import OutboundMessage, Participant
 from tests.conftest import ACCOUNT_SID, post_signed
-from tests.support.factories import make_participant
+from tests.support.factories import make_outbound, make_participant
 
 SID = "SM" + "9" * 32
 
 
 def _message(runtime, participant_id: int | None = None) -> int:
-    with runtime.db.transaction() as s:
-        m = OutboundMessage(
-            participant_id=participant_id,
-            kind="invitation",
-            body="Q?",
-            backend="twilio",
-            status="sent",
-            twilio_sid=SID,
-        )
-        s.add(m)
-        s.flush()
-        return m.id
+    return make_outbound(runtime, participant_id=participant_id, status="sent", twilio_sid=SID)
 
 
 def _callback(client, status: str, code: str | None = None, sid: str = SID):

@@ -95,6 +95,16 @@ def launch(runtime: Runtime, slug: str = "name-our-group", now: datetime = NOON)
         return launch_poll(runtime, s, slug, now=now)
 
 
+def make_outbound(runtime: Runtime, **fields: Any) -> int:
+    """One invitation to Twilio (any column overridden by `fields`); returns its id."""
+    values: dict[str, Any] = {"kind": "invitation", "body": "Q?", "backend": "twilio"}
+    with runtime.db.transaction() as s:
+        row = OutboundMessage(**{**values, **fields})
+        s.add(row)
+        s.flush()
+        return row.id
+
+
 def messages(runtime: Runtime, **where: Any) -> list[OutboundMessage]:
     with runtime.db.transaction() as s:
         stmt = sa.select(OutboundMessage).order_by(OutboundMessage.id)
