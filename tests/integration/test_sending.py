@@ -245,3 +245,33 @@ def test_an_outcome_for_a_row_no_longer_ours_changes_nobody(rt: Runtime) -> None
         person = s.get(Participant, pid)
         assert person is not None and person.status == ParticipantStatus.ACTIVE
         assert s.get(OutboundMessage, mid).status == OutboundStatus.SENT
+
+
+def test_a_busy_shared_rate_hands_texts_back_untried_and_still_cancels_what_must_not_go(
+    runtime: Runtime, standin: TwilioStandin
+) -> None:
+    """The rate stays busy longer than a call may wait: the texts not yet paid for go back to
+    the queue as they were (no attempt counted, nothing sent), to be sent by a later batch; a
+    text that must not be sent at all is cancelled, whatever the rate."""
+    from tests.support.factories import make_outbound
+
+    # One segment a hundred seconds: the burst pays for one text, the next would wait 100 s.
+    rt = twilio_runtime(runtime, standin.base_url, send_rate=0.01)
+    first, second = people(rt, 2)
+    texts = [make_outbound(rt, participant_id=pid, body="Q1?") for pid in (first, second)]
+    orphan = make_outbound(rt, participant_id=None, body="Q1?")
+    report = sending.send_batch(rt)  # due now: the rows were made now
+    assert report.claimed == 3
+    assert len(to_numbers(standin)) == 1  # the one the burst paid for
+    with rt.db.transaction() as s:
+        rows = {
+            m.id: m
+            for m in s.scalars(sa.select(OutboundMessage).where(OutboundMessage.id.in_(texts)))
+        }
+        cancelled = s.get(OutboundMessage, orphan)
+    statuses = sorted(m.status for m in rows.values())
+    assert statuses == [OutboundStatus.QUEUED, OutboundStatus.SENT]
+    [back] = [m for m in rows.values() if m.status == OutboundStatus.QUEUED]
+    assert back.attempts == 0 and back.twilio_sid is None
+    assert cancelled is not None and cancelled.status == OutboundStatus.CANCELLED
+    assert cancelled.error_message == "cancelled: no participant"
