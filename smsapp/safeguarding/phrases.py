@@ -196,20 +196,24 @@ def tokens(text: str) -> list[str]:
             leety.append(mapped != word)
     # A digit-only word beside letters typed apart ("k 1 l l") or beside leet ("n0 f00d 47
     # h0m3") is leet too; spreading this to a fixed point covers "7 0 u c h".
+    # In a text written in leet anywhere, one beside a whole word is too ("n07 4ll0w3d to
+    # 347": "347" follows "to", which has nothing to map).
+    written_in_leet = any(leety)
     changed = True
     while changed:
         changed = False
         for i, word in enumerate(out):
-            if not word.isdigit() or word.translate(_LEET).isdigit():
-                continue
+            if not word.isdigit() or not word.translate(_LEET).isalpha():
+                continue  # not a number, or one that is not all leet ("12" is never "i2")
             near = [j for j in (i - 1, i + 1) if 0 <= j < len(out)]
+            beside_words = [out[j].isalpha() and len(out[j]) > 1 for j in near]
             # ... and so is one between two whole words ("end 17 all"): a number there is
             # rarely an answer, and a phrase still has to match for it to matter.
-            between_words = len(near) == 2 and all(
-                out[j].isalpha() and len(out[j]) > 1 for j in near
-            )
-            if between_words or any(
-                leety[j] or (len(out[j]) == 1 and out[j].isalpha()) for j in near
+            between_words = len(near) == 2 and all(beside_words)
+            if (
+                between_words
+                or (written_in_leet and any(beside_words))
+                or any(leety[j] or (len(out[j]) == 1 and out[j].isalpha()) for j in near)
             ):
                 out[i] = word.translate(_LEET)
                 leety[i] = changed = True

@@ -202,3 +202,11 @@ def test_a_number_typed_for_a_word_between_words_is_read_as_leet() -> None:
     assert categories("end 17 all") == [SELF_HARM]
     # A number beside a number is still a number: "rank 1 3 5" is an answer, not leet.
     assert tokens("rank 1 3 5") == ["rank", "1", "3", "5"]
+
+
+def test_in_a_text_written_in_leet_a_number_beside_a_word_is_leet_too() -> None:
+    # Found by hypothesis: "eat" typed as "347" at the end, after "to", which has no leet.
+    assert "abuse" in categories("ok so n07 4ll0w3d to 347 !!")
+    # Without leet elsewhere, a number after a word is still a number.
+    assert tokens("question 2 and 347") == ["question", "2", "and", "347"]
+    assert tokens("m0r3 sp4c3 for 12") == ["more", "space", "for", "12"]  # nothing to map
