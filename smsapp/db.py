@@ -172,6 +172,20 @@ def is_disconnect(exc: BaseException) -> bool:
     return isinstance(exc, sa.exc.DBAPIError) and bool(exc.connection_invalidated)
 
 
+# PostgreSQL's deadlock_detected and serialization_failure: the transaction was rolled back
+# whole, and the same work tried again normally succeeds.
+_TRANSIENT_SQLSTATES = {"40P01", "40001"}
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True when trying the whole transaction once more is safe and likely to work: a lost
+    connection (`is_disconnect`), or PostgreSQL ending it as a deadlock's victim."""
+    if is_disconnect(exc):
+        return True
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlstate", None) in _TRANSIENT_SQLSTATES
+
+
 def for_update(stmt: sa.Select[Any], session: Session, **kwargs: Any) -> sa.Select[Any]:
     """Add FOR UPDATE where the database has it (SQLite serialises writers anyway)."""
     bind = session.get_bind()

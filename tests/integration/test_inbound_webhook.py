@@ -287,6 +287,48 @@ def test_a_failure_while_handling_still_keeps_the_text(
         assert "IntegrityError" in (stored.error or "")
 
 
+@pytest.mark.parametrize(
+    ("module", "step", "body"),
+    [("receive", "_route", "help"), ("lean", "_participant_turn", "hello")],
+)
+def test_a_deadlock_victim_is_tried_once_more_and_answered(
+    runtime, phone, monkeypatch, module, step, body
+) -> None:
+    """PostgreSQL ends one of two deadlocked transactions whole: the text is handled again,
+    not stored as failed with no answer. Only once: a second failure still keeps the text."""
+    import psycopg
+    from sqlalchemy.exc import OperationalError
+
+    from smsapp.services.inbox import lean, receive
+
+    make_participant(runtime, KNOWN, nickname="Sam")
+    where = {"receive": receive, "lean": lean}[module]
+    real = getattr(where, step)
+    failures = []
+
+    def deadlocked_once(*args, **kwargs):
+        if len(failures) < 1:
+            failures.append(1)
+            raise OperationalError("UPDATE …", {}, psycopg.errors.DeadlockDetected())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(where, step, deadlocked_once)
+    [reply] = phone(KNOWN).replies(body, sid="SM" + "5" * 32)
+    assert reply and failures == [1]
+    with runtime.db.transaction() as s:
+        stored = s.scalar(sa.select(InboundMessage))
+        assert stored is not None and stored.route != "error" and stored.replies == [reply]
+
+    def always(*args, **kwargs):
+        raise OperationalError("UPDATE …", {}, psycopg.errors.DeadlockDetected())
+
+    monkeypatch.setattr(where, step, always)
+    assert phone(KNOWN).replies(body, sid="SM" + "6" * 32) == []
+    with runtime.db.transaction() as s:
+        failed = s.scalar(sa.select(InboundMessage).where(InboundMessage.route == "error"))
+        assert failed is not None and "OperationalError" in (failed.error or "")
+
+
 def test_nul_characters_in_any_field_keep_the_text(runtime, client) -> None:
     # Twilio could deliver a NUL; PostgreSQL cannot store one. The text is kept without it.
     make_participant(runtime, KNOWN)

@@ -454,6 +454,19 @@ class Stack:
             ).all()
         return {sid: n for sid, n in rows}
 
+    def stored_texts(self, sids: list[str]) -> list[tuple[Any, ...]]:
+        """(sid, route, replies, error) of these texts as stored: for a failure's message."""
+        with self.runtime.db.transaction() as s:
+            rows = s.execute(
+                sa.select(
+                    InboundMessage.message_sid,
+                    InboundMessage.route,
+                    InboundMessage.replies,
+                    InboundMessage.error,
+                ).where(InboundMessage.message_sid.in_(sids))
+            ).all()
+        return [tuple(row) for row in rows]
+
     def replies_logged(self) -> tuple[int, int]:
         """(replies the inbound rows say they sent, reply rows logged): equal when no text's
         replies were logged twice."""

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from smsapp.conversation.keywords import HELP, OPT_IN, OPT_OUT, command_word
-from smsapp.db import core_transaction, is_disconnect, utcnow
+from smsapp.db import core_transaction, is_transient, utcnow
 from smsapp.models import (
     InboundMessage,
     OutboundMessage,
@@ -239,7 +239,8 @@ def receive_text(runtime: Runtime, text: InboundText) -> Received:
 
     The lean path (lean.py) takes the texts that come by the hundred; every other text, and
     any the lean path declines, takes the full path below. A connection the database dropped
-    (a restart) is retried once on a fresh one before the text counts as failed.
+    (a restart), or a transaction it chose as a deadlock's victim, is retried once before the
+    text counts as failed.
     """
     e164 = try_normalise(text.sender)
     sender_index = runtime.vault.index(e164) if e164 else None
@@ -253,8 +254,13 @@ def receive_text(runtime: Runtime, text: InboundText) -> Received:
                 with runtime.db.transaction() as session:
                     return _receive(runtime, session, text, e164, sender_index)
             except Exception as exc:
-                if attempt == 1 and is_disconnect(exc):
-                    log.warning("inbound %s: database connection lost; retrying", text.message_sid)
+                if attempt == 1 and is_transient(exc):
+                    # A lost connection, or a deadlock's victim: nothing was kept, so once more.
+                    log.warning(
+                        "inbound %s: %s; retrying",
+                        text.message_sid,
+                        type(getattr(exc, "orig", exc)).__name__,
+                    )
                     continue
                 raise
         raise AssertionError("unreachable")  # pragma: no cover
