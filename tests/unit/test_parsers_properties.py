@@ -217,3 +217,11 @@ def test_text_keeps_what_was_written(text: str) -> None:
     assert parsed.ok == bool(clean(text))
     if parsed.ok:
         assert parsed.value == clean(text)[:1600]
+
+
+def test_all_names_the_option_called_all_rather_than_every_option() -> None:
+    # Found by hypothesis: codes ALL and A, and the answer "ALL" read as both.
+    q = Question("q", "multi", "?", options=options(2, ["ALL", "A"]))
+    assert parse_answer(q, "ALL").value == ["ALL"]
+    plain = Question("q", "multi", "?", options=options(2, ["A", "B"]))
+    assert parse_answer(plain, "all").value == ["A", "B"]  # otherwise "all" is every option

@@ -58,9 +58,12 @@ def parse_picks(question: Question, text: str) -> Parsed:
     folded = fold(text)
     if folded in _NONE_WORDS:
         return Parsed(True, [], "none", None)
-    reading = (
-        (list(question.codes), [], False) if folded in _ALL_WORDS else codes_in(question, text)
+    # "all" picks every option, unless an option is called that (its code or its label).
+    every = folded in _ALL_WORDS and not (
+        folded.upper() in {code.upper() for code in question.codes}
+        or exact_label(question, text) is not None
     )
+    reading = (list(question.codes), [], False) if every else codes_in(question, text)
     refused = _refusal(reading)
     if refused is not None:
         return refused
