@@ -107,7 +107,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         kwargs.setdefault("pool_recycle", 1800)
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 20)
-        engine = sa.create_engine(url, **kwargs)
+        # psycopg prepares nothing by itself: after any ROLLBACK it would send DEALLOCATE ALL,
+        # which also drops the statements smsapp/pgdirect.py prepared by name on the same
+        # connection (the inbound lean path's).
+        connect_args = {"prepare_threshold": None, **kwargs.pop("connect_args", {})}
+        engine = sa.create_engine(url, connect_args=connect_args, **kwargs)
     _engines.add(engine)
     return engine
 
@@ -173,13 +177,15 @@ def is_disconnect(exc: BaseException) -> bool:
 
 
 # PostgreSQL's deadlock_detected and serialization_failure: the transaction was rolled back
-# whole, and the same work tried again normally succeeds.
-_TRANSIENT_SQLSTATES = {"40P01", "40001"}
+# whole, and the same work tried again normally succeeds. Also invalid_sql_statement_name: a
+# statement smsapp/pgdirect.py prepared is gone from the connection, and it prepares it again.
+_TRANSIENT_SQLSTATES = {"40P01", "40001", "26000"}
 
 
 def is_transient(exc: BaseException) -> bool:
     """True when trying the whole transaction once more is safe and likely to work: a lost
-    connection (`is_disconnect`), or PostgreSQL ending it as a deadlock's victim."""
+    connection (`is_disconnect`), PostgreSQL ending it as a deadlock's victim, or a prepared
+    statement the connection lost."""
     if is_disconnect(exc):
         return True
     orig = getattr(exc, "orig", None)

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from smsapp import pgdirect
-from smsapp.db import Database
+from smsapp.db import Database, is_transient
 from smsapp.models import InboundMessage
 
 pytestmark = pytest.mark.skipif(
@@ -107,3 +108,95 @@ def test_a_lost_connection_is_reported_invalidated_and_the_next_text_gets_a_fres
         ((fresh,),) = tx.run(backend, {})
         tx.commit()
     assert fresh != pid
+
+
+def test_text_with_quotes_backslashes_and_semicolons_is_stored_exactly(engine, database_url):
+    """Parameters travel inside the query (bound client-side by psycopg's quoting): whatever a
+    text says is a value, never SQL."""
+    db = Database(database_url, engine=engine)
+    statement = pgdirect.Compiled(_insert(), engine.dialect)
+    body = "it's a \\'test\\'; DROP TABLE inbound_message; -- $1 %s %(x)s \"q\" 💥\n\t€"
+    try:
+        with pgdirect.transaction(db) as tx:
+            (row,) = tx.run(
+                statement,
+                {"sid": SID, "body": body, "at": datetime.now(UTC), "replies": [body]},
+            )
+            tx.commit()
+        assert row.replies == [body]
+        with db.transaction() as s:
+            stored = s.scalar(sa.select(InboundMessage).where(InboundMessage.message_sid == SID))
+            assert stored is not None and stored.body == body and stored.replies == [body]
+    finally:
+        with db.transaction() as s:
+            s.execute(sa.delete(InboundMessage).where(InboundMessage.message_sid == SID))
+
+
+def test_a_statement_after_a_lock_in_the_same_round_trip_sees_what_the_lock_waited_for(
+    engine, database_url
+):
+    """The lean path sends BEGIN, the participant's lock and their load as one query. The load
+    must read what the text before it committed, not what was there when the query began."""
+    import threading
+
+    db = Database(database_url, engine=engine)
+    inbound = InboundMessage.__table__
+    lock = pgdirect.Compiled(
+        sa.select(inbound.c.id)
+        .where(inbound.c.message_sid == sa.bindparam("sid"))
+        .with_for_update(),
+        engine.dialect,
+    )
+    load = pgdirect.Compiled(
+        sa.select(inbound.c.body).where(inbound.c.message_sid == sa.bindparam("sid")),
+        engine.dialect,
+    )
+    at = datetime.now(UTC)
+    with pgdirect.transaction(db) as tx:
+        tx.run(
+            pgdirect.Compiled(_insert(), engine.dialect),
+            {"sid": SID, "body": "before", "at": at, "replies": []},
+        )
+        tx.commit()
+    seen: list[Any] = []
+    try:
+        with engine.connect() as first:
+            first.execute(
+                sa.select(inbound.c.id).where(inbound.c.message_sid == SID).with_for_update()
+            )
+            first.execute(
+                sa.update(inbound).where(inbound.c.message_sid == SID).values(body="after")
+            )
+
+            def second() -> None:
+                with pgdirect.transaction(db) as tx:
+                    seen.append(tx.run_all((lock, {"sid": SID}), (load, {"sid": SID})))
+                    tx.commit()
+
+            waiting = threading.Thread(target=second)
+            waiting.start()
+            waiting.join(0.5)
+            assert waiting.is_alive()  # held by the lock
+            first.commit()
+            waiting.join(10)
+        (locked, loaded) = seen[0]
+        assert len(locked) == 1 and loaded[0].body == "after"
+    finally:
+        with db.transaction() as s:
+            s.execute(sa.delete(InboundMessage).where(InboundMessage.message_sid == SID))
+
+
+def test_a_prepared_statement_the_connection_lost_is_transient_and_prepared_again(
+    engine, database_url
+):
+    db = Database(database_url, engine=engine)
+    one = pgdirect.Compiled(sa.select(sa.literal(7).label("n")), engine.dialect)
+    with pytest.raises(sa.exc.DBAPIError) as caught, pgdirect.transaction(db) as tx:
+        assert tx.run(one, {})[0].n == 7
+        tx.commit()
+        tx.cursor.execute("DEALLOCATE ALL")  # as a driver's own reset would
+        tx.run(one, {})
+    assert is_transient(caught.value)
+    with pgdirect.transaction(db) as tx:  # tried again: prepared afresh, on any connection
+        assert tx.run(one, {})[0].n == 7
+        tx.commit()

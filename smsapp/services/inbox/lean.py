@@ -2,13 +2,13 @@
 
 Three kinds of text are handled here: an unknown number (the one reply a day), a known
 participant with nothing open and no poll ever (the friendly reply), and an answer to the
-current question of an open conversation. On PostgreSQL the statements are compiled once and
-run on psycopg's own connection (smsapp/pgdirect.py), and a text takes three statements and
-COMMIT: lock the participant's row (one text at a time per person); load them with their open
-conversation, its poll's version and their groups' settings; and write everything in one
-statement (the text with its route and replies, as a CTE whose id the logged reply, the answer
-and the conversation state select, so a repeated MessageSid writes nothing). An unknown
-number's lock finds nobody: it skips the load, and its one write also claims the day's reply.
+current question of an open conversation. On PostgreSQL the statements are compiled once,
+prepared on the server and sent together (smsapp/pgdirect.py), and a text takes two round
+trips: BEGIN, lock the participant's row (one text at a time per person), and load them with
+their open conversation, its poll's version and their groups' settings; then write everything
+in one statement (the text with its route and replies, as a CTE whose id the logged reply, the
+answer and the conversation state select, so a repeated MessageSid writes nothing) and COMMIT.
+An unknown number's lock and load find nobody, and its one write also claims the day's reply.
 SQLite (no INSERT in a CTE; BEGIN IMMEDIATE serialises writers, so no lock) takes a statement
 per write, through SQLAlchemy.
 
@@ -221,22 +221,21 @@ class _Lean:
 
 
 def _receive_pg(lean: _Lean, params: dict[str, Any], keyword: bool) -> Received:
-    """PostgreSQL: BEGIN, lock, load, the one write, COMMIT (an unknown number claims its
-    daily reply before the write), each statement compiled once and run on psycopg directly.
+    """PostgreSQL: two round trips, each statement compiled once and prepared on the server
+    (smsapp/pgdirect.py): ``BEGIN; lock; load``, then ``write; COMMIT``.
 
     The participant's row lock is a statement of its own, BEFORE the load: a statement reads
     one snapshot, taken before it waits for a lock, so locking in the load itself would hand
     the second of two texts from one person the conversation state as it was before the first
-    committed, and both would answer one question (tests/faults/test_webhook_faults.py)."""
+    committed, and both would answer one question (tests/faults/test_webhook_faults.py). The
+    load, a statement after it in the same query, takes its snapshot once the lock is held."""
     runtime = lean.runtime
     sql = statements(runtime.db.engine.dialect)
     with pgdirect.transaction(runtime.db) as tx:
         try:
             return _pg_turn(lean, tx, sql, params, keyword)
         except NotLean:
-            # Nothing was written: end the read cleanly. (A ROLLBACK would also make psycopg
-            # forget every statement it prepared on this connection.)
-            tx.commit()
+            tx.commit()  # nothing was written: end the read cleanly
             raise
 
 
@@ -244,10 +243,8 @@ def _pg_turn(
     lean: _Lean, tx: pgdirect.Transaction, sql: Statements, params: dict[str, Any], keyword: bool
 ) -> Received:
     keys = len(params["phone_indexes"])
-    rows: list[Any] = []
-    if tx.run(sql.pg_lock[keys], params):
-        rows = tx.run(sql.pg_load[keyword, keys], params)
-    if not rows:
+    locked, rows = tx.run_all((sql.pg_lock[keys], params), (sql.pg_load[keyword, keys], params))
+    if not locked:
         return _pg_unknown(lean, tx, sql)
 
     def stored(poll_id: int) -> dict[str, Any]:
@@ -266,8 +263,7 @@ def _pg_turn(
             params.update({f"a{j}_{k}": v for k, v in row.items() if k != BY_INBOUND})
         params.update(lean.saved_state())
     write = sql.write(len(lean.replies), answers, lean.state is not None)
-    written = tx.run(write, params)
-    tx.commit()
+    (written,) = tx.run_all((write, params), commit=True)
     if not written:
         raise Duplicate
     return lean.received()
@@ -278,8 +274,7 @@ def _pg_unknown(lean: _Lean, tx: pgdirect.Transaction, sql: Statements) -> Recei
     lean.unknown(claimed=True)  # the rows as if it claims; the statement keeps them if so
     params = {**lean.inbound(), **claim_params(lean.sender_index, lean.now), "i_silent": []}
     params.update({f"r0_{k}": v for k, v in lean.reply_rows(None)[0].items() if k != TO_INBOUND})
-    written = tx.run(sql.write_unknown, params)
-    tx.commit()
+    (written,) = tx.run_all((sql.write_unknown, params), commit=True)
     if not written:
         raise Duplicate
     lean.unknown(claimed=bool(written[0].claimed))
