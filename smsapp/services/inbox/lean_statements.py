@@ -249,10 +249,8 @@ OUTBOUND_KEYS = tuple(
 )
 BY_INBOUND = "inbound_message_id"  # what an answer came in: the id the write statement returns
 TO_INBOUND = "in_reply_to_id"  # what a reply answers: that id too
-MAX_ONE_STATEMENT = (4, 2)
-KEYS = range(
-    1, 5
-)  # phone keys a look-up may carry: the current one, and old ones mid-rotation  # replies, answers: more (rare) take a statement each
+MAX_ONE_STATEMENT = (4, 2)  # replies, answers: more (rare) go to the full path
+KEYS = range(1, 5)  # phone keys a look-up may carry: the current one, and old ones mid-rotation
 
 
 _statements: dict[str, Statements] = {}
