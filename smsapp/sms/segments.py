@@ -75,3 +75,9 @@ def count_segments(text: str) -> SegmentInfo:
         # An empty text is still one (empty) message, as Twilio bills it.
         return SegmentInfo(encoding, 1, units, single, ucs2_chars)
     return SegmentInfo(encoding, _pack(costs, multi), units, multi, ucs2_chars)
+
+
+def cost_of(segments: int, price_per_segment: float) -> float:
+    """What so many segments cost, to the penny: the figure a facilitator confirms before
+    anything is sent (a launch, results, a celebration)."""
+    return round(segments * price_per_segment, 2)

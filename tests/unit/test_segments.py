@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smsapp.sms.segments import GSM7_BASIC, GSM7_EXTENSION, count_segments
+from smsapp.sms.segments import GSM7_BASIC, GSM7_EXTENSION, cost_of, count_segments
 
 POLISH_L = "ł"  # one UTF-16 unit, not in the GSM alphabet
 GRIN = "😀"  # outside the BMP: a surrogate pair, two units
@@ -116,3 +116,12 @@ def test_segments_hold_all_units_with_little_waste(text: str):
     if info.segments > 1:
         # Each boundary can waste at most one unit (a pair pushed to the next part).
         assert (info.segments - 1) * (info.per_segment - 1) < info.units
+
+
+@pytest.mark.parametrize(
+    ("segments", "price", "cost"),
+    [(0, 0.04, 0.0), (3, 0.0463, 0.14), (300, 0.0463, 13.89), (1, 0.0, 0.0), (7, 0.005, 0.04)],
+)
+def test_a_cost_is_what_the_segments_come_to_to_the_penny(segments, price, cost):
+    # The one figure a launch, a results text and a celebration all show before sending.
+    assert cost_of(segments, price) == cost

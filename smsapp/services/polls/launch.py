@@ -45,6 +45,7 @@ from smsapp.services.polls.definitions import (
     require_poll,
 )
 from smsapp.services.polls.reminders import first_reminder_at
+from smsapp.sms.segments import cost_of
 
 # Exclusion reasons, in the order they are checked and shown.
 NO_CONSENT = "no consent"
@@ -151,7 +152,7 @@ class LaunchPlan:
 
     @property
     def estimated_cost(self) -> float:
-        return round(self.segments * self.price_per_segment, 2)
+        return cost_of(self.segments, self.price_per_segment)
 
     def summary_lines(self) -> list[str]:
         lines = [

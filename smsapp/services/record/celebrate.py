@@ -27,7 +27,7 @@ from smsapp.services.people.consent import member_textability, text_gate
 from smsapp.services.people.group_policy import group_quiet_hours, send_time
 from smsapp.services.polls.definitions import PollError
 from smsapp.services.record.page import GroupRecord
-from smsapp.sms.segments import count_segments
+from smsapp.sms.segments import cost_of, count_segments
 
 KIND = "celebrate"
 MAX_SEGMENTS = 3
@@ -59,7 +59,7 @@ class CelebratePlan:
 
     @property
     def estimated_cost(self) -> float:
-        return round(self.segments * self.price_per_segment, 2)
+        return cost_of(self.segments, self.price_per_segment)
 
     @property
     def refusal(self) -> str | None:

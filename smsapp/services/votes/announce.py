@@ -34,7 +34,7 @@ from smsapp.services.polls.definitions import PollError, load_definition
 from smsapp.services.polls.launch import MEMBER_COLUMNS, Member, exclusion_reason
 from smsapp.services.votes.tallying import latest_results
 from smsapp.services.votes.terms import TermsVote, terms_vote
-from smsapp.sms.segments import count_segments
+from smsapp.sms.segments import cost_of, count_segments
 
 KIND = "results"
 # The results a young person's proposed question sends its proposer first (services/agenda):
@@ -71,7 +71,7 @@ class AnnouncePlan:
 
     @property
     def estimated_cost(self) -> float:
-        return round(self.segments * self.price_per_segment, 2)
+        return cost_of(self.segments, self.price_per_segment)
 
     def summary_lines(self) -> list[str]:
         lines = [
