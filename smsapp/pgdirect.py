@@ -65,14 +65,23 @@ class Compiled:
         if compiled.positional or "POSTCOMPILE" in str(compiled):
             raise ValueError("a direct statement binds named parameters, no expanding IN")
         self.sql = str(compiled)
-        # Literal values SQLAlchemy bound itself (a LIMIT, a false) and every parameter's name.
+        # Values SQLAlchemy bound itself (a status compared with, a LIMIT) are written into
+        # the prepared SQL as constants: a parameter there would leave PostgreSQL's generic
+        # plan unable to use a partial index (``WHERE status = 'open'``) and scanning every
+        # open conversation instead. Any other such value is a parameter with its default.
         self.defaults: dict[str, Any] = {}
         self.binds: dict[str, Processor] = {}
+        constants: dict[str, str] = {}
         types: dict[str, str] = {}
         for bind, name in compiled.bind_names.items():
-            if not bind.required:
-                self.defaults[name] = bind.effective_value
             impl = bind.type.dialect_impl(dialect)
+            if not bind.required:
+                value = bind.effective_value
+                literal = impl.literal_processor(dialect) if value is not None else None
+                if literal is not None:
+                    constants[name] = literal(value).replace("%", "%%")  # the query is %-formatted
+                    continue
+                self.defaults[name] = value
             processor = impl.bind_processor(dialect)
             if processor is not None:
                 self.binds[name] = processor
@@ -85,6 +94,8 @@ class Compiled:
         self.order: list[str] = []
 
         def number(match: re.Match[str]) -> str:
+            if match[1] in constants:
+                return constants[match[1]]
             if match[1] not in self.order:
                 self.order.append(match[1])
             return f"${self.order.index(match[1]) + 1}"

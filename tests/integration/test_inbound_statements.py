@@ -168,3 +168,52 @@ def test_a_status_callback_in_one(runtime, client, statements) -> None:
     assert len(sent) <= 1 and all(len(trip) == 1 for trip in sent), sent
     with runtime.db.transaction() as s:
         assert s.scalar(sa.select(OutboundMessage.status)) == "delivered"
+
+
+def test_the_load_reads_only_the_texters_own_open_conversation(runtime) -> None:
+    """A launch to a whole year group leaves hundreds of conversations open at once; each text's
+    load must find its sender's by the one-open-per-participant index, not read them all. This
+    is the plan PostgreSQL keeps for a prepared statement (generic, not for one value)."""
+    if runtime.db.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's plans")
+    from smsapp.models import Conversation, Participant
+    from smsapp.services.inbox.lean_statements import statements as lean_statements
+    from smsapp.services.people.participants import new_participant, phone_params
+
+    count = 2000
+    phones = [f"+4474009{i:05d}" for i in range(count)]
+    make_participant(runtime, SAM)  # and the group the poll is for
+    with runtime.db.transaction() as s:
+        result = import_poll(s, (DATA / "every_kind.yaml").read_text())
+        open_poll(s, result.poll)
+        taken: set[str] = set()
+        for number in phones:
+            new_participant(s, runtime.vault, number, taken=taken)
+        s.flush()
+        ids = s.scalars(sa.select(Participant.id)).all()
+        s.execute(
+            sa.insert(Conversation),
+            [
+                {"poll_id": result.poll.id, "participant_id": pid, "status": "open"}
+                | {"state": {}, "started_by": "launch"}
+                for pid in ids
+            ],
+        )
+        s.execute(sa.text("ANALYZE conversation"))
+    load = lean_statements(runtime.db.engine.dialect).pg_load[False, 1]
+    params = phone_params(runtime.vault, phones[count // 2])
+    with pgdirect.transaction(runtime.db) as tx:
+        tx.cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        tx.run(load, params)  # prepared, and run once
+        tx.cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + load.execute, load.args(params))
+        (plan,) = tx.cursor.fetchone()
+
+    def nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        yield node
+        for child in node.get("Plans", []):
+            yield from nodes(child)
+
+    read = [n for n in nodes(plan[0]["Plan"]) if n.get("Relation Name") == "conversation"]
+    assert read and all(n["Actual Rows"] <= 1 for n in read), [
+        (n["Node Type"], n.get("Index Name"), n["Actual Rows"]) for n in read
+    ]

@@ -200,3 +200,23 @@ def test_a_prepared_statement_the_connection_lost_is_transient_and_prepared_agai
     with pgdirect.transaction(db) as tx:  # tried again: prepared afresh, on any connection
         assert tx.run(one, {})[0].n == 7
         tx.commit()
+
+
+def test_values_sqlalchemy_bound_itself_are_constants_of_the_prepared_statement(
+    engine, database_url
+):
+    """A status compared with or a LIMIT is written into the prepared SQL, so PostgreSQL's
+    generic plan can use a partial index on it (``WHERE status = 'open'``); only what the
+    caller passes is a parameter."""
+    statement = pgdirect.Compiled(
+        sa.select(InboundMessage.id)
+        .where(InboundMessage.route == "poll", InboundMessage.message_sid == sa.bindparam("sid"))
+        .limit(1),
+        engine.dialect,
+    )
+    assert statement.order == ["sid"]
+    assert "'poll'" in statement.prepare and "LIMIT 1" in statement.prepare
+    db = Database(database_url, engine=engine)
+    with pgdirect.transaction(db) as tx:
+        assert tx.run(statement, {"sid": SID}) == []
+        tx.commit()
