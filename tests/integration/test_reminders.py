@@ -99,3 +99,29 @@ def test_no_reminders_once_the_poll_closed(runtime: Runtime) -> None:
         assert poll is not None
         poll.status = "closed"
     assert queue_due_reminders(runtime, now=NOON + DAY).queued == 0
+
+
+def test_a_conversation_started_by_its_keyword_is_reminded_like_a_launched_one(
+    runtime: Runtime, phone
+) -> None:
+    """Texting a poll's keyword sends its first question at once: from then on, someone who
+    stops answering gets the same reminders as someone invited by a launch."""
+    from smsapp.services.polls.definitions import open_poll
+
+    poll_id = make_poll(runtime)
+    [pid] = people(runtime, 1)
+    with runtime.db.transaction() as s:
+        poll = s.get(Poll, poll_id)
+        assert poll is not None
+        poll.keyword = "NAMES"
+        open_poll(s, poll)
+    assert "Which name do you like best?" in " ".join(phone("+447911123100").replies("names"))
+    with runtime.db.transaction() as s:
+        conversation = conversation_of(s, pid)
+        assert conversation.started_by == "keyword" and conversation.invited_at is not None
+        due = conversation.invited_at + DAY
+        assert conversation.next_reminder_at == due
+    assert queue_due_reminders(runtime, now=due - timedelta(minutes=1)).queued == 0
+    assert queue_due_reminders(runtime, now=due).queued == 1
+    [reminder] = messages(runtime, kind="reminder")
+    assert reminder.participant_id == pid and "Which name do you like best?" in reminder.body

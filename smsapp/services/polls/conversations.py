@@ -153,6 +153,11 @@ def start_conversation(
         invited_at=now,
         last_activity_at=now,
         finished_at=now if first.finished else None,
+        # Texting a keyword is the invitation going out: reminders count from now, as for a
+        # launch. A facilitator trying a poll in the simulator is never nudged.
+        next_reminder_at=None
+        if started_by == "simulator"
+        else first_reminder_at(defn, now, first.finished),
     )
     session.add(conversation)
     session.flush()
