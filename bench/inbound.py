@@ -3,7 +3,7 @@ latency in an open loop, against two ceilings served the same way in the same ru
 (bench/ceiling_app.py).
 
 Usage: .venv/bin/python bench/inbound.py [--scenario known,unknown,conversation,stop-start,ask]
-       [--quick] [--models gthread|sync|gevent|gthread:2x8,...] [--apps bare,commit,smsapp]
+       [--quick] [--repeat N] [--models gthread|sync|gevent|gthread:2x8,...] [--apps bare,commit,smsapp]
        [--concurrency 64] [--rate TEXTS_PER_S | --rate-fraction 0.6] [--duration SECONDS]
        [--latency-duration SECONDS] [--participants N]
 For each scenario: a fresh database, then per worker model bare and commit (the ceilings),
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -366,6 +367,8 @@ class Report:
         self.scenario = ""
         self.ceilings: dict[tuple[str, str], dict[str, Any]] = {}
         self.notes: list[str] = []
+        # (scenario, model) -> each closed run's (texts/s ratio, CPU-per-text ratio) to commit
+        self.pairs: dict[tuple[str, str], list[tuple[float, float]]] = {}
         print(HEADER)
         print("-" * len(HEADER), flush=True)
 
@@ -388,6 +391,9 @@ class Report:
             if commit:
                 mine = r["web_cpu_ms"] + r["db_cpu_ms"]
                 theirs = commit["web_cpu_ms"] + commit["db_cpu_ms"]
+                self.pairs.setdefault((self.scenario, row.model), []).append(
+                    (r["per_second"] / max(commit["per_second"], 1e-9), mine / theirs)
+                )
                 self.notes.append(
                     f"{self.scenario} {row.model}: texts/s {ratios[1]} of the commit ceiling; "
                     f"CPU per text smsapp {mine:.2f} ms, commit ceiling {theirs:.2f} ms "
@@ -418,6 +424,17 @@ class Report:
         )
         for note in self.notes:
             print(note)
+        for (scenario, model), pairs in self.pairs.items():
+            if len(pairs) < 2:
+                continue
+            speed = sorted(p[0] for p in pairs)
+            cost = sorted(p[1] for p in pairs)
+            print(
+                f"{scenario} {model}, median of {len(pairs)} runs each beside its own commit "
+                f"ceiling: texts/s {statistics.median(speed):.0%} of it ({speed[0]:.0%}-"
+                f"{speed[-1]:.0%}); CPU per text {statistics.median(cost):.2f}x "
+                f"({cost[0]:.2f}-{cost[-1]:.2f}x)"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -448,6 +465,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-duration", type=float, help="seconds of open loop (60)")
     parser.add_argument("--participants", type=int, help="default 500 (--quick: 200)")
     parser.add_argument("--quick", action="store_true", help="short runs")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="measure the ceilings and smsapp flat out this many times, alternating, and "
+        "print the median ratios (the open loop runs once, after the last)",
+    )
     args = parser.parse_args(argv)
 
     models = [worker_model(name.strip()) for name in args.models.split(",")]
@@ -490,17 +514,21 @@ def main(argv: list[str] | None = None) -> int:
             report.begin(scenario.name)
             factory = RequestFactory(scenario, context)
             for model in models:
-                for app in apps:
-                    latency_rate = None
-                    if app == "smsapp":
-                        commit = report.ceilings.get(("commit", model.label))
-                        latency_rate = plan.rate or (
-                            plan.rate_fraction * commit["per_second"] if commit else 0
-                        )
-                    for row in measure(
-                        app, model, database_url, factory, plan, latency_rate=latency_rate
-                    ):
-                        report.row(row)
+                for repeat in range(1, max(1, args.repeat) + 1):
+                    last = repeat == max(1, args.repeat)
+                    for app in apps:
+                        if app == "bare" and repeat > 1:
+                            continue  # only the commit ceiling is compared with
+                        latency_rate = None
+                        if app == "smsapp" and last:
+                            commit = report.ceilings.get(("commit", model.label))
+                            latency_rate = plan.rate or (
+                                plan.rate_fraction * commit["per_second"] if commit else 0
+                            )
+                        for row in measure(
+                            app, model, database_url, factory, plan, latency_rate=latency_rate
+                        ):
+                            report.row(row)
     report.end()
     print(f"\n(whole run {time.monotonic() - began:.0f}s)")
     return 0
