@@ -13,7 +13,6 @@ import pytest
 from smsapp.models import OutboundStatus
 from smsapp.runtime import Runtime
 from smsapp.services.outbox import sending
-from smsapp.services.outbox.lanes import LaneCount
 from tests.support.factories import NOON, launch, make_poll, messages, people
 from tests.support.twilio_standin import TwilioStandin
 
@@ -101,29 +100,3 @@ def test_never_more_calls_at_once_than_the_senders_slots(
     standin.peak = 0
     report = sending.send_batch(rt, NOON)
     assert report.sent == 6 and standin.peak == 2
-
-
-def test_a_slow_provider_keeps_every_lane_from_one_batch_to_the_next(
-    runtime: Runtime, standin: CountingStandin, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    rt = with_sending(
-        runtime, standin.base_url, send_threads=8, max_concurrent_sends=8, send_jobs=1
-    )
-    monkeypatch.setattr(sending, "batch_size", lambda runtime: 8)
-    counts: list[int] = []
-    measure = LaneCount.measure
-
-    def spy(self: LaneCount, fastest_call: float, cpu_per_call: float) -> int:
-        counts.append(measure(self, fastest_call, cpu_per_call))
-        return counts[-1]
-
-    monkeypatch.setattr(LaneCount, "measure", spy)
-    make_poll(rt)
-    people(rt, 24)
-    launch(rt)
-    report = sending.send_due(rt, now=NOON, budget=20)
-    assert report.sent == 24
-    # Each call waits ANSWER_TIME, far more than its CPU: the job never drops a lane.
-    assert len(counts) == 3 and set(counts) == {8}
-    numbers = [m["to"] for m in standin.recorded()]
-    assert len(numbers) == len(set(numbers)) == 24

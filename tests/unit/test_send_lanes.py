@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from smsapp.services.outbox.lanes import LaneCount, Lanes
+from smsapp.services.outbox.lanes import Lanes
 
 
 @pytest.fixture
@@ -89,24 +89,3 @@ def test_the_job_hears_when_the_texts_left_run_low_while_the_calls_still_go(pool
     finally:
         gate.set()
     assert sorted(_drain(lanes)) == list(range(6))
-
-
-def test_lanes_start_at_the_most_and_follow_the_last_batch() -> None:
-    count = LaneCount(8)
-    assert count.now == 8  # nothing measured yet: every lane
-    # Twilio: the fastest call waits a tenth of a second, a call costs half a millisecond.
-    assert count.measure(fastest_call=0.1, cpu_per_call=0.0005) == 8
-    # A provider that answers within about a call's own CPU: one lane keeps the job busy.
-    assert count.measure(fastest_call=0.0007, cpu_per_call=0.0005) == 1
-    # Three calls' worth of waiting: three lanes; and back up when the answers slow down.
-    assert count.measure(fastest_call=0.0016, cpu_per_call=0.0005) == 3
-    assert count.measure(fastest_call=0.2, cpu_per_call=0.0005) == 8
-    # A batch with no accepted send says nothing: the count stays.
-    assert count.measure(fastest_call=float("inf"), cpu_per_call=0.0005) == 8
-
-
-def test_never_fewer_than_one_lane_nor_more_than_the_most() -> None:
-    assert LaneCount(0).now == 1
-    count = LaneCount(4)
-    assert count.measure(fastest_call=0.00001, cpu_per_call=0.001) == 1
-    assert count.measure(fastest_call=10.0, cpu_per_call=0.001) == 4

@@ -33,28 +33,6 @@ def send_pool(threads: int) -> ThreadPoolExecutor:
         return pool
 
 
-class LaneCount:
-    """How many lanes a send job runs: no more calls at once than keep it busy, ``most`` at most.
-
-    Threads of one process share one interpreter lock. Against a provider that answers within a
-    call's own CPU time, each thread more only adds lock hand-overs (measured with bare SDK
-    clients against the stand-in: one thread 0.44 ms of CPU a call and 1,800 calls/s, eight
-    threads 0.62 ms and 1,530/s). A lane is worth adding for each whole call's CPU that the
-    fastest call of a batch spent waiting: against Twilio (a tenth of a second a call) that
-    is always ``most``.
-    """
-
-    def __init__(self, most: int) -> None:
-        self.most = max(1, most)
-        self.now = self.most  # until a batch has been measured
-
-    def measure(self, fastest_call: float, cpu_per_call: float) -> int:
-        """The lanes for the next batch, from the last one's fastest call and CPU per call."""
-        if cpu_per_call > 0 and fastest_call < float("inf"):
-            self.now = max(1, min(self.most, int(fastest_call / cpu_per_call)))
-        return self.now
-
-
 class Lanes:
     """Runs ``fn`` over ``items`` in order on ``lanes`` pool threads, and collects what it returns.
 

@@ -28,7 +28,7 @@ from smsapp.db import utcnow
 from smsapp.models import OutboundStatus
 from smsapp.runtime import Runtime
 from smsapp.services.outbox.claims import Claimed, claim_due, claim_hold, has_due, why_not_send
-from smsapp.services.outbox.lanes import LaneCount, Lanes, send_pool
+from smsapp.services.outbox.lanes import Lanes, send_pool
 from smsapp.services.outbox.outcomes import (
     BACKOFF_BASE,
     BACKOFF_CAP,
@@ -173,14 +173,13 @@ def _send_batches(
     finishing: _Batch | None = None  # calls done, its last outcomes still to write
     following: _Batch | None = None  # claimed while the current batch's last texts go
     more = deadline is not None and batch is not None  # whether another claim may be due
-    lane_count = LaneCount(lanes)
 
     def time_left() -> bool:
         return more and deadline is not None and time.monotonic() < deadline
 
     try:
         while batch is not None:
-            calls = batch.start(lane_count.now)
+            calls = batch.start(lanes)
             if finishing is not None:
                 done, finishing = finishing, None
                 done.finish()
@@ -193,7 +192,6 @@ def _send_batches(
                         more = following is not None
                 batch.flush()
             finishing, batch = batch, None
-            finishing.measure(lane_count)
             if finishing.failed or finishing.rate.busy:
                 break  # a bug in a call, or the rate stayed busy: stop here
             if following is None and time_left():
@@ -240,9 +238,6 @@ class _Batch:
             limiter, sum(max(1, m.segments) for m in claimed if m.backend == "twilio")
         )
         self.calls: Lanes | None = None  # start() begins them
-        self.cpu_at_start = 0.0
-        self.timed_calls = 0  # sends that Twilio accepted, and the fastest of them
-        self.fastest_call = float("inf")
 
     @classmethod
     def claim(
@@ -254,7 +249,6 @@ class _Batch:
         return cls(runtime, limiter, claimed, claimed_now, report) if claimed else None
 
     def start(self, lanes: int) -> Lanes:
-        self.cpu_at_start = time.process_time()
         self.calls = Lanes(
             send_pool(send_threads(self.runtime)),
             lanes,
@@ -304,19 +298,7 @@ class _Batch:
         if self.rate.busy:
             # The shared rate was busy for too long: hand the rest back for later.
             return _handed_back(message, at)
-        return _send_one(self.runtime, self.rate, message, self.callback, self.clock, self.timed)
-
-    def timed(self, seconds: float) -> None:
-        """One accepted send's call took ``seconds`` (unlocked: a lost update costs nothing)."""
-        self.timed_calls += 1
-        if seconds < self.fastest_call:
-            self.fastest_call = seconds
-
-    def measure(self, lane_count: LaneCount) -> None:
-        """Tell ``lane_count`` how this batch's calls went, once they are done."""
-        if self.timed_calls:
-            cpu = (time.process_time() - self.cpu_at_start) / self.timed_calls
-            lane_count.measure(self.fastest_call, cpu)
+        return _send_one(self.runtime, self.rate, message, self.callback, self.clock)
 
     @property
     def failed(self) -> bool:
@@ -389,15 +371,9 @@ class RateBudget:
 
 
 def _send_one(
-    runtime: Runtime,
-    rate: RateBudget,
-    message: Claimed,
-    callback: str | None,
-    clock: Clock,
-    timed: Callable[[float], None],
+    runtime: Runtime, rate: RateBudget, message: Claimed, callback: str | None, clock: Clock
 ) -> SendOutcome:
-    """One text through this thread's transport, once the shared rate allows it; ``timed``
-    hears how long an accepted send's call took."""
+    """One text through this thread's transport, once the shared rate allows it."""
     transport = transport_for(runtime)
     assert transport is not None and message.phone_ciphertext is not None
     to = runtime.vault.decrypt(message.phone_ciphertext)
@@ -415,7 +391,6 @@ def _send_one(
                 message.id, message.participant_id, OutboundStatus.SENT, sid=found.sid, at=clock()
             )
     attempted_at = clock()
-    called = time.monotonic()
     try:
         sent = transport.send(
             to,
@@ -426,7 +401,6 @@ def _send_one(
     except SendError as exc:
         log.info("send of message %s refused: %r", message.id, exc)
         return outcome_of_error(message, exc, clock(), attempted_at=attempted_at)
-    timed(time.monotonic() - called)
     return SendOutcome(
         message.id, message.participant_id, OutboundStatus.SENT, sid=sent.sid, at=clock()
     )
