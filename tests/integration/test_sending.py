@@ -275,3 +275,69 @@ def test_a_busy_shared_rate_hands_texts_back_untried_and_still_cancels_what_must
     assert back.attempts == 0 and back.twilio_sid is None
     assert cancelled is not None and cancelled.status == OutboundStatus.CANCELLED
     assert cancelled.error_message == "cancelled: no participant"
+
+
+def _batches_of_five(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, list[int]]]:
+    """Batches of five texts; what the job claims and writes, in order."""
+    events: list[tuple[str, list[int]]] = []
+    claim_due, record_outcomes = sending.claim_due, sending.record_outcomes
+
+    def claim(*args: object) -> list[claims.Claimed]:
+        claimed = claim_due(*args)  # type: ignore[arg-type]
+        events.append(("claim", [m.id for m in claimed]))
+        return claimed
+
+    def record(runtime: Runtime, outcomes: list[sending.SendOutcome]) -> None:
+        record_outcomes(runtime, outcomes)
+        events.append(("record", [o.id for o in outcomes]))
+
+    monkeypatch.setattr(sending, "batch_size", lambda runtime: 5)
+    monkeypatch.setattr(sending, "claim_due", claim)
+    monkeypatch.setattr(sending, "record_outcomes", record)
+    return events
+
+
+def test_the_next_batch_goes_before_the_last_outcomes_of_the_one_before_are_written(
+    rt: Runtime, standin: TwilioStandin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = _batches_of_five(monkeypatch)
+    make_poll(rt)
+    people(rt, 12)
+    launch(rt)
+    report = sending.send_due(rt, now=NOON, budget=20)
+    assert report.sent == report.claimed == 12
+    sent = to_numbers(standin)
+    assert len(sent) == len(set(sent)) == 12
+    batches = [ids for kind, ids in events if kind == "claim" and ids]
+    assert [len(ids) for ids in batches] == [5, 5, 2]
+    for before, after in zip(batches, batches[1:], strict=False):
+        last_write = max(i for i, (kind, ids) in enumerate(events) if set(ids) & set(before))
+        assert events.index(("claim", after)) < last_write
+    assert all(m.status == OutboundStatus.SENT and m.attempts == 1 for m in messages(rt))
+
+
+def test_a_bug_in_a_call_stops_the_job_and_the_next_batch_goes_back_untried(
+    rt: Runtime, standin: TwilioStandin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _batches_of_five(monkeypatch)
+    make_poll(rt)
+    people(rt, 12)
+    launch(rt)
+    first = min(m.id for m in messages(rt))
+    send_one = sending._send_one
+
+    def buggy(runtime: Runtime, rate: object, message: claims.Claimed, *args: object) -> object:
+        if message.id == first:
+            raise RuntimeError("a bug in one call")
+        return send_one(runtime, rate, message, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sending, "_send_one", buggy)
+    with pytest.raises(RuntimeError, match="a bug in one call"):
+        sending.send_due(rt, now=NOON, budget=20)
+    statuses = sorted((m.status, m.attempts) for m in messages(rt))
+    # The rest of its batch went; the bug's row waits in ``sending`` for reconcile_stuck; a
+    # batch claimed meanwhile is back in the queue as it was.
+    assert statuses.count((OutboundStatus.SENT, 1)) == 4
+    assert statuses.count((OutboundStatus.SENDING, 1)) == 1
+    assert statuses.count((OutboundStatus.QUEUED, 0)) == 7
+    assert len(to_numbers(standin)) == 4

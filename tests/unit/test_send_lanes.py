@@ -72,3 +72,20 @@ def test_a_failing_item_is_kept_as_an_error_and_the_rest_still_run(pool) -> None
 def test_an_empty_batch_finishes_at_once(pool) -> None:
     lanes = Lanes(pool, 4, lambda item: item, [])
     assert lanes.wait(0) and lanes.take() == []
+
+
+def test_the_job_hears_when_the_texts_left_run_low_while_the_calls_still_go(pool) -> None:
+    gate = threading.Event()
+
+    def call(item: int) -> int:
+        gate.wait()
+        return item
+
+    lanes = Lanes(pool, 2, call, range(6), low_water=4)
+    try:
+        # Both lanes hold a text, four are left: low, though no call has finished.
+        assert lanes.wait(30, or_running_low=True) is False
+        assert lanes.running_low
+    finally:
+        gate.set()
+    assert sorted(_drain(lanes)) == list(range(6))

@@ -4,7 +4,8 @@ batch's next text itself until none is left.
 Each thread keeps its own Twilio transport (provider.transport_for), so its HTTP connection
 stays open from one call to the next. The lanes pull their work rather than being handed each
 text: a hand-off per text (a future, a semaphore and two thread wake-ups) cost a send job about a
-fifth of its CPU. Finished outcomes wait here until the job writes them.
+fifth of its CPU. Finished outcomes wait here until the job writes them. The job is told once
+when the texts not yet taken fall to ``low_water``, so it can claim the next batch in time.
 """
 
 from __future__ import annotations
@@ -45,9 +46,13 @@ class Lanes:
         lanes: int,
         fn: Callable[[Any], Any],
         items: Iterable[Any],
+        *,
+        low_water: int = -1,
     ) -> None:
         self._fn = fn
         self._todo = deque(items)
+        self._low_water = low_water
+        self._low_told = False
         self._done: deque[Any] = deque()
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
@@ -70,6 +75,10 @@ class Lanes:
                     item = todo.popleft()  # atomic: two lanes never take the same text
                 except IndexError:
                     return
+                if not self._low_told and len(todo) <= self._low_water:
+                    self._low_told = True  # once per batch (twice at worst: harmless)
+                    with self._lock:
+                        self._idle.notify_all()
                 try:
                     result = fn(item)
                 except BaseException as exc:  # noqa: BLE001  (kept and raised by the job)
@@ -88,7 +97,16 @@ class Lanes:
         done = self._done
         return [done.popleft() for _ in range(len(done))]
 
-    def wait(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` for every lane to finish; True when none is running."""
+    @property
+    def running_low(self) -> bool:
+        """Whether the items not yet taken are down to ``low_water``."""
+        return len(self._todo) <= self._low_water
+
+    def wait(self, timeout: float, *, or_running_low: bool = False) -> bool:
+        """Wait up to ``timeout`` for every lane to finish (or, with ``or_running_low``, for the
+        items not yet taken to fall to ``low_water``); True when none is running."""
         with self._lock:
-            return self._idle.wait_for(lambda: self._running == 0, timeout)
+            self._idle.wait_for(
+                lambda: self._running == 0 or (or_running_low and self.running_low), timeout
+            )
+            return self._running == 0

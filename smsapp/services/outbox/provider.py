@@ -141,11 +141,15 @@ def sender_key(runtime: Runtime) -> str:
     return f"smsapp:rate:{s.twilio_from_number or s.twilio_messaging_service_sid or 'outbox'}"
 
 
+JOB_BUDGET = 20.0  # seconds one send job runs batches before handing over to the next
+
+
 def slot_lease(runtime: Runtime) -> float:
-    """How long a send batch's call slots last if its worker dies holding them: longer than a
-    batch can run (claims.claim_hold to start its calls, then a look-up and a send each)."""
+    """How long a send job's call slots last if its worker dies holding them: longer than the
+    job can hold them (its batches for JOB_BUDGET, then the last one: claims.claim_hold to
+    start its calls, then a look-up and a send each)."""
     calls = 3 * runtime.settings.twilio_timeout
-    return max(60.0, claim_hold(runtime).total_seconds() + calls + 5.0)
+    return max(60.0, JOB_BUDGET + claim_hold(runtime).total_seconds() + calls + 5.0)
 
 
 def send_threads(runtime: Runtime) -> int:

@@ -39,6 +39,7 @@ from smsapp.services.outbox.outcomes import (
     record_outcomes,
 )
 from smsapp.services.outbox.provider import (
+    JOB_BUDGET,
     Limiter,
     has_transport,
     limiter_for,
@@ -71,7 +72,6 @@ TWILIO_MAX_VALIDITY = 36_000  # seconds: Twilio's own ceiling (and default) for 
 MAX_BATCH = 500  # rows one claim takes at most
 RECORD_INTERVAL = 1.0  # seconds: a long batch writes what has finished at least this often
 SLOT_WAIT = 30.0  # seconds a send job waits for a free call slot before leaving it to others
-JOB_BUDGET = 20.0  # seconds one send job runs before handing over to the next
 
 Clock = Callable[[], datetime]
 
@@ -132,6 +132,24 @@ def send_batch(runtime: Runtime, now: datetime | None = None) -> SendReport:
     The call slots (SMSAPP_MAX_CONCURRENT_SENDS, shared by every worker) are taken before the
     claim, so no rows wait claimed while the slots are busy elsewhere.
     """
+    return _send(runtime, now, deadline=None)
+
+
+def send_due(
+    runtime: Runtime, *, now: datetime | None = None, budget: float = JOB_BUDGET
+) -> SendReport:
+    """Send batches until nothing is due or the time budget is spent.
+
+    The batches follow each other without a pause in the calls: the next is claimed while the
+    current one's last texts are in flight, and its calls start before the current one's last
+    outcomes are written (a claim and a write were a tenth of a send job's time, with no call
+    going out).
+    """
+    return _send(runtime, now, deadline=time.monotonic() + budget)
+
+
+def _send(runtime: Runtime, now: datetime | None, deadline: float | None) -> SendReport:
+    """Hold the job's call slots while its batches go (one batch when ``deadline`` is None)."""
     limiter = limiter_for(runtime)
     with ExitStack() as stack:
         try:
@@ -139,31 +157,116 @@ def send_batch(runtime: Runtime, now: datetime | None = None) -> SendReport:
         except TimeoutError:
             log.info("every send slot is busy; leaving the due texts to the other send jobs")
             return SendReport()
-        return _send_claimed(runtime, limiter, lanes, now or utcnow())
+        return _send_batches(runtime, limiter, lanes, now, deadline)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _send_claimed(
-    runtime: Runtime, limiter: Limiter, lanes: int, claimed_now: datetime
+def _send_batches(
+    runtime: Runtime,
+    limiter: Limiter,
+    lanes: int,
+    now: datetime | None,
+    deadline: float | None,
 ) -> SendReport:
-    claimed = claim_due(runtime, batch_size(runtime), claimed_now)
-    report = SendReport(claimed=len(claimed))
-    if not claimed:
-        return report
-    twilio = has_transport(runtime)
-    callback = status_callback_url(runtime)
-    started = time.monotonic()
-    hold = claim_hold(runtime)
-    rate = RateBudget(limiter, sum(max(1, m.segments) for m in claimed if m.backend == "twilio"))
+    report = SendReport()
+    batch = _Batch.claim(runtime, limiter, now, report)  # the batch whose calls are going
+    finishing: _Batch | None = None  # calls done, its last outcomes still to write
+    following: _Batch | None = None  # claimed while the current batch's last texts go
+    more = deadline is not None and batch is not None  # whether another claim may be due
 
-    def clock() -> datetime:
+    def time_left() -> bool:
+        return more and deadline is not None and time.monotonic() < deadline
+
+    try:
+        while batch is not None:
+            calls = batch.start(lanes)
+            if finishing is not None:
+                done, finishing = finishing, None
+                done.finish()
+            ask = time_left()
+            while not calls.wait(RECORD_INTERVAL, or_running_low=ask):
+                if ask and calls.running_low:
+                    ask = False
+                    if not batch.rate.busy and time_left():
+                        following = _Batch.claim(runtime, limiter, now, report)
+                        more = following is not None
+                batch.flush()
+            finishing, batch = batch, None
+            if finishing.failed or finishing.rate.busy:
+                break  # a bug in a call, or the rate stayed busy: stop here
+            if following is None and time_left():
+                following = _Batch.claim(runtime, limiter, now, report)
+                more = following is not None
+            batch, following = following, None
+    finally:
+        # Whatever was sent is recorded even if the wait broke; a crash before this line
+        # leaves rows in ``sending`` for reconcile_stuck, which asks Twilio first. A batch
+        # claimed but never started goes back untried.
+        try:
+            if following is not None:
+                following.hand_back()
+        finally:
+            try:
+                if finishing is not None:
+                    finishing.finish()
+            finally:
+                if batch is not None:
+                    batch.finish()
+    return report
+
+
+class _Batch:
+    """One claim's texts: decided and sent on the lanes, their outcomes written every second."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        limiter: Limiter,
+        claimed: list[Claimed],
+        claimed_now: datetime,
+        report: SendReport,
+    ) -> None:
+        self.runtime = runtime
+        self.claimed = claimed
+        self.claimed_now = claimed_now
+        self.started = time.monotonic()
+        self.report = report
+        self.twilio = has_transport(runtime)
+        self.callback = status_callback_url(runtime)
+        self.hold = claim_hold(runtime)
+        self.rate = RateBudget(
+            limiter, sum(max(1, m.segments) for m in claimed if m.backend == "twilio")
+        )
+        self.calls: Lanes | None = None  # start() begins them
+
+    @classmethod
+    def claim(
+        cls, runtime: Runtime, limiter: Limiter, now: datetime | None, report: SendReport
+    ) -> _Batch | None:
+        claimed_now = now or utcnow()
+        claimed = claim_due(runtime, batch_size(runtime), claimed_now)
+        report.claimed += len(claimed)
+        return cls(runtime, limiter, claimed, claimed_now, report) if claimed else None
+
+    def start(self, lanes: int) -> Lanes:
+        self.calls = Lanes(
+            send_pool(send_threads(self.runtime)),
+            lanes,
+            self.attempt,
+            self.claimed,
+            # The next claim takes a moment: ask for it while a quarter of this batch is left.
+            low_water=len(self.claimed) // 4,
+        )
+        return self.calls
+
+    def clock(self) -> datetime:
         # Real time moves on during a batch; a test's fixed ``now`` is shifted by it too.
-        return claimed_now + timedelta(seconds=time.monotonic() - started)
+        return self.claimed_now + timedelta(seconds=time.monotonic() - self.started)
 
-    def attempt(message: Claimed) -> SendOutcome:
+    def attempt(self, message: Claimed) -> SendOutcome:
         """What becomes of one text, decided on its lane just before its call."""
-        at = clock()
-        if at - claimed_now > hold:
+        at = self.clock()
+        if at - self.claimed_now > self.hold:
             # Held too long: give it back untried, undoing its attempt (so does every later one).
             return _handed_back(message, at)
         reason = why_not_send(message, at)
@@ -184,7 +287,7 @@ def _send_claimed(
                 sid=f"OUTBOX-{message.id}",
                 at=at,
             )
-        if not twilio:
+        if not self.twilio:
             return SendOutcome(
                 message.id,
                 message.participant_id,
@@ -192,31 +295,41 @@ def _send_claimed(
                 error_message="no Twilio credentials or sender configured",
                 at=at,
             )
-        if rate.busy:
+        if self.rate.busy:
             # The shared rate was busy for too long: hand the rest back for later.
             return _handed_back(message, at)
-        return _send_one(runtime, rate, message, callback, clock)
+        return _send_one(self.runtime, self.rate, message, self.callback, self.clock)
 
-    def flush() -> None:
-        done = calls.take()
-        record_outcomes(runtime, done)
-        for outcome in done:
-            report.count(outcome)
+    @property
+    def failed(self) -> bool:
+        return bool(self.calls and self.calls.errors)
 
-    calls = Lanes(send_pool(send_threads(runtime)), lanes, attempt, claimed)
-    try:
-        while not calls.wait(RECORD_INTERVAL):
-            flush()
-    finally:
-        # Whatever was sent is recorded even if the wait broke; a crash before this line
-        # leaves rows in ``sending`` for reconcile_stuck, which asks Twilio first.
+    def flush(self) -> None:
+        if self.calls is not None:
+            self._record(self.calls.take())
+
+    def finish(self) -> None:
+        """Wait for the last calls, write what is left, and raise a call's bug if there was one."""
+        calls = self.calls
+        if calls is None:
+            self.hand_back()
+            return
         while not calls.wait(RECORD_INTERVAL):
             pass
-        flush()
-    if calls.errors:
-        # A bug in a call: its row stays in ``sending`` and is reconciled; the job shows it.
-        raise calls.errors[0]
-    return report
+        self.flush()
+        if calls.errors:
+            # A bug in a call: its row stays in ``sending`` and is reconciled; the job shows it.
+            raise calls.errors[0]
+
+    def hand_back(self) -> None:
+        """Give a batch that never started back untried."""
+        at = self.clock()
+        self._record([_handed_back(message, at) for message in self.claimed])
+
+    def _record(self, done: list[SendOutcome]) -> None:
+        record_outcomes(self.runtime, done)
+        for outcome in done:
+            self.report.count(outcome)
 
 
 def _handed_back(message: Claimed, at: datetime) -> SendOutcome:
@@ -291,20 +404,6 @@ def _send_one(
     return SendOutcome(
         message.id, message.participant_id, OutboundStatus.SENT, sid=sent.sid, at=clock()
     )
-
-
-def send_due(
-    runtime: Runtime, *, now: datetime | None = None, budget: float = JOB_BUDGET
-) -> SendReport:
-    """Send batches until nothing is due or the time budget is spent."""
-    total = SendReport()
-    deadline = time.monotonic() + budget
-    while time.monotonic() < deadline:
-        report = send_batch(runtime, now)
-        total.add(report)
-        if report.claimed == 0:
-            break
-    return total
 
 
 def run_send_job(runtime: Runtime) -> SendReport:
