@@ -29,6 +29,10 @@ def test_uk_mobile_written_any_way_is_one_number(raw: str) -> None:
         ("", "no phone number"),
         ("not a number", "not a phone number"),
         ("0791112345678901234", "digits"),
+        ("07600 123456", "a pager number"),
+        ("0800 123 4567", "not a mobile number"),
+        ("07911 12345", "too few digits"),
+        ("+44 7911 1234567", "too many digits"),
     ],
 )
 def test_bad_numbers_are_refused_with_a_reason(raw: str, reason: str) -> None:
@@ -38,6 +42,8 @@ def test_bad_numbers_are_refused_with_a_reason(raw: str, reason: str) -> None:
 
 def test_international_mobile_is_accepted() -> None:
     assert normalise_phone("+353 85 123 4567").e164 == "+353851234567"
+    # North America does not tell mobiles from landlines by number: accepted.
+    assert normalise_phone("+1 650 253 0000").region == "US"
 
 
 def test_mask_shows_country_first_digit_and_last_three() -> None:
