@@ -242,7 +242,7 @@ def awaiting_assent(session: Session, participant_ids: set[int]) -> set[int]:
     asking = [
         group_id
         for group_id, settings in session.execute(sa.select(Group.id, Group.settings))
-        if (settings or {}).get("assent_by_text")
+        if settings_require_assent(settings)
     ]
     if not asking:
         return set()
