@@ -329,6 +329,27 @@ def test_a_deadlock_victim_is_tried_once_more_and_answered(
         assert failed is not None and "OperationalError" in (failed.error or "")
 
 
+def test_a_text_on_a_connection_that_lost_its_prepared_statements_is_answered(
+    runtime, phone, caplog
+) -> None:
+    """The lean path prepares its statements once per connection. Should the connection lose
+    them (anything that sends DEALLOCATE ALL), the next text fails once, is tried again with
+    them prepared afresh, and is answered and stored as usual, not as a failure."""
+    if runtime.db.engine.dialect.name != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    make_participant(runtime, KNOWN, nickname="Sam")
+    sam = phone(KNOWN)
+    [first] = sam.replies("hello", sid="SM" + "7" * 32)
+    with runtime.db.transaction() as s:
+        s.execute(sa.text("DEALLOCATE ALL"))
+    with caplog.at_level("WARNING", logger="smsapp.services.inbox.receive"):
+        [again] = sam.replies("hello", sid="SM" + "8" * 32)
+    assert again == first and "InvalidSqlStatementName; retrying" in caplog.text
+    with runtime.db.transaction() as s:
+        routes = s.scalars(sa.select(InboundMessage.route).order_by(InboundMessage.id)).all()
+    assert routes == ["nothing-open", "nothing-open"]
+
+
 def test_nul_characters_in_any_field_keep_the_text(runtime, client) -> None:
     # Twilio could deliver a NUL; PostgreSQL cannot store one. The text is kept without it.
     make_participant(runtime, KNOWN)

@@ -238,9 +238,9 @@ def receive_text(runtime: Runtime, text: InboundText) -> Received:
     """Store, route and answer one inbound text. Safe to call twice with the same MessageSid.
 
     The lean path (lean.py) takes the texts that come by the hundred; every other text, and
-    any the lean path declines, takes the full path below. A connection the database dropped
-    (a restart), or a transaction it chose as a deadlock's victim, is retried once before the
-    text counts as failed.
+    any the lean path declines, takes the full path below. Whatever `db.is_transient` calls
+    safe to try again (a connection the database dropped, a deadlock's victim, a prepared
+    statement the connection lost) is retried once before the text counts as failed.
     """
     e164 = try_normalise(text.sender)
     sender_index = runtime.vault.index(e164) if e164 else None
@@ -255,7 +255,7 @@ def receive_text(runtime: Runtime, text: InboundText) -> Received:
                     return _receive(runtime, session, text, e164, sender_index)
             except Exception as exc:
                 if attempt == 1 and is_transient(exc):
-                    # A lost connection, or a deadlock's victim: nothing was kept, so once more.
+                    # Nothing was kept (db.is_transient says why it may work now): once more.
                     log.warning(
                         "inbound %s: %s; retrying",
                         text.message_sid,
